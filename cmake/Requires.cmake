@@ -1,0 +1,17 @@
+# ns_requires_met(<file> <outvar>): TRUE unless the file has a line
+# "requires: a b" naming a module that is not being built.
+function(ns_requires_met file outvar)
+  file(STRINGS ${file} lines REGEX "requires:" LIMIT_COUNT 1)
+  set(ok TRUE)
+  if(lines)
+    string(REGEX REPLACE ".*requires:[ ]*" "" req "${lines}")
+    string(REGEX REPLACE "[ ]*\\*/.*" "" req "${req}")
+    separate_arguments(req)
+    foreach(m IN LISTS req)
+      if(NOT m IN_LIST NS_MODULES)
+        set(ok FALSE)
+      endif()
+    endforeach()
+  endif()
+  set(${outvar} ${ok} PARENT_SCOPE)
+endfunction()

@@ -1,0 +1,85 @@
+/* neurospectra nifti_io: NIfTI-1/-2 and Analyze volumes in and out, with
+ * geometry, TR (BIDS sidecar aware), a fast .nii.gz path and masks.
+ *
+ * Data are always handed out as float32 with scl_slope/scl_inter applied
+ * (when the slope is non-zero), in NIfTI order: x fastest, then y, z, t. */
+#ifndef NS_NIFTI_IO_H
+#define NS_NIFTI_IO_H
+
+#include "core/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { NS_FMT_NIFTI1 = 1, NS_FMT_NIFTI2 = 2, NS_FMT_ANALYZE = 0 } ns_nifti_format;
+
+/* Geometry that travels with the data. */
+typedef struct {
+    int ndim;              /* 3 or 4 after dropping trailing singletons */
+    int64_t dim[7];        /* nx, ny, nz, nt, (5..7 = 1) */
+    double pixdim[7];      /* voxel sizes, pixdim[3] = TR in the file's units */
+    double qto[4][4];      /* qform matrix */
+    double sto[4][4];      /* sform matrix */
+    int qform_code, sform_code;
+    int xyz_units, time_units; /* NIFTI_UNITS_* */
+    double qfac;
+    double quatern[3];     /* b, c, d */
+    double qoffset[3];
+    double tr;             /* seconds; 0 when unknown */
+    int tr_source;         /* 0 none, 1 header, 2 sidecar */
+} ns_geom;
+
+/* A loaded volume: geometry + float32 data (nx*ny*nz*nt values). */
+typedef struct {
+    ns_geom geom;
+    float *data;
+    size_t nvox;     /* nx*ny*nz */
+    size_t nvol;     /* nt */
+    /* What the file said (for `info`). */
+    ns_nifti_format format;
+    int datatype;    /* NIFTI_TYPE_* of the file */
+    double scl_slope, scl_inter;
+    char *path;
+} ns_volume;
+
+/* Header-only information. */
+typedef ns_volume ns_header;
+
+typedef struct {
+    int first_volume_only; /* read only volume 0 (mask building) */
+    int no_sidecar;        /* ignore a BIDS JSON sidecar */
+    int zlib_only;         /* force the zlib streaming path (benchmarks) */
+} ns_load_opts;
+
+/* Loads path (.nii, .nii.gz, .hdr/.img). opts may be NULL. Any bad file gives
+ * NS_ERR_IO / NS_ERR_FORMAT / NS_ERR_UNSUPPORTED / NS_ERR_NOMEM with one line
+ * naming the file and the problem. */
+ns_status ns_volume_load(const char *path, const ns_load_opts *opts, ns_volume **out);
+/* Reads only the header (data == NULL). */
+ns_status ns_volume_load_header(const char *path, ns_volume **out);
+void ns_volume_free(ns_volume *v);
+
+/* A new zeroed volume with geometry g (ndim/dim decide the size). */
+ns_volume *ns_volume_create(const ns_geom *g);
+/* Geometry of a plain grid: dims, voxel size (mm), TR (s, 0 for 3-D). */
+void ns_geom_default(ns_geom *g, int ndim, const int64_t *dim, const double *voxsize, double tr);
+
+typedef enum { NS_SAVE_FLOAT32 = 0, NS_SAVE_UINT8 = 1 } ns_save_type;
+/* Saves v as .nii or .nii.gz (by the extension) atomically: written under a
+ * temporary name, verified, renamed. */
+ns_status ns_volume_save(const ns_volume *v, const char *path, ns_save_type type);
+
+/* Counts of non-finite values and min/max/mean over finite ones. */
+void ns_volume_stats(const ns_volume *v, double *min, double *max, double *mean, size_t *nonfinite);
+
+/* Same grid? (dims 1..3 and affine within tolerance) */
+int ns_geom_same_grid(const ns_geom *a, const ns_geom *b);
+
+/* The BIDS sidecar of a NIfTI path (x.nii.gz -> x.json), newly allocated. */
+char *ns_sidecar_path(const char *nifti_path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
