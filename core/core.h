@@ -139,8 +139,11 @@ const char *ns_afile_temp_path(const ns_afile *f);
 ns_status ns_afile_commit(ns_afile *f);
 /* Removes the temporary file. Frees f. NULL-safe. */
 void ns_afile_abort(ns_afile *f);
-/* Renames a finished temporary file written by another library into place
- * (used with ns_afile_temp_path after closing the stream). */
+/* For files another library writes itself (nifticlib, libzip): closes the
+ * stream, frees f and hands over the temporary path (caller frees). Write
+ * to it, then ns_rename_into_place() on success or remove() on failure. */
+char *ns_afile_release(ns_afile *f);
+/* Renames a finished temporary file into place; removes it on failure. */
 ns_status ns_rename_into_place(const char *tmp, const char *path);
 /* mkdir -p. */
 ns_status ns_mkdirs(const char *path);

@@ -1,0 +1,86 @@
+/* float32 matrices, views and checked allocation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+int ns_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+void *ns_alloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!ns_mul_size(n, size, &bytes)) {
+        ns_error(NS_ERR_NOMEM, "allocation size overflows (%zu x %zu bytes)", n, size);
+        return NULL;
+    }
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+        ns_error(NS_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *ns_calloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!ns_mul_size(n, size, &bytes)) {
+        ns_error(NS_ERR_NOMEM, "allocation size overflows (%zu x %zu bytes)", n, size);
+        return NULL;
+    }
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        ns_error(NS_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+ns_matrix *ns_matrix_create(size_t rows, size_t cols)
+{
+    size_t n;
+    if (!ns_mul_size(rows, cols, &n)) {
+        ns_error(NS_ERR_NOMEM, "matrix %zu x %zu is too large", rows, cols);
+        return NULL;
+    }
+    ns_matrix *m = malloc(sizeof *m);
+    float *data = ns_calloc(n, sizeof(float));
+    if (!m || !data) {
+        free(m);
+        free(data);
+        return NULL;
+    }
+    *m = (ns_matrix){.data = data, .rows = rows, .cols = cols, .stride = cols, .owner = 1};
+    return m;
+}
+
+void ns_matrix_free(ns_matrix *m)
+{
+    if (!m)
+        return;
+    if (m->owner)
+        free(m->data);
+    free(m);
+}
+
+ns_matrix ns_matrix_view(float *data, size_t rows, size_t cols, size_t stride)
+{
+    return (ns_matrix){.data = data, .rows = rows, .cols = cols, .stride = stride, .owner = 0};
+}
+
+ns_matrix ns_matrix_rows(const ns_matrix *m, size_t r0, size_t n)
+{
+    return ns_matrix_view(m->data + r0 * m->stride, n, m->cols, m->stride);
+}
+
+ns_matrix *ns_matrix_copy(const ns_matrix *m)
+{
+    ns_matrix *c = ns_matrix_create(m->rows, m->cols);
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < m->rows; i++)
+        memcpy(c->data + i * c->stride, m->data + i * m->stride, m->cols * sizeof(float));
+    return c;
+}
