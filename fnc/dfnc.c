@@ -1,0 +1,142 @@
+/* Dynamic FNC: tapered sliding windows, windowed correlation, state
+ * statistics, subject exemplars. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fnc/fnc.h"
+#include "fnc/fnc_int.h"
+
+size_t ns_fnc_dfnc_nwindows(size_t T, size_t w)
+{
+    return T > w ? T - w : 0;
+}
+
+void ns_fnc_dfnc_taper(size_t T, size_t w, double sigma, size_t start, double *c)
+{
+    double peak = 0.0;
+    for (size_t t = 0; t < T; t++) {
+        double s = 0.0;
+        for (size_t u = start; u < start + w && u < T; u++) {
+            double d = (double)t - (double)u;
+            s += sigma > 0.0 ? exp(-d * d / (2.0 * sigma * sigma)) : (d == 0.0);
+        }
+        c[t] = s;
+        if (s > peak)
+            peak = s;
+    }
+    for (size_t t = 0; t < T; t++)
+        c[t] = peak > 0.0 ? c[t] / peak : 0.0;
+}
+
+ns_status ns_fnc_dfnc_windows(const double *x, size_t T, size_t K, size_t w, double sigma,
+                              float *out)
+{
+    size_t nw = ns_fnc_dfnc_nwindows(T, w);
+    if (nw == 0 || w < 2)
+        return ns_error(NS_ERR_DATA, "window of %zu time points does not fit %zu time points", w,
+                        T);
+    size_t E = ns_fnc_nedges(K);
+    double *buf = ns_alloc(T + 2 * T * K + K * K + 2 * K, sizeof(double));
+    if (!buf)
+        return NS_ERR_NOMEM;
+    double *c = buf, *xw = c + T, *z = xw + T * K, *r = z + T * K, *st = r + K * K;
+    ns_status rc = NS_OK;
+    for (size_t i = 0; i < nw && !rc; i++) {
+        ns_fnc_dfnc_taper(T, w, sigma, i, c);
+        for (size_t t = 0; t < T; t++)
+            for (size_t k = 0; k < K; k++)
+                xw[t * K + k] = x[t * K + k] * c[t];
+        size_t bad = ns_fnc__standardise(xw, T, K, z, st, st + K);
+        if (bad < K) {
+            rc = ns_error(NS_ERR_DATA, "component %zu is constant in window %zu", bad + 1, i + 1);
+            break;
+        }
+        ns_fnc__gram(z, T, K, r);
+        ns_fnc_fisher_z(r, K * K, 0.0);
+        float *o = out + i * E;
+        size_t e = 0;
+        for (size_t a = 0; a < K; a++)
+            for (size_t b = a + 1; b < K; b++)
+                o[e++] = (float)r[a * K + b];
+    }
+    free(buf);
+    return rc;
+}
+
+void ns_fnc_dfnc_exemplars(const float *win, size_t n, size_t d, size_t *idx, size_t *nidx)
+{
+    *nidx = 0;
+    if (n == 0)
+        return;
+    double *sd = malloc(n * sizeof(double));
+    if (!sd) { /* degrade to every window rather than fail */
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        *nidx = n;
+        return;
+    }
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        double s = 0.0, ss = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            s += win[i * d + j];
+            ss += (double)win[i * d + j] * win[i * d + j];
+        }
+        double m = d ? s / (double)d : 0.0;
+        sd[i] = d > 1 ? sqrt(fmax(0.0, (ss - d * m * m) / (double)(d - 1))) : 0.0;
+        if (sd[i] > sd[best])
+            best = i;
+    }
+    for (size_t i = 1; i + 1 < n; i++)
+        if (sd[i] > sd[i - 1] && sd[i] > sd[i + 1])
+            idx[(*nidx)++] = i;
+    if (*nidx == 0)
+        idx[(*nidx)++] = best;
+    free(sd);
+}
+
+ns_status ns_fnc_state_stats_compute(const int *labels, size_t n, int k, ns_fnc_state_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t kk = (size_t)k;
+    s->fraction = ns_calloc(kk, sizeof(double));
+    s->mean_dwell = ns_calloc(kk, sizeof(double));
+    s->transitions = ns_calloc(kk * kk, sizeof(size_t));
+    size_t *runs = ns_calloc(kk, sizeof(size_t));
+    if (!s->fraction || !s->mean_dwell || !s->transitions || !runs) {
+        free(runs);
+        ns_fnc_state_stats_free(s);
+        return NS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= k) {
+            free(runs);
+            ns_fnc_state_stats_free(s);
+            return ns_error(NS_ERR_ARG, "state label %d outside 0..%d", labels[i], k - 1);
+        }
+        s->fraction[labels[i]] += 1.0;
+        if (i == 0 || labels[i] != labels[i - 1])
+            runs[labels[i]]++;
+        if (i > 0 && labels[i] != labels[i - 1]) {
+            s->transitions[(size_t)labels[i - 1] * kk + (size_t)labels[i]]++;
+            s->ntransitions++;
+        }
+    }
+    for (size_t j = 0; j < kk; j++) {
+        s->mean_dwell[j] = runs[j] ? s->fraction[j] / (double)runs[j] : 0.0;
+        s->fraction[j] = n ? s->fraction[j] / (double)n : 0.0;
+    }
+    free(runs);
+    return NS_OK;
+}
+
+void ns_fnc_state_stats_free(ns_fnc_state_stats *s)
+{
+    if (!s)
+        return;
+    free(s->fraction);
+    free(s->mean_dwell);
+    free(s->transitions);
+    memset(s, 0, sizeof *s);
+}
