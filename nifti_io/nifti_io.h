@@ -16,17 +16,21 @@ typedef enum { NS_FMT_NIFTI1 = 1, NS_FMT_NIFTI2 = 2, NS_FMT_ANALYZE = 0 } ns_nif
 
 /* Geometry that travels with the data. */
 typedef struct {
-    int ndim;              /* 3 or 4 after dropping trailing singletons */
+    int ndim;              /* 3 or 4 after dropping trailing singletons (5..7 only
+                              for files with non-singleton dims 5..7, whose
+                              extra dims are folded into nvol) */
     int64_t dim[7];        /* nx, ny, nz, nt, (5..7 = 1) */
-    double pixdim[7];      /* voxel sizes, pixdim[3] = TR in the file's units */
-    double qto[4][4];      /* qform matrix */
-    double sto[4][4];      /* sform matrix */
+    double pixdim[7];      /* voxel sizes as stored, pixdim[3] = TR in the file's units */
+    double qto[4][4];      /* qform matrix (nifticlib's qto_xyz) */
+    double sto[4][4];      /* sform matrix (nifticlib's sto_xyz) */
     int qform_code, sform_code;
     int xyz_units, time_units; /* NIFTI_UNITS_* */
     double qfac;
     double quatern[3];     /* b, c, d */
     double qoffset[3];
-    double tr;             /* seconds; 0 when unknown */
+    double tr;             /* seconds; 0 when unknown: pixdim[3] in the time units
+                              (unknown units = s, ms and us converted), replaced
+                              by RepetitionTime of the BIDS sidecar */
     int tr_source;         /* 0 none, 1 header, 2 sidecar */
 } ns_geom;
 
@@ -35,15 +39,16 @@ typedef struct {
     ns_geom geom;
     float *data;
     size_t nvox;     /* nx*ny*nz */
-    size_t nvol;     /* nt */
+    size_t nvol;     /* nt (x dims 5..7); 1 after first_volume_only */
     /* What the file said (for `info`). */
     ns_nifti_format format;
     int datatype;    /* NIFTI_TYPE_* of the file */
     double scl_slope, scl_inter;
     char *path;
+    size_t nvol_file; /* volumes in the file (== nvol unless first_volume_only) */
 } ns_volume;
 
-/* Header-only information. */
+/* Header-only information (data == NULL). */
 typedef ns_volume ns_header;
 
 typedef struct {
@@ -52,9 +57,13 @@ typedef struct {
     int zlib_only;         /* force the zlib streaming path (benchmarks) */
 } ns_load_opts;
 
-/* Loads path (.nii, .nii.gz, .hdr/.img). opts may be NULL. Any bad file gives
- * NS_ERR_IO / NS_ERR_FORMAT / NS_ERR_UNSUPPORTED / NS_ERR_NOMEM with one line
- * naming the file and the problem. */
+/* Loads path (.nii, .nii.gz, .hdr/.img, .hdr.gz/.img.gz; NIfTI-1, NIfTI-2 or
+ * Analyze 7.5, either byte order; compression is detected from the content).
+ * opts may be NULL. Any bad file gives NS_ERR_IO / NS_ERR_FORMAT /
+ * NS_ERR_UNSUPPORTED / NS_ERR_NOMEM with one line naming the file and the
+ * problem; nothing is printed except a warning (ns_warn) when the sidecar's
+ * RepetitionTime disagrees with the header. *out is owned by the caller
+ * (ns_volume_free). */
 ns_status ns_volume_load(const char *path, const ns_load_opts *opts, ns_volume **out);
 /* Reads only the header (data == NULL). */
 ns_status ns_volume_load_header(const char *path, ns_volume **out);
@@ -70,7 +79,8 @@ typedef enum { NS_SAVE_FLOAT32 = 0, NS_SAVE_UINT8 = 1 } ns_save_type;
  * temporary name, verified, renamed. */
 ns_status ns_volume_save(const ns_volume *v, const char *path, ns_save_type type);
 
-/* Counts of non-finite values and min/max/mean over finite ones. */
+/* Counts of non-finite values and min/max/mean over finite ones (NaN when
+ * there is no finite value). */
 void ns_volume_stats(const ns_volume *v, double *min, double *max, double *mean, size_t *nonfinite);
 
 /* Same grid? (dims 1..3 and affine within tolerance) */
@@ -78,6 +88,10 @@ int ns_geom_same_grid(const ns_geom *a, const ns_geom *b);
 
 /* The BIDS sidecar of a NIfTI path (x.nii.gz -> x.json), newly allocated. */
 char *ns_sidecar_path(const char *nifti_path);
+
+/* Name of a NIFTI_TYPE_* code: "uint8", "int16", "float32", "complex64", ...,
+ * "unknown" for codes NIfTI does not define. Static string. */
+const char *ns_nifti_datatype_name(int datatype);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,58 @@
+/* ns_volume_load: resolve the files, validate the header, read the data. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nifti_int.h"
+
+static ns_status load(const char *path, const ns_load_opts *opts, int with_data, ns_volume **out)
+{
+    *out = NULL;
+    ns_load_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (!path || !path[0])
+        return ns_error(NS_ERR_ARG, "empty file name");
+    ns_nii_paths p;
+    ns_nii_hdr h;
+    ns_status s = ns_nii_paths_resolve(path, &p);
+    if (s)
+        return s;
+    ns_volume *v = calloc(1, sizeof *v);
+    if (!v) {
+        ns_nii_paths_free(&p);
+        return ns_error(NS_ERR_NOMEM, "out of memory (%s)", path);
+    }
+    if (!(s = ns_nii_header_read(&p, &h)) && !(s = ns_nii_header_to_volume(&h, path, v)) &&
+        !(v->path = strdup(path)))
+        s = ns_error(NS_ERR_NOMEM, "out of memory (%s)", path);
+    if (!s && with_data) {
+        size_t nvol = o.first_volume_only ? 1 : h.nvol;
+        s = ns_nii_read_data(&p, &h, h.nvox * nvol, o.zlib_only, &v->data);
+        if (!s && o.first_volume_only) {
+            v->nvol = 1;
+            for (int i = 3; i < 7; i++)
+                v->geom.dim[i] = 1;
+            v->geom.ndim = 3;
+        }
+    }
+    ns_nii_paths_free(&p);
+    if (s) {
+        ns_volume_free(v);
+        return s;
+    }
+    v->nvol_file = h.nvol;
+    if (!o.no_sidecar)
+        ns_nii_apply_sidecar(v, path, h.dim[0] >= 4);
+    *out = v;
+    return NS_OK;
+}
+
+ns_status ns_volume_load(const char *path, const ns_load_opts *opts, ns_volume **out)
+{
+    return load(path, opts, 1, out);
+}
+
+ns_status ns_volume_load_header(const char *path, ns_volume **out)
+{
+    return load(path, NULL, 0, out);
+}
