@@ -27,6 +27,7 @@ void ns_fnc_postproc_defaults(ns_fnc_postproc_opts *o)
     o->tr = 0.0;
     o->detrend = 1;
     o->despike = 1;
+    o->despike_span = 3;
     o->lowpass_hz = 0.15;
     o->filter_order = 5;
 }
@@ -169,7 +170,7 @@ ns_status ns_fnc_postproc_run(ns_fnc_postproc *p, double *x, size_t K, const dou
     } else if (p->o.detrend) {
         ns_fnc__project_out(x, T, K, p->U, p->r, p->work);
     }
-    if (p->o.despike && (st = ns_fnc_despike(x, T, K, p->work, nspikes)))
+    if (p->o.despike && (st = ns_fnc_despike(x, T, K, p->o.despike_span, p->work, nspikes)))
         return st;
     if (stop_before_lowpass || !p->lowpass)
         return NS_OK;

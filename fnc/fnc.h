@@ -11,7 +11,7 @@
  *      nuisance confounds (z-scored; n/a cells set to 0 after z-scoring, i.e.
  *      to the column mean), in one fit;
  *   2. despike: 3-point moving average s, r = |x - s|, points with
- *      r > 2.5 std(r) replaced by s (end points: s = x);
+ *      r > 2.5 std(r) replaced by s (end points: s = x), GIFT's smoother rule;
  *   3. low-pass: Butterworth (order 5, 0.15 Hz) designed as scipy.signal.butter
  *      and applied forward-backward as scipy.signal.filtfilt (odd extension of
  *      3 * (order + 1) points, lfilter_zi initial conditions).
@@ -78,16 +78,21 @@ void ns_fnc_detrend_design(size_t T, double *X);
  * (singular values below 1e-10 of the largest are dropped). */
 ns_status ns_fnc_regress_out(double *y, size_t T, size_t K, const double *X, size_t p);
 
-/* Despikes every column of x (T x K, in place) by the 3-point smoother rule
- * above. Returns the number of replaced points in *nreplaced (may be NULL).
- * work: 3 * T * K doubles or NULL. */
-ns_status ns_fnc_despike(double *x, size_t T, size_t K, double *work, size_t *nreplaced);
+/* Despikes every column of x (T x K, in place) by GIFT's smoother rule:
+ * s = moving average over `span` points (odd, >= 3; MATLAB smooth: the span
+ * shrinks near the ends, end points unchanged), r = |x - s|, points with
+ * r > 2.5 std(r) (sample std) replaced by s. The reference span is 3 (newer
+ * GIFT releases use 5). Returns the number of replaced points in *nreplaced
+ * (may be NULL). work: 3 * T * K doubles or NULL. */
+ns_status ns_fnc_despike(double *x, size_t T, size_t K, int span, double *work,
+                         size_t *nreplaced);
 
 /* Options of the whole chain. */
 typedef struct {
     double tr;            /* repetition time in s (> 0, required) */
     int detrend;          /* 1 (default): the 6-regressor detrend */
     int despike;          /* 1 (default) */
+    int despike_span;     /* 3 (default): moving-average span of the despike */
     double lowpass_hz;    /* 0.15 (default); <= 0 disables */
     int filter_order;     /* 5 (default) */
 } ns_fnc_postproc_opts;

@@ -90,11 +90,36 @@ ns_status ns_fnc_regress_out(double *y, size_t T, size_t K, const double *X, siz
     return st;
 }
 
-ns_status ns_fnc_despike(double *x, size_t T, size_t K, double *work, size_t *nreplaced)
+/* MATLAB smooth(x, span) moving average: the span shrinks symmetrically
+ * near the ends (the end points keep their value). */
+static void moving_average(const double *x, size_t T, size_t K, int span, double *s)
+{
+    size_t h = (size_t)(span / 2);
+    for (size_t t = 0; t < T; t++) {
+        size_t hh = h;
+        if (t < hh)
+            hh = t;
+        if (T - 1 - t < hh)
+            hh = T - 1 - t;
+        double *o = s + t * K;
+        memcpy(o, x + (t - hh) * K, K * sizeof(double));
+        for (size_t u = t - hh + 1; u <= t + hh; u++)
+            for (size_t k = 0; k < K; k++)
+                o[k] += x[u * K + k];
+        double inv = 1.0 / (double)(2 * hh + 1);
+        for (size_t k = 0; k < K; k++)
+            o[k] *= inv;
+    }
+}
+
+ns_status ns_fnc_despike(double *x, size_t T, size_t K, int span, double *work,
+                         size_t *nreplaced)
 {
     size_t n = 0;
     if (nreplaced)
         *nreplaced = 0;
+    if (span < 3 || span % 2 == 0)
+        return ns_error(NS_ERR_ARG, "despike span %d must be odd and at least 3", span);
     if (T < 3 || K == 0)
         return NS_OK;
     double *own = NULL;
@@ -102,11 +127,7 @@ ns_status ns_fnc_despike(double *x, size_t T, size_t K, double *work, size_t *nr
         return NS_ERR_NOMEM;
     double *s = work, *r = s + T * K, *acc = r + T * K; /* acc: mean, sd (2K <= T K) */
     double *mean = acc, *sd = acc + K;
-    memcpy(s, x, K * sizeof(double)); /* ends keep their value (MATLAB smooth) */
-    memcpy(s + (T - 1) * K, x + (T - 1) * K, K * sizeof(double));
-    for (size_t t = 1; t + 1 < T; t++)
-        for (size_t k = 0; k < K; k++)
-            s[t * K + k] = (x[(t - 1) * K + k] + x[t * K + k] + x[(t + 1) * K + k]) / 3.0;
+    moving_average(x, T, K, span, s);
     memset(mean, 0, 2 * K * sizeof(double));
     for (size_t i = 0; i < T * K; i++) {
         r[i] = fabs(x[i] - s[i]);
@@ -118,8 +139,9 @@ ns_status ns_fnc_despike(double *x, size_t T, size_t K, double *work, size_t *nr
         double d = r[i] - mean[i % K];
         sd[i % K] += d * d;
     }
+    /* GIFT's rule compares r itself (not r - mean) with 2.5 std(r) */
     for (size_t k = 0; k < K; k++)
-        sd[k] = 2.5 * sqrt(sd[k] / (double)(T - 1)); /* threshold */
+        sd[k] = 2.5 * sqrt(sd[k] / (double)(T - 1));
     for (size_t i = 0; i < T * K; i++)
         if (r[i] > sd[i % K]) {
             x[i] = s[i];
