@@ -166,10 +166,11 @@ static int parse_shape(const char *p, npy_header *h)
             p++;
         if (*p == ')')
             return 0;
+        /* digits only: strtoull would also take "-2" and wrap it around */
+        if (*p < '0' || *p > '9' || h->ndim == NS_ARRAY_MAXDIM)
+            return -1;
         char *end;
         unsigned long long v = strtoull(p, &end, 10);
-        if (end == p || h->ndim == NS_ARRAY_MAXDIM)
-            return -1;
         h->shape[h->ndim++] = (size_t)v;
         p = end;
     }
@@ -249,15 +250,18 @@ static size_t fortran_to_c(size_t i, const npy_header *h)
 static ns_status fill_array(const unsigned char *data, size_t avail, const npy_header *h,
                             const char *name, ns_array **out)
 {
+    /* The shape must fit in the bytes present before anything is allocated:
+     * a corrupt header must not ask for terabytes. */
+    size_t n = 1, need = 0;
+    int ok = 1;
+    for (int k = 0; k < h->ndim && ok; k++)
+        ok = ns_mul_size(n, h->shape[k], &n);
+    if (!ok || !ns_mul_size(n, h->src_size, &need) || need > avail)
+        return ns_error(NS_ERR_FORMAT, "truncated NPY data: shape needs more than the %zu bytes present (%s)",
+                        avail, name);
     ns_array *a = ns_array_create(h->dtype, h->ndim, h->shape);
     if (!a)
         return ns_error_prefix(NS_ERR_NOMEM, "cannot hold array (%s)", name);
-    size_t n = ns_array_count(a), need;
-    if (!ns_mul_size(n, h->src_size, &need) || need > avail) {
-        ns_array_free(a);
-        return ns_error(NS_ERR_FORMAT, "truncated NPY data: %zu elements need more than the %zu bytes present (%s)",
-                        n, avail, name);
-    }
     size_t es = ns_dtype_size(h->dtype);
     unsigned char *dst = a->data;
     for (size_t i = 0; i < n; i++) {

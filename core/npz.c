@@ -2,6 +2,7 @@
  * members uncompressed; savez_compressed deflates them: both are read. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zip.h>
 
 #include "core/core.h"
@@ -84,8 +85,9 @@ const ns_array *ns_npz_get(const ns_npz *z, const char *name)
 }
 
 /* Reads member idx whole; its uncompressed size is bounded by the archive
- * size times a generous ratio to refuse zip bombs. */
-static ns_status read_member(zip_t *za, zip_uint64_t idx, const char *path, ns_npz *z)
+ * size times deflate's largest ratio, so that a lying header cannot make us
+ * allocate more than the archive can hold. */
+static ns_status read_member(zip_t *za, zip_uint64_t idx, const char *path, off_t archive_size, ns_npz *z)
 {
     zip_stat_t st;
     if (zip_stat_index(za, idx, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_NAME))
@@ -93,9 +95,13 @@ static ns_status read_member(zip_t *za, zip_uint64_t idx, const char *path, ns_n
     size_t nlen = strlen(st.name);
     if (nlen < 5 || strcmp(st.name + nlen - 4, ".npy"))
         return NS_OK; /* not an array: ignore, as numpy does on access */
-    if (st.size > ((zip_uint64_t)1 << 36))
-        return ns_error(NS_ERR_FORMAT, "NPZ member '%s' claims %llu bytes (%s)", st.name,
-                        (unsigned long long)st.size, path);
+    /* deflate expands at most ~1032:1; stored members are their own size */
+    zip_uint64_t limit = (zip_uint64_t)archive_size * 1032 + 1024;
+    if ((st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method == ZIP_CM_STORE)
+        limit = (zip_uint64_t)archive_size;
+    if (st.size > limit || st.size > ((zip_uint64_t)1 << 36))
+        return ns_error(NS_ERR_FORMAT, "NPZ member '%s' claims %llu bytes, impossible in this archive (%s)",
+                        st.name, (unsigned long long)st.size, path);
     char *buf = ns_alloc(st.size ? st.size : 1, 1);
     if (!buf)
         return ns_error_prefix(NS_ERR_NOMEM, "%s", path);
@@ -131,11 +137,13 @@ ns_status ns_npz_read(const char *path, ns_npz **out)
         zip_error_fini(&ze);
         return s;
     }
+    struct stat fst;
+    off_t archive_size = stat(path, &fst) == 0 ? fst.st_size : 0;
     ns_npz *z = ns_npz_create();
     ns_status s = z ? NS_OK : NS_ERR_NOMEM;
     zip_int64_t n = zip_get_num_entries(za, 0);
     for (zip_int64_t i = 0; i < n && !s; i++)
-        s = read_member(za, (zip_uint64_t)i, path, z);
+        s = read_member(za, (zip_uint64_t)i, path, archive_size, z);
     zip_discard(za);
     if (s) {
         ns_npz_free(z);
@@ -176,6 +184,13 @@ ns_status ns_npz_write(const ns_npz *z, const char *path)
     ns_status s = ns_afile_open(path, &f);
     if (s)
         return s;
+    if (z->count == 0) {
+        /* libzip deletes an archive without members on closing; numpy
+         * writes (and reads) an empty zip: the end-of-directory record only */
+        static const unsigned char eocd[22] = {'P', 'K', 5, 6};
+        fwrite(eocd, 1, sizeof eocd, ns_afile_stream(f));
+        return ns_afile_commit(f);
+    }
     char *tmp = ns_afile_release(f);
     if (!tmp)
         return ns_error(NS_ERR_NOMEM, "out of memory (%s)", path);
