@@ -103,23 +103,23 @@ ns_status ns_clf_save(const ns_clf *c, ns_npz *z);
 void ns_kernel_rbf(const double *a, size_t na, const double *b, size_t nb, size_t p,
                    double gamma, double *k);
 
-/* Principal-angle kernel between subjects' subspaces. Subject s has k_s
- * component maps (columns of a v x k_s matrix, column-major as maps[s] +
- * j*v is map j). Each is orthonormalised (QR); cos(theta) are the singular
- * values of Qa^T Qb, and K[a][b] = sum_j cos^2(theta_j) / kmax = ||Qa^T Qb||_F^2 / kmax
- * with kmax = max_s k_s: the projection kernel tr(Pa Pb) scaled to [0, 1],
- * positive semi-definite, 1 on the diagonal when every k_s is equal.
- * comps (ncomp indices, or NULL = all) selects the maps used. */
+/* Principal-angle kernel between subjects' subspaces (the mood-disorder
+ * study). Subject s has k component maps (a v x k matrix, column-major:
+ * map j at maps[s] + j v). On a component subset S, each subject's maps are
+ * orthonormalised (Q_s); cos(theta_j) are the singular values of Qa^T Qb and
+ *   K[a][b] = sum_j cos^2(theta_j) / |S| = ||Qa^T Qb||_F^2 / |S|,
+ * the mean squared cosine: the projection kernel tr(Pa Pb) / |S|, positive
+ * semi-definite, 1 on the diagonal. */
 typedef struct ns_subspace_set ns_subspace_set;
-/* Borrows maps (each v x k[s] doubles, column-major) only during the call:
- * keeps the cross-Gram matrices M_a^T M_b (k x k per pair), so that kernels
- * on any subset of components cost O(n^2 k^3), independent of v. */
+/* Reads maps only during the call and keeps the k x k Gram and cross-Gram
+ * matrices M_a^T M_b of every pair (n^2 k^2 / 2 doubles), so that a kernel on
+ * any subset of components costs O(n^2 |S|^3), independent of v. */
 ns_status ns_subspace_set_create(const double *const *maps, size_t nsub, size_t v, size_t k,
                                  ns_subspace_set **out);
 void ns_subspace_set_free(ns_subspace_set *s);
 size_t ns_subspace_set_count(const ns_subspace_set *s);
 size_t ns_subspace_set_ncomp(const ns_subspace_set *s);
-/* K (nsub x nsub) on the components comps[0..ncomp) (NULL = all). */
+/* K (nsub x nsub, row-major) on components comps[0..ncomp) (NULL = all). */
 ns_status ns_subspace_kernel(const ns_subspace_set *s, const size_t *comps, size_t ncomp,
                              double *k);
 
@@ -195,53 +195,68 @@ double ns_metrics_auc(const double *score, const int *is_pos, size_t n);
 ns_status ns_cv_stratified_folds(const int *y, size_t n, int nclass, int k, uint64_t seed,
                                  int *fold);
 
-/* Called with the original row indices a selection or fit is about to see
- * (for instrumentation: nested-CV tests assert no test row appears). */
+/* Called with the original row indices a selection (or a fit) is about to
+ * see, tagged with the outer fold (-1 outside CV). For instrumentation:
+ * the nested-CV test asserts that no outer test row ever appears. */
 typedef void (*ns_cv_observer)(void *ctx, int outer_fold, const size_t *rows, size_t nrows);
 
 typedef struct {
-    int folds;          /* outer folds (>= 2) */
-    int nested;         /* choose hyper-parameters by inner CV */
+    int folds;          /* outer folds (>= 2 for ns_cv_run) */
+    int nested;         /* choose C / selection size by inner CV */
     int inner_folds;    /* default 3 */
     uint64_t seed;
-    int standardize;    /* z-score columns with training-fold mean/std (default 1) */
+    int standardize;    /* z-score columns with training-rows mean/std (default 1) */
     ns_clf_params clf;
     ns_sel_params sel;
-    /* Grids searched when nested (else the first value is used). NULL/0 = the
-     * single value in clf.C / sel.k. */
+    /* Grids searched when nested (without nested the first value is used).
+     * NULL/0 = the single value in clf.C / sel.k. */
     const double *c_grid;
     size_t nc_grid;
     const size_t *k_grid;
     size_t nk_grid;
-    int precomputed;    /* x is an n x n kernel: columns are sliced with rows */
-    int keep_models;    /* keep each outer fold's fitted classifier */
+    /* Input kinds other than a feature matrix:
+     * precomputed: x is an n x n kernel over all rows (clf.kind must be
+     *   NS_CLF_SVM_PRECOMPUTED); fits slice x[train][:, train].
+     * subspace: kernels come from this set (x unused, may be NULL; p = its
+     *   component count); sel.kind NS_SEL_SSFS selects components. */
+    int precomputed;
+    const ns_subspace_set *subspace;
+    int keep_models;    /* keep each outer fold's fitted pipeline */
     ns_cv_observer observer;
     void *observer_ctx;
 } ns_cv_params;
 
 void ns_cv_params_default(ns_cv_params *p);
 
-/* A fitted pipeline: standardisation, selected columns, classifier. */
+/* A fitted pipeline: standardisation, selected columns (or components), the
+ * classifier, and the training rows (kernel inputs need them). */
 typedef struct {
+    ns_cv_params cp;    /* copy (grids, observer and subspace borrowed) */
     size_t p_in;        /* columns before selection */
     size_t nsel;
-    size_t *cols;       /* selected columns (nsel) */
+    size_t *cols;       /* selected columns / components (nsel) */
     double *mean, *scale; /* nsel each, NULL when not standardised */
-    double C;           /* hyper-parameters chosen */
+    double C;           /* hyper-parameters used */
     size_t k;
+    size_t ntrain;
+    size_t *train_rows; /* ntrain */
+    int nclass;
     ns_clf *clf;
 } ns_pipeline;
 
-/* Fits selection + standardisation + classifier on rows (all when NULL). */
+/* Fits standardisation, selection and classifier on rows[0..nrows) of x
+ * (n x p; rows NULL = all), with hyper-parameters chosen by inner CV when
+ * cp->nested. fold tags observer calls. */
 ns_status ns_pipeline_fit(const ns_cv_params *cp, const double *x, size_t n, size_t p,
-                          const int *y, int nclass, ns_pipeline **out);
-/* Probabilities (n x nclass) and, if dec != NULL, decisions (n x ndec) for
- * new rows x (n x p_in); for precomputed kernels x rows are kernel rows
- * against the training rows (n x ntrain) — the CV driver slices them. */
-ns_status ns_pipeline_predict(const ns_pipeline *pl, const double *x, size_t n, double *proba,
-                              double *dec);
-/* Saves standardisation ("scale_mean", "scale_std"), "selected_columns" and the
- * classifier's parameters into z. */
+                          const int *y, int nclass, const size_t *rows, size_t nrows, int fold,
+                          ns_pipeline **out);
+/* Probabilities (nrows x nclass) and, if dec != NULL, decision values
+ * (nrows x ndec) for rows of x (NULL = all n). x has the training layout:
+ * p_in columns, or for kernels columns indexing the original rows. */
+ns_status ns_pipeline_predict(const ns_pipeline *pl, const double *x, size_t n, size_t p,
+                              const size_t *rows, size_t nrows, double *proba, double *dec);
+/* Adds "scale_mean", "scale_std" (if standardised), "selected_columns" and the
+ * classifier's parameters to z. */
 ns_status ns_pipeline_save(const ns_pipeline *pl, ns_npz *z);
 void ns_pipeline_free(ns_pipeline *pl);
 
@@ -253,13 +268,13 @@ typedef struct {
     double *proba;      /* n x nclass out-of-fold probabilities */
     ns_metrics *fold_metrics; /* folds */
     ns_metrics overall; /* on the pooled out-of-fold predictions */
-    double *fold_C;     /* chosen C per fold */
-    size_t *fold_k;     /* chosen selection size per fold (columns kept) */
-    ns_pipeline **models; /* folds, when keep_models */
+    double *fold_C;     /* C used per fold */
+    size_t *fold_k;     /* selection size used per fold (columns / components kept) */
+    ns_pipeline **models; /* folds entries when keep_models, else NULL */
 } ns_cv_result;
 
-/* Runs (nested) stratified cross-validation. Selection and standardisation
- * are fitted on each training fold only. */
+/* Runs (nested) stratified cross-validation. Standardisation, selection and
+ * hyper-parameter choice are fitted on each training fold only. */
 ns_status ns_cv_run(const ns_cv_params *cp, const double *x, size_t n, size_t p, const int *y,
                     int nclass, ns_cv_result **out);
 void ns_cv_result_free(ns_cv_result *r);
