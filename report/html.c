@@ -106,7 +106,8 @@ static const char css[] =
     "table{border-collapse:collapse;margin:.5em 0;font-size:13px}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
     "img.fig{max-width:100%;image-rendering:pixelated;display:block;margin:.5em 0}"
-    ".note{color:#666;font-size:12px}svg{display:block;margin:.5em 0}";
+    ".note{color:#666;font-size:12px}svg{display:block;margin:.5em 0}"
+    ".grid{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0}figcaption{font-size:11px;text-align:center}";
 
 ns_status ns_html_write(ns_html *h, const char *path)
 {

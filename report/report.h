@@ -113,6 +113,28 @@ void ns_html_kv(ns_html *h, const char *const *keys, const char *const *values, 
 /* Writes the page atomically. */
 ns_status ns_html_write(ns_html *h, const char *path);
 
+/* ------------------------------------------------------- study pages */
+
+/* What the study report reads from an output directory (all optional: a
+ * section whose files are absent is left out):
+ *   group/desc-ica<K>_components.nii.gz, desc-ica<K>_stability.tsv,
+ *   desc-brain_mask.nii.gz, desc-icamulti_crossorder.tsv,
+ *   group/desc-fnc_features.tsv (+ participants.tsv for group differences),
+ *   group/train-<name>/ metrics.tsv, predictions.tsv, summary.json,
+ *   spectra.tsv, dist_bandwidth.tsv,
+ *   sub-<l>/func/..._desc-ica<K>_components.nii.gz, ..._timeseries.tsv,
+ *   ..._desc-icamulti_relmat.tsv (subject pages). */
+typedef struct {
+    const char *participants; /* participants.tsv (NULL: OUT/group/participants.tsv) */
+    const char *groups;       /* column for group differences (NULL: "diagnosis") */
+    int subject_pages;        /* write sub-<l>.html too (default 1) */
+} ns_report_opts;
+
+void ns_report_opts_default(ns_report_opts *o);
+/* Writes OUT/report.html (and OUT/sub-<l>.html). Returns the number of
+ * pages written in *npages (may be NULL). */
+ns_status ns_report_study(const char *outdir, const ns_report_opts *o, int *npages);
+
 #ifdef __cplusplus
 }
 #endif

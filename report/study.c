@@ -1,0 +1,185 @@
+/* The study report: OUT/report.html from whatever stages have written into
+ * the derivatives tree, and one page per subject. Sections whose inputs are
+ * absent are left out; a present but unreadable input is an error. */
+/* requires: report nifti_io */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nifti_io/nifti_io.h"
+#include "report/report.h"
+#include "report/report_int.h"
+
+void ns_report_opts_default(ns_report_opts *o)
+{
+    *o = (ns_report_opts){.participants = NULL, .groups = "diagnosis", .subject_pages = 1};
+}
+
+/* Model orders present: group/desc-ica<K>_components.nii.gz, ascending. */
+static int find_orders(const char *outdir, int *orders, int max)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/group", outdir);
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int k;
+        char tail[64];
+        if (sscanf(e->d_name, "desc-ica%d_%63s", &k, tail) == 2 && !strcmp(tail, "components.nii.gz") &&
+            n < max)
+            orders[n++] = k;
+    }
+    if (d)
+        closedir(d);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && orders[j - 1] > orders[j]; j--) {
+            int t = orders[j];
+            orders[j] = orders[j - 1];
+            orders[j - 1] = t;
+        }
+    return n;
+}
+
+static ns_status ica_section(ns_html *h, const char *outdir, int k, const float *mask)
+{
+    char path[4096], title[128];
+    snprintf(path, sizeof path, "%s/group/desc-ica%d_components.nii.gz", outdir, k);
+    snprintf(title, sizeof title, "Group ICA, model order %d", k);
+    ns_html_heading(h, 2, title);
+    ns_volume *v;
+    ns_status s = ns_volume_load(path, NULL, &v);
+    if (s)
+        return s;
+    ns_tsv *stab = NULL;
+    snprintf(path, sizeof path, "%s/group/desc-ica%d_stability.tsv", outdir, k);
+    if (ns_file_exists(path) && (s = ns_tsv_read(path, &stab))) {
+        ns_volume_free(v);
+        return s;
+    }
+    ns_html_text(h, "Component maps (z-scored) thresholded at |z| >= 2 over the group mask; "
+                    "red positive, blue negative. Iq: ICASSO stability index.");
+    s = ns_report_component_grid(h, v, mask, stab, k);
+    if (!s && stab) {
+        ns_report_stability_bars(h, stab, k);
+        ns_html_table(h, stab, 0);
+    }
+    ns_tsv_free(stab);
+    ns_volume_free(v);
+    return s;
+}
+
+static ns_status crossorder_section(ns_html *h, const char *outdir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/group/desc-icamulti_crossorder.tsv", outdir);
+    if (!ns_file_exists(path))
+        return NS_OK;
+    ns_tsv *t;
+    ns_status s = ns_tsv_read(path, &t);
+    if (s)
+        return s;
+    ns_html_heading(h, 2, "Across model orders");
+    ns_html_text(h, "Spatial correlation between the components of different model orders: a "
+                    "component of a higher order that correlates with one of a lower order splits it.");
+    ns_report_table_heatmap(h, t, "cross-order spatial correlation");
+    ns_html_table(h, t, 200);
+    ns_tsv_free(t);
+    return NS_OK;
+}
+
+static ns_status settings_section(ns_html *h, const char *outdir, const int *orders, int norders)
+{
+    char path[4096];
+    ns_html_heading(h, 2, "Settings");
+    snprintf(path, sizeof path, "%s/dataset_description.json", outdir);
+    json_t *dd = NULL;
+    if (ns_file_exists(path) && ns_json_read(path, &dd))
+        return NS_ERR_FORMAT;
+    char *ddtext = dd ? json_dumps(dd, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+    if (ddtext) {
+        ns_html_raw(h, "<pre>");
+        ns_html_text(h, ddtext);
+        ns_html_raw(h, "</pre>\n");
+    }
+    free(ddtext);
+    json_decref(dd);
+    for (int i = 0; i < norders; i++) {
+        snprintf(path, sizeof path, "%s/group/desc-ica%d_components.json", outdir, orders[i]);
+        json_t *j;
+        if (!ns_file_exists(path) || ns_json_read(path, &j))
+            continue;
+        char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        char head[64];
+        snprintf(head, sizeof head, "ICA order %d", orders[i]);
+        ns_html_heading(h, 3, head);
+        ns_html_raw(h, "<pre>");
+        ns_html_text(h, text ? text : "");
+        ns_html_raw(h, "</pre>\n");
+        free(text);
+        json_decref(j);
+    }
+    return NS_OK;
+}
+
+static float *load_mask(const char *outdir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/group/desc-brain_mask.nii.gz", outdir);
+    ns_volume *m;
+    if (!ns_file_exists(path) || ns_volume_load(path, NULL, &m))
+        return NULL;
+    float *data = m->data;
+    m->data = NULL;
+    ns_volume_free(m);
+    return data;
+}
+
+static ns_status group_page(const char *outdir, const ns_report_opts *o)
+{
+    int orders[64];
+    int norders = find_orders(outdir, orders, 64);
+    ns_html *h = ns_html_create("neurospectra study report");
+    if (!h)
+        return ns_error(NS_ERR_NOMEM, "out of memory (%s)", outdir);
+    float *mask = load_mask(outdir);
+    ns_status s = NS_OK;
+    if (norders == 0)
+        ns_html_text(h, "No group ICA results in this directory yet.");
+    for (int i = 0; i < norders && !s; i++)
+        s = ica_section(h, outdir, orders[i], mask);
+    if (!s)
+        s = crossorder_section(h, outdir);
+    if (!s)
+        s = ns_report_fnc_section(h, outdir, o);
+    if (!s)
+        s = ns_report_train_sections(h, outdir);
+    if (!s)
+        s = settings_section(h, outdir, orders, norders);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.html", outdir);
+    if (!s)
+        s = ns_html_write(h, path);
+    free(mask);
+    ns_html_free(h);
+    return s;
+}
+
+ns_status ns_report_study(const char *outdir, const ns_report_opts *o, int *npages)
+{
+    ns_report_opts def;
+    if (!o) {
+        ns_report_opts_default(&def);
+        o = &def;
+    }
+    int pages = 0;
+    ns_status s = group_page(outdir, o);
+    if (!s)
+        pages++;
+    if (!s && o->subject_pages)
+        s = ns_report_subject_pages(outdir, &pages);
+    if (npages)
+        *npages = pages;
+    return s;
+}
