@@ -58,6 +58,22 @@ size_t ns_nii_mem_available(void)
     return bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
 
+/* Fresh 4 KiB pages cost a fault each: a volume of fMRI size spends ~25 ms
+ * in the kernel that way, a fifth of its inflate time. Transparent huge
+ * pages (the kernel default is "madvise") take that to ~5 ms. */
+static void advise_huge(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + len) & ~(huge - 1);
+    if (len >= 4 * huge && e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 /* prefix: bytes preceding the values that the reader writes as well (the
  * gzip fast path inflates header + extensions + values in one go). */
 static ns_status plan_alloc(ns_plan *pl, const ns_nii_hdr *h, size_t n, size_t prefix,
@@ -78,6 +94,7 @@ static ns_status plan_alloc(ns_plan *pl, const ns_nii_hdr *h, size_t n, size_t p
     if (!pl->buf)
         return ns_error(NS_ERR_NOMEM, "out of memory: cannot allocate %zu bytes (%s)", pl->cap,
                         name);
+    advise_huge(pl->buf, pl->cap);
     return NS_OK;
 }
 
