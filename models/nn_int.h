@@ -46,7 +46,7 @@ typedef struct {
 } nn_rnn;
 
 typedef struct {
-    char name[16];
+    char name[32];
     const char *wname, *bname;
     size_t h_in, h_out, rows_per_sample;
     size_t w, b;
