@@ -1,0 +1,231 @@
+/* Streaming group PCA: MIGP (Smith et al. 2014), the incremental reduction
+ * MELODIC uses. The running matrix R has orthogonal rows whose squared norms
+ * are the eigenvalues of its Gram matrix, so each update only needs the
+ * cross products with the new subject. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "ica/ica_int.h"
+
+#define NS_GPCA_CHUNK 4096
+
+struct ns_ica_gpca {
+    size_t v, work;
+    int exact;        /* keep every row (stacked EVD) */
+    float *buf;       /* cap rows x v: R on top, the new subject below */
+    size_t cap, nr;   /* capacity and rows held */
+    double *ev;       /* nr squared row norms when orth */
+    int orth;
+    size_t total;     /* rows received */
+};
+
+ns_ica_gpca *ns_ica_gpca_create(size_t v, size_t work)
+{
+    ns_ica_gpca *g = ns_calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->v = v;
+    g->work = work;
+    g->exact = work == 0;
+    return g;
+}
+
+void ns_ica_gpca_free(ns_ica_gpca *g)
+{
+    if (!g)
+        return;
+    free(g->buf), free(g->ev);
+    free(g);
+}
+
+size_t ns_ica_gpca_rows(const ns_ica_gpca *g)
+{
+    return g->total;
+}
+
+static ns_status grow(ns_ica_gpca *g, size_t rows)
+{
+    if (rows <= g->cap)
+        return NS_OK;
+    size_t n;
+    if (!ns_mul_size(rows, g->v, &n) || !ns_mul_size(n, sizeof(float), &n))
+        return ns_error(NS_ERR_NOMEM, "group PCA matrix of %zu x %zu is too large", rows, g->v);
+    float *b = realloc(g->buf, n);
+    if (!b)
+        return ns_error(NS_ERR_NOMEM, "out of memory for the group PCA (%zu x %zu)", rows, g->v);
+    g->buf = b;
+    g->cap = rows;
+    return NS_OK;
+}
+
+/* Gram matrix of the n = nr + p rows held, in double (n x n). */
+static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
+{
+    size_t nr = g->orth ? g->nr : 0, p = n - nr, V = g->v;
+    float *tmp = ns_alloc(n * n, sizeof(float));
+    if (!tmp)
+        return NS_ERR_NOMEM;
+    const float *Y = g->buf + nr * V;
+    memset(G, 0, n * n * sizeof(double));
+    for (size_t i = 0; i < nr; i++)
+        G[i * n + i] = g->ev[i];
+    /* Y Y^T (upper triangle) and R Y^T. */
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)p, (int)V, 1.0f, Y, (int)V, 0.0f,
+                tmp, (int)p);
+    for (size_t i = 0; i < p; i++)
+        for (size_t j = i; j < p; j++)
+            G[(nr + i) * n + nr + j] = G[(nr + j) * n + nr + i] = tmp[i * p + j];
+    if (nr) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)p, (int)V, 1.0f,
+                    g->buf, (int)V, Y, (int)V, 0.0f, tmp, (int)p);
+        for (size_t i = 0; i < nr; i++)
+            for (size_t j = 0; j < p; j++)
+                G[i * n + nr + j] = G[(nr + j) * n + i] = tmp[i * p + j];
+    }
+    free(tmp);
+    return NS_OK;
+}
+
+/* Rotates the n rows held onto their top m principal directions:
+ * R <- U_m^T B, column block by column block, in place. */
+static ns_status reduce(ns_ica_gpca *g, size_t n, size_t m)
+{
+    size_t V = g->v;
+    double *G = ns_alloc(n * n, sizeof(double)), *U = ns_alloc(n * m, sizeof(double));
+    double *ev = ns_alloc(m, sizeof(double));
+    float *Uf = ns_alloc(n * m, sizeof(float)), *tmp = ns_alloc(m * NS_GPCA_CHUNK, sizeof(float));
+    ns_status st = (G && U && ev && Uf && tmp) ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK)
+        st = gram(g, n, G);
+    if (st == NS_OK)
+        st = ns_ica_eig_top(G, n, m, ev, U);
+    if (st == NS_OK) {
+        for (size_t i = 0; i < n * m; i++)
+            Uf[i] = (float)U[i];
+        for (size_t v0 = 0; v0 < V; v0 += NS_GPCA_CHUNK) {
+            size_t nb = V - v0 < NS_GPCA_CHUNK ? V - v0 : NS_GPCA_CHUNK;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)nb, (int)n, 1.0f,
+                        Uf, (int)m, g->buf + v0, (int)V, 0.0f, tmp, (int)nb);
+            for (size_t i = 0; i < m; i++)
+                memcpy(g->buf + i * V + v0, tmp + i * nb, nb * sizeof(float));
+        }
+        free(g->ev);
+        g->ev = ev;
+        ev = NULL;
+        g->nr = m;
+        g->orth = 1;
+    }
+    free(G), free(U), free(ev), free(Uf), free(tmp);
+    return st;
+}
+
+ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y)
+{
+    if (y->cols != g->v)
+        return ns_error(NS_ERR_ARG, "group PCA: subject has %zu voxels, expected %zu", y->cols,
+                        g->v);
+    size_t p = y->rows, n = g->nr + p;
+    ns_status st = grow(g, n);
+    if (st != NS_OK)
+        return st;
+    for (size_t i = 0; i < p; i++)
+        memcpy(g->buf + (g->nr + i) * g->v, y->data + i * y->stride, g->v * sizeof(float));
+    g->total += p;
+    if (g->exact) {
+        g->nr = n;
+        g->orth = 0;
+        return NS_OK;
+    }
+    return reduce(g, n, n < g->work ? n : g->work);
+}
+
+/* Exact mode: eigendecomposition of the whole stacked Gram matrix. */
+static ns_status result_exact(const ns_ica_gpca *g, size_t k, double *ev, double *U, double **all)
+{
+    size_t n = g->nr;
+    double *G = ns_alloc(n * n, sizeof(double));
+    if (!G)
+        return NS_ERR_NOMEM;
+    ns_status st = gram(g, n, G);
+    if (st == NS_OK)
+        st = ns_ica_eig_top(G, n, k, ev, U);
+    if (st == NS_OK && all) {
+        *all = ns_alloc(n, sizeof(double));
+        st = *all ? ns_ica_eig_top(G, n, n, *all, NULL) : NS_ERR_NOMEM;
+    }
+    free(G);
+    return st;
+}
+
+static ns_status whiten_rows(const ns_ica_gpca *g, size_t k, const double *ev, const double *U,
+                             ns_matrix *z)
+{
+    size_t V = g->v, n = g->nr;
+    for (size_t j = 0; j < k; j++) {
+        if (!(ev[j] > 0))
+            return ns_error(NS_ERR_DATA, "group PCA: component %zu has zero variance", j + 1);
+        double f = sqrt((double)(V - 1) / ev[j]);
+        float *zr = z->data + j * z->stride;
+        if (!U) {
+            const float *r = g->buf + j * V;
+            for (size_t v = 0; v < V; v++)
+                zr[v] = (float)(f * r[v]);
+            continue;
+        }
+        memset(zr, 0, V * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            cblas_saxpy((int)V, (float)(f * U[i * k + j]), g->buf + i * V, 1, zr, 1);
+    }
+    return NS_OK;
+}
+
+ns_status ns_ica_gpca_result(const ns_ica_gpca *g, size_t k, ns_matrix **z, double *eig,
+                             double **all, size_t *nall)
+{
+    *z = NULL;
+    if (all)
+        *all = NULL;
+    if (k == 0 || k > g->nr)
+        return ns_error(NS_ERR_ARG,
+                        "group PCA: %zu components requested but only %zu rows were reduced", k,
+                        g->nr);
+    double *ev = ns_alloc(k, sizeof(double));
+    double *U = g->orth ? NULL : ns_alloc(g->nr * k, sizeof(double));
+    ns_status st = (ev && (g->orth || U)) ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK && !g->orth)
+        st = result_exact(g, k, ev, U, all);
+    if (st == NS_OK && g->orth) {
+        memcpy(ev, g->ev, k * sizeof(double));
+        if (all) {
+            *all = ns_alloc(g->nr, sizeof(double));
+            st = *all ? NS_OK : NS_ERR_NOMEM;
+            if (st == NS_OK)
+                memcpy(*all, g->ev, g->nr * sizeof(double));
+        }
+    }
+    if (st == NS_OK) {
+        *z = ns_matrix_create(k, g->v);
+        st = *z ? whiten_rows(g, k, ev, U, *z) : NS_ERR_NOMEM;
+    }
+    double norm = 1.0 / (double)(g->v - 1);
+    if (st == NS_OK) {
+        for (size_t j = 0; eig && j < k; j++)
+            eig[j] = ev[j] * norm;
+        for (size_t j = 0; all && j < g->nr; j++)
+            (*all)[j] *= norm;
+        if (nall)
+            *nall = g->nr;
+    } else {
+        ns_matrix_free(*z);
+        *z = NULL;
+        if (all) {
+            free(*all);
+            *all = NULL;
+        }
+    }
+    free(ev), free(U);
+    return st;
+}

@@ -1,0 +1,49 @@
+/* Private helpers of the ica module: small dense linear algebra (double,
+ * row-major) and the thread-safe error hand-over used by parallel loops. */
+#ifndef NS_ICA_INT_H
+#define NS_ICA_INT_H
+
+#include <stddef.h>
+
+#include "core/core.h"
+#include "ica/ica.h"
+
+/* Top k eigenpairs of the symmetric n x n matrix a (row-major, read only):
+ * eval descending (k), evec n x k row-major (column j = eigenvector j,
+ * sign fixed so that its largest-magnitude entry is positive). evec may be
+ * NULL. */
+ns_status ns_ica_eig_top(const double *a, size_t n, size_t k, double *eval, double *evec);
+
+/* out = scale * a^(-1/2) for a symmetric positive definite n x n matrix. */
+ns_status ns_ica_inv_sqrt(const double *a, size_t n, double scale, double *out);
+
+/* out (n x m) = Moore-Penrose pseudo-inverse of a (m x n). */
+ns_status ns_ica_pinv(const double *a, size_t m, size_t n, double *out);
+
+/* c (m x n) = a (m x k) * b (k x n), all double row-major, c overwritten. */
+void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t k, size_t n);
+
+/* Symmetric orthogonalisation in place: w <- (w w^T)^(-1/2) w (k x k). */
+ns_status ns_ica_sym_orth(double *w, size_t k);
+
+/* A random orthogonal k x k matrix (QR of a normal matrix). */
+ns_status ns_ica_random_orth(ns_rng *rng, size_t k, double *w);
+
+/* Number of BLAS threads for the calling region (OpenBLAS); returns the
+ * previous value. */
+int ns_ica_blas_threads(int n);
+
+/* Errors raised inside OpenMP loops: the first message is kept and
+ * re-raised on the calling thread by ns_ica_err_raise. */
+typedef struct {
+    ns_status code;
+    char msg[1024];
+} ns_ica_err;
+void ns_ica_err_keep(ns_ica_err *e, ns_status code);
+ns_status ns_ica_err_raise(const ns_ica_err *e);
+
+/* Linear detrend + divide by std of a strided series (n values); series
+ * with zero variance become 0. */
+void ns_ica_detrend_scale(double *x, size_t n, size_t stride);
+
+#endif

@@ -1,0 +1,219 @@
+/* Small dense linear algebra for the ica module (double, row-major):
+ * eigenpairs (dsyevr), inverse square roots, pseudo-inverses (dgesdd). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <omp.h>
+
+#include "ica/ica_int.h"
+
+ns_status ns_ica_eig_top(const double *a, size_t n, size_t k, double *eval, double *evec)
+{
+    if (k == 0 || k > n)
+        return ns_error(NS_ERR_ARG, "eigenpairs: %zu of a %zu x %zu matrix", k, n, n);
+    double *work = ns_alloc(n * n, sizeof(double));
+    double *w = ns_alloc(n, sizeof(double));
+    double *z = evec ? ns_alloc(n * k, sizeof(double)) : NULL;
+    lapack_int *isuppz = ns_alloc(2 * n, sizeof(lapack_int));
+    if (!work || !w || (evec && !z) || !isuppz) {
+        free(work), free(w), free(z), free(isuppz);
+        return NS_ERR_NOMEM;
+    }
+    memcpy(work, a, n * n * sizeof(double));
+    lapack_int found = 0;
+    /* Row-major upper = column-major lower of the same symmetric matrix. */
+    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, evec ? 'V' : 'N', 'I', 'U', (lapack_int)n,
+                                     work, (lapack_int)n, 0, 0, (lapack_int)(n - k + 1),
+                                     (lapack_int)n, 0.0, &found, w, z, (lapack_int)k, isuppz);
+    ns_status st = NS_OK;
+    if (info != 0 || (size_t)found != k) {
+        st = ns_error(NS_ERR_NUMERIC, "symmetric eigendecomposition failed (dsyevr info %d)",
+                      (int)info);
+    } else {
+        /* dsyevr returns ascending order: reverse into descending. */
+        for (size_t j = 0; j < k; j++) {
+            size_t src = k - 1 - j;
+            eval[j] = w[src];
+            if (!evec)
+                continue;
+            size_t imax = 0;
+            for (size_t i = 0; i < n; i++)
+                if (fabs(z[i * k + src]) > fabs(z[imax * k + src]))
+                    imax = i;
+            double sg = z[imax * k + src] < 0 ? -1.0 : 1.0;
+            for (size_t i = 0; i < n; i++)
+                evec[i * k + j] = sg * z[i * k + src];
+        }
+    }
+    free(work), free(w), free(z), free(isuppz);
+    return st;
+}
+
+ns_status ns_ica_inv_sqrt(const double *a, size_t n, double scale, double *out)
+{
+    double *ev = ns_alloc(n, sizeof(double));
+    double *v = ns_alloc(n * n, sizeof(double));
+    if (!ev || !v) {
+        free(ev), free(v);
+        return NS_ERR_NOMEM;
+    }
+    ns_status st = ns_ica_eig_top(a, n, n, ev, v);
+    if (st == NS_OK && !(ev[n - 1] > 1e-12 * ev[0]))
+        st = ns_error(NS_ERR_NUMERIC, "covariance is singular (inverse square root)");
+    if (st == NS_OK) {
+        memset(out, 0, n * n * sizeof(double));
+        for (size_t j = 0; j < n; j++) {
+            double f = scale / sqrt(ev[j]);
+            for (size_t r = 0; r < n; r++)
+                for (size_t c = 0; c < n; c++)
+                    out[r * n + c] += f * v[r * n + j] * v[c * n + j];
+        }
+    }
+    free(ev), free(v);
+    return st;
+}
+
+ns_status ns_ica_pinv(const double *a, size_t m, size_t n, double *out)
+{
+    size_t mn = m < n ? m : n;
+    double *cp = ns_alloc(m * n, sizeof(double));
+    double *s = ns_alloc(mn, sizeof(double));
+    double *u = ns_alloc(m * mn, sizeof(double));
+    double *vt = ns_alloc(mn * n, sizeof(double));
+    if (!cp || !s || !u || !vt) {
+        free(cp), free(s), free(u), free(vt);
+        return NS_ERR_NOMEM;
+    }
+    memcpy(cp, a, m * n * sizeof(double));
+    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, cp,
+                                     (lapack_int)n, s, u, (lapack_int)mn, vt, (lapack_int)n);
+    ns_status st = NS_OK;
+    if (info != 0) {
+        st = ns_error(NS_ERR_NUMERIC, "singular value decomposition failed (dgesdd info %d)",
+                      (int)info);
+    } else {
+        /* pinv = V diag(1/s) U^T, dropping singular values below the usual
+         * max(m, n) eps s_max tolerance. */
+        double tol = (double)(m > n ? m : n) * 2.220446049250313e-16 * s[0];
+        memset(out, 0, n * m * sizeof(double));
+        for (size_t j = 0; j < mn; j++) {
+            if (s[j] <= tol)
+                continue;
+            for (size_t r = 0; r < n; r++) {
+                double f = vt[j * n + r] / s[j];
+                for (size_t c = 0; c < m; c++)
+                    out[r * m + c] += f * u[c * mn + j];
+            }
+        }
+    }
+    free(cp), free(s), free(u), free(vt);
+    return st;
+}
+
+void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t k, size_t n)
+{
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0, a,
+                (int)k, b, (int)n, 0.0, c, (int)n);
+}
+
+ns_status ns_ica_sym_orth(double *w, size_t k)
+{
+    double *c = ns_alloc(k * k, sizeof(double));
+    double *r = ns_alloc(k * k, sizeof(double));
+    double *o = ns_alloc(k * k, sizeof(double));
+    ns_status st = NS_ERR_NOMEM;
+    if (c && r && o) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)k, 1.0, w,
+                    (int)k, w, (int)k, 0.0, c, (int)k);
+        st = ns_ica_inv_sqrt(c, k, 1.0, r);
+        if (st == NS_OK) {
+            ns_ica_dgemm(r, w, o, k, k, k);
+            memcpy(w, o, k * k * sizeof(double));
+        }
+    }
+    free(c), free(r), free(o);
+    return st;
+}
+
+ns_status ns_ica_random_orth(ns_rng *rng, size_t k, double *w)
+{
+    double *tau = ns_alloc(k, sizeof(double));
+    if (!tau)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < k * k; i++)
+        w[i] = ns_rng_normal(rng);
+    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)k, (lapack_int)k, w,
+                                     (lapack_int)k, tau);
+    double *diag = ns_alloc(k, sizeof(double));
+    if (!diag) {
+        free(tau);
+        return NS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < k; i++)
+        diag[i] = w[i * k + i];
+    if (info == 0)
+        info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)k, (lapack_int)k, (lapack_int)k, w,
+                              (lapack_int)k, tau);
+    /* Sign of R's diagonal makes Q Haar-distributed. */
+    for (size_t j = 0; info == 0 && j < k; j++)
+        if (diag[j] < 0)
+            for (size_t i = 0; i < k; i++)
+                w[i * k + j] = -w[i * k + j];
+    free(tau), free(diag);
+    if (info != 0)
+        return ns_error(NS_ERR_NUMERIC, "QR of a random matrix failed (info %d)", (int)info);
+    return NS_OK;
+}
+
+int ns_ica_blas_threads(int n)
+{
+    int old = openblas_get_num_threads();
+    openblas_set_num_threads(n < 1 ? 1 : n);
+    return old;
+}
+
+void ns_ica_err_keep(ns_ica_err *e, ns_status code)
+{
+#pragma omp critical(ns_ica_err)
+    {
+        if (e->code == NS_OK) {
+            e->code = code;
+            snprintf(e->msg, sizeof e->msg, "%s", ns_last_error());
+        }
+    }
+}
+
+ns_status ns_ica_err_raise(const ns_ica_err *e)
+{
+    if (e->code == NS_OK)
+        return NS_OK;
+    return ns_error(e->code, "%s", e->msg);
+}
+
+void ns_ica_detrend_scale(double *x, size_t n, size_t stride)
+{
+    if (n == 0)
+        return;
+    /* Least squares on the centred ramp t - tbar. */
+    double tbar = 0.5 * (double)(n - 1), mean = 0, stt = 0, sty = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i * stride];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)i - tbar;
+        stt += t * t;
+        sty += t * (x[i * stride] - mean);
+    }
+    double slope = stt > 0 ? sty / stt : 0, ss = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i * stride] - mean - slope * ((double)i - tbar);
+        x[i * stride] = v;
+        ss += v * v;
+    }
+    double sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0;
+    for (size_t i = 0; i < n; i++)
+        x[i * stride] = sd > 0 ? x[i * stride] / sd : 0;
+}

@@ -1,0 +1,151 @@
+/* Group mask rule and the preprocessing options of GIFT. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ica/ica_int.h"
+
+static const char *const preproc_names[] = {"timemean", "voxelmean", "intensity", "variance"};
+
+const char *ns_ica_preproc_name(ns_ica_preproc p)
+{
+    return (unsigned)p < 4 ? preproc_names[p] : "?";
+}
+
+int ns_ica_preproc_parse(const char *s, ns_ica_preproc *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, preproc_names[i])) {
+            *out = (ns_ica_preproc)i;
+            return 0;
+        }
+    return -1;
+}
+
+size_t ns_ica_mask_and_volume(const float *vol, size_t nvox, uint8_t *mask)
+{
+    double sum = 0;
+    size_t nfin = 0, kept = 0;
+    for (size_t i = 0; i < nvox; i++)
+        if (isfinite(vol[i])) {
+            sum += vol[i];
+            nfin++;
+        }
+    double mean = nfin ? sum / (double)nfin : 0;
+    for (size_t i = 0; i < nvox; i++) {
+        mask[i] = mask[i] && isfinite(vol[i]) && vol[i] >= mean;
+        kept += mask[i];
+    }
+    return kept;
+}
+
+static ns_status check_finite(const ns_matrix *x, const char *who)
+{
+    for (size_t t = 0; t < x->rows; t++) {
+        const float *r = x->data + t * x->stride;
+        for (size_t v = 0; v < x->cols; v++)
+            if (!isfinite(r[v]))
+                return ns_error(NS_ERR_DATA,
+                                "NaN or Inf in the data: time point %zu, in-mask voxel %zu (%s)",
+                                t, v, who);
+    }
+    return NS_OK;
+}
+
+static void remove_time_means(ns_matrix *x)
+{
+    for (size_t t = 0; t < x->rows; t++) {
+        float *r = x->data + t * x->stride;
+        double s = 0;
+        for (size_t v = 0; v < x->cols; v++)
+            s += r[v];
+        float m = (float)(s / (double)x->cols);
+        for (size_t v = 0; v < x->cols; v++)
+            r[v] -= m;
+    }
+}
+
+/* Per-voxel means over time, accumulated row by row (cache friendly). */
+static double *voxel_means(const ns_matrix *x)
+{
+    double *m = ns_calloc(x->cols, sizeof(double));
+    if (!m)
+        return NULL;
+    for (size_t t = 0; t < x->rows; t++) {
+        const float *r = x->data + t * x->stride;
+        for (size_t v = 0; v < x->cols; v++)
+            m[v] += r[v];
+    }
+    for (size_t v = 0; v < x->cols; v++)
+        m[v] /= (double)x->rows;
+    return m;
+}
+
+static ns_status voxel_center_scale(ns_matrix *x, int intensity, const char *who)
+{
+    double *m = voxel_means(x);
+    if (!m)
+        return NS_ERR_NOMEM;
+    for (size_t v = 0; intensity && v < x->cols; v++)
+        if (fabs(m[v]) < 1e-12) {
+            free(m);
+            return ns_error(NS_ERR_DATA,
+                            "intensity normalisation: in-mask voxel %zu has a zero mean (%s)", v,
+                            who);
+        }
+    for (size_t t = 0; t < x->rows; t++) {
+        float *r = x->data + t * x->stride;
+        for (size_t v = 0; v < x->cols; v++)
+            r[v] = intensity ? (float)(r[v] * 100.0 / m[v]) : (float)(r[v] - m[v]);
+    }
+    free(m);
+    return NS_OK;
+}
+
+/* Linear detrend and unit std per voxel, blockwise over voxels so that each
+ * column block stays in cache while the T rows are visited. */
+static ns_status variance_normalise(ns_matrix *x)
+{
+    size_t T = x->rows, blk = 256;
+    double *buf = ns_alloc(T * blk, sizeof(double));
+    if (!buf)
+        return NS_ERR_NOMEM;
+    for (size_t v0 = 0; v0 < x->cols; v0 += blk) {
+        size_t nb = x->cols - v0 < blk ? x->cols - v0 : blk;
+        for (size_t t = 0; t < T; t++)
+            for (size_t j = 0; j < nb; j++)
+                buf[j * T + t] = x->data[t * x->stride + v0 + j];
+        for (size_t j = 0; j < nb; j++)
+            ns_ica_detrend_scale(buf + j * T, T, 1);
+        for (size_t t = 0; t < T; t++)
+            for (size_t j = 0; j < nb; j++)
+                x->data[t * x->stride + v0 + j] = (float)buf[j * T + t];
+    }
+    free(buf);
+    return NS_OK;
+}
+
+ns_status ns_ica_preprocess(ns_matrix *x, ns_ica_preproc p, const char *who)
+{
+    ns_status st = check_finite(x, who);
+    if (st != NS_OK)
+        return st;
+    switch (p) {
+    case NS_ICA_PRE_TIMEMEAN:
+        break;
+    case NS_ICA_PRE_VOXELMEAN:
+        st = voxel_center_scale(x, 0, who);
+        break;
+    case NS_ICA_PRE_INTENSITY:
+        st = voxel_center_scale(x, 1, who);
+        break;
+    case NS_ICA_PRE_VARIANCE:
+        st = variance_normalise(x);
+        break;
+    default:
+        return ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)p);
+    }
+    if (st == NS_OK)
+        remove_time_means(x);
+    return st;
+}

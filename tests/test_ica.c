@@ -1,0 +1,596 @@
+/* ica numerics on planted data: sources we generate, mixed with timecourses
+ * we know. Hungarian matching against brute force, PCA whitening identities,
+ * MIGP against the exact stacked EVD, Infomax/FastICA recovery, ICASSO
+ * stability, back-reconstruction, determinism and error cases. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ica/ica.h"
+#include "ns_test.h"
+
+/* K positively skewed sources (centred exponentials raised to a power: sparse
+ * like network maps), K x V. */
+static ns_matrix *planted_sources(size_t K, size_t V, uint64_t seed)
+{
+    ns_rng *r = ns_rng_create(seed);
+    ns_matrix *s = ns_matrix_create(K, V);
+    for (size_t k = 0; k < K; k++)
+        for (size_t v = 0; v < V; v++) {
+            double e = -log(1.0 - ns_rng_uniform(r));
+            NS_AT(s, k, v) = (float)(e * e - 2.0);
+        }
+    ns_rng_free(r);
+    return s;
+}
+
+/* X = TC S + noise (T x V) with TC ~ N(0,1) (T x K, returned in tc). */
+static ns_matrix *planted_subject(const ns_matrix *s, size_t T, double noise, uint64_t seed,
+                                  double *tc)
+{
+    size_t K = s->rows, V = s->cols;
+    ns_rng *r = ns_rng_create(seed);
+    ns_matrix *x = ns_matrix_create(T, V);
+    for (size_t i = 0; i < T * K; i++)
+        tc[i] = ns_rng_normal(r);
+    for (size_t t = 0; t < T; t++)
+        for (size_t v = 0; v < V; v++) {
+            double a = 100.0 + noise * ns_rng_normal(r);
+            for (size_t k = 0; k < K; k++)
+                a += tc[t * K + k] * NS_AT(s, k, v);
+            NS_AT(x, t, v) = (float)a;
+        }
+    ns_rng_free(r);
+    return x;
+}
+
+/* ------------------------------------------------------------- Hungarian */
+
+static double brute_best(const double *c, size_t n, size_t m, size_t row, unsigned used)
+{
+    if (row == n)
+        return 0;
+    double best = INFINITY;
+    for (size_t j = 0; j < m; j++)
+        if (!(used & (1u << j))) {
+            double v = c[row * m + j] + brute_best(c, n, m, row + 1, used | (1u << j));
+            best = fmin(best, v);
+        }
+    return best;
+}
+
+START_TEST(test_hungarian_brute_force)
+{
+    ns_rng *r = ns_rng_create(42);
+    for (int trial = 0; trial < 300; trial++) {
+        size_t n = 1 + ns_rng_below(r, 6), m = n + ns_rng_below(r, 3);
+        double c[8 * 8];
+        for (size_t i = 0; i < n * m; i++) /* ties on purpose: coarse values */
+            c[i] = trial % 3 ? ns_rng_uniform(r) : (double)ns_rng_below(r, 4);
+        int as[8];
+        ck_assert_int_eq(ns_ica_hungarian(c, n, m, as), NS_OK);
+        double tot = 0;
+        unsigned used = 0;
+        for (size_t i = 0; i < n; i++) {
+            ck_assert(as[i] >= 0 && (size_t)as[i] < m);
+            ck_assert_msg(!(used & (1u << as[i])), "column used twice");
+            used |= 1u << as[i];
+            tot += c[i * m + (size_t)as[i]];
+        }
+        ck_assert_double_eq_tol(tot, brute_best(c, n, m, 0, 0), 1e-12);
+    }
+    ns_rng_free(r);
+    double c[6] = {0, 1, 2, 3, 4, 5};
+    int as[3];
+    ck_assert_int_eq(ns_ica_hungarian(c, 3, 2, as), NS_ERR_ARG);
+}
+END_TEST
+
+START_TEST(test_match_score_permuted)
+{
+    size_t K = 7, V = 3000;
+    ns_matrix *s = planted_sources(K, V, 1);
+    ns_matrix *e = ns_matrix_create(K + 2, V);
+    int perm[7] = {3, 0, 6, 2, 5, 1, 4};
+    ns_rng *r = ns_rng_create(3);
+    for (size_t k = 0; k < K; k++)
+        for (size_t v = 0; v < V; v++) /* permuted, flipped, scaled, noisy */
+            NS_AT(e, perm[k], v) = (float)((k % 2 ? -3.0 : 0.5) * NS_AT(s, k, v) +
+                                           0.05 * ns_rng_normal(r));
+    for (size_t v = 0; v < V; v++)
+        NS_AT(e, K, v) = (float)ns_rng_normal(r), NS_AT(e, K + 1, v) = (float)ns_rng_normal(r);
+    ns_ica_score sc;
+    ck_assert_int_eq(ns_ica_match_score(s, e, &sc), NS_OK);
+    ck_assert_uint_eq(sc.n, K);
+    for (size_t k = 0; k < K; k++) {
+        ck_assert_int_eq(sc.match[k], perm[k]);
+        ck_assert(k % 2 ? sc.r[k] < 0 : sc.r[k] > 0);
+    }
+    ck_assert(sc.mean_r > 0.99 && sc.min_r > 0.98);
+    ns_ica_score_clear(&sc);
+    /* More truth rows than estimates: every estimate used once. */
+    ns_matrix few = ns_matrix_rows(e, 0, 3);
+    ck_assert_int_eq(ns_ica_match_score(s, &few, &sc), NS_OK);
+    ck_assert_uint_eq(sc.n, 3);
+    int matched = 0;
+    for (size_t k = 0; k < K; k++)
+        matched += sc.match[k] >= 0;
+    ck_assert_int_eq(matched, 3);
+    ns_ica_score_clear(&sc);
+    ns_rng_free(r);
+    ns_matrix_free(s), ns_matrix_free(e);
+}
+END_TEST
+
+START_TEST(test_amari)
+{
+    double p[9] = {0, 2, 0, 0, 0, -1, 3, 0, 0};
+    ck_assert_double_eq_tol(ns_ica_amari(p, 3), 0, 1e-15);
+    double q[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    ck_assert_double_eq_tol(ns_ica_amari(q, 3), 1, 1e-15);
+}
+END_TEST
+
+/* ------------------------------------------------------- preprocessing */
+
+START_TEST(test_mask_rule)
+{
+    float vol[6] = {0, 0, 10, 20, 30, NAN};
+    uint8_t m[6] = {1, 1, 1, 1, 1, 1};
+    /* mean of finite voxels = 12: keeps 20 and 30 */
+    ck_assert_uint_eq(ns_ica_mask_and_volume(vol, 6, m), 2);
+    ck_assert(m[3] && m[4] && !m[2] && !m[5]);
+    float vol2[6] = {0, 0, 0, 0, 30, 0};
+    ck_assert_uint_eq(ns_ica_mask_and_volume(vol2, 6, m), 1); /* AND */
+}
+END_TEST
+
+START_TEST(test_preprocess_options)
+{
+    size_t T = 40, V = 300;
+    ns_matrix *s = planted_sources(3, V, 5);
+    double tc[40 * 3];
+    for (int p = 0; p < 4; p++) {
+        ns_matrix *x = planted_subject(s, T, 1.0, 9, tc);
+        ck_assert_int_eq(ns_ica_preprocess(x, (ns_ica_preproc)p, "sub-x"), NS_OK);
+        for (size_t t = 0; t < T; t++) { /* every option ends with time means removed */
+            double m = 0;
+            for (size_t v = 0; v < V; v++)
+                m += NS_AT(x, t, v);
+            ck_assert_double_eq_tol(m / V, 0, 1e-3);
+        }
+        if (p == NS_ICA_PRE_VARIANCE) { /* unit std per voxel (before the row centring) */
+            double m = 0, ss = 0;
+            for (size_t t = 0; t < T; t++)
+                m += NS_AT(x, t, 7);
+            for (size_t t = 0; t < T; t++)
+                ss += (NS_AT(x, t, 7) - m / T) * (NS_AT(x, t, 7) - m / T);
+            ck_assert_double_eq_tol(sqrt(ss / (T - 1)), 1.0, 0.2);
+        }
+        ns_matrix_free(x);
+    }
+    ns_matrix *x = planted_subject(s, T, 1.0, 9, tc);
+    NS_AT(x, 5, 17) = NAN;
+    ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "sub-nan"), NS_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(ns_last_error(), "sub-nan"));
+    ns_matrix_free(x);
+    ns_ica_preproc pp;
+    ck_assert_int_eq(ns_ica_preproc_parse("variance", &pp), 0);
+    ck_assert_int_eq(pp, NS_ICA_PRE_VARIANCE);
+    ck_assert_int_ne(ns_ica_preproc_parse("bogus", &pp), 0);
+    ns_matrix_free(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- PCA */
+
+static double max_offdiag_identity(const ns_matrix *y, double scale)
+{
+    size_t p = y->rows;
+    ns_matrix *c = ns_matrix_create(p, p);
+    double worst = 0;
+    for (size_t i = 0; i < p; i++)
+        for (size_t j = 0; j < p; j++) {
+            double s = 0;
+            for (size_t v = 0; v < y->cols; v++)
+                s += (double)NS_AT(y, i, v) * NS_AT(y, j, v);
+            worst = fmax(worst, fabs(s / scale - (i == j)));
+        }
+    ns_matrix_free(c);
+    return worst;
+}
+
+START_TEST(test_subject_pca_whitening)
+{
+    size_t T = 50, V = 2000, K = 5, p = 12;
+    ns_matrix *s = planted_sources(K, V, 11);
+    double tc[50 * 5];
+    ns_matrix *x = planted_subject(s, T, 0.5, 12, tc);
+    ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
+    ns_ica_spca sp;
+    ns_matrix *y;
+    ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
+    ck_assert_uint_eq(y->rows, p);
+    ck_assert(max_offdiag_identity(y, V - 1) < 1e-4); /* Y Y^T / (V-1) = I */
+    for (size_t j = 1; j < T; j++)
+        ck_assert(sp.spectrum[j] <= sp.spectrum[j - 1]);
+    /* F orthonormal */
+    for (size_t a = 0; a < p; a++)
+        for (size_t b = 0; b < p; b++) {
+            double d = 0;
+            for (size_t t = 0; t < T; t++)
+                d += sp.evec[t * p + a] * sp.evec[t * p + b];
+            ck_assert_double_eq_tol(d, a == b, 1e-10);
+        }
+    ns_ica_spca_clear(&sp);
+    ns_matrix_free(y);
+    /* p1 not below T */
+    ck_assert_int_eq(ns_ica_subject_pca(x, T, "sub-07", &sp, &y), NS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(ns_last_error(), "sub-07"));
+    ns_matrix_free(x), ns_matrix_free(s);
+}
+END_TEST
+
+/* Stacks M planted subjects through subject PCA into a gpca. */
+static void feed(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, size_t p)
+{
+    double *tc = malloc(T * s->rows * sizeof(double));
+    for (size_t i = 0; i < M; i++) {
+        ns_matrix *x = planted_subject(s, T, 1.0, 100 + i, tc), *y;
+        ns_ica_spca sp;
+        ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
+        ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
+        ck_assert_int_eq(ns_ica_gpca_add(g, y), NS_OK);
+        ns_ica_spca_clear(&sp);
+        ns_matrix_free(x), ns_matrix_free(y);
+    }
+    free(tc);
+}
+
+START_TEST(test_migp_vs_stacked)
+{
+    size_t K = 6, V = 3000, T = 40, p = 10, M = 8;
+    ns_matrix *s = planted_sources(K, V, 21);
+    ns_ica_gpca *ge = ns_ica_gpca_create(V, 0), *gm = ns_ica_gpca_create(V, 2 * K);
+    feed(ge, s, M, T, p);
+    feed(gm, s, M, T, p);
+    ck_assert_uint_eq(ns_ica_gpca_rows(ge), M * p);
+    ns_matrix *ze, *zm;
+    double le[6], lm[6], *all;
+    size_t nall;
+    ck_assert_int_eq(ns_ica_gpca_result(ge, K, &ze, le, &all, &nall), NS_OK);
+    ck_assert_uint_eq(nall, M * p);
+    double tr = 0; /* trace of the stacked covariance = M p (whitened subjects) */
+    for (size_t j = 0; j < nall; j++)
+        tr += all[j];
+    ck_assert_double_eq_tol(tr, (double)(M * p), 1e-2 * M * p);
+    free(all);
+    ck_assert_int_eq(ns_ica_gpca_result(gm, K, &zm, lm, NULL, NULL), NS_OK);
+    ck_assert(max_offdiag_identity(ze, V - 1) < 1e-3); /* Z Z^T / (V-1) = I */
+    ck_assert(max_offdiag_identity(zm, V - 1) < 1e-3);
+    for (size_t j = 0; j < K; j++)
+        ck_assert_double_eq_tol(lm[j], le[j], 0.02 * le[j]);
+    /* Same subspace: singular values of Ze Zm^T / (V-1) all ~1. */
+    double r[36];
+    ck_assert_int_eq(ns_ica_corr_rows(ze, zm, r), NS_OK);
+    double fro = 0;
+    for (int i = 0; i < 36; i++)
+        fro += r[i] * r[i];
+    ck_assert_double_eq_tol(fro, (double)K, 0.01 * K);
+    ns_matrix_free(ze), ns_matrix_free(zm), ns_matrix_free(s);
+    ns_ica_gpca_free(ge), ns_ica_gpca_free(gm);
+}
+END_TEST
+
+/* -------------------------------------------------------------- ICA */
+
+/* Z = whitened group PCA of M planted subjects. */
+static ns_matrix *planted_group(size_t K, size_t V, size_t M, size_t T, size_t p, uint64_t seed,
+                                ns_matrix **truth)
+{
+    *truth = planted_sources(K, V, seed);
+    ns_ica_gpca *g = ns_ica_gpca_create(V, 2 * K);
+    feed(g, *truth, M, T, p);
+    ns_matrix *z;
+    ck_assert_int_eq(ns_ica_gpca_result(g, K, &z, NULL, NULL, NULL), NS_OK);
+    ns_ica_gpca_free(g);
+    return z;
+}
+
+static void check_recovery(ns_ica_algorithm alg)
+{
+    size_t K = 8, V = 6000;
+    ns_matrix *truth, *z = planted_group(K, V, 4, 40, 12, 31, &truth), *est;
+    ns_ica_opts o;
+    ns_ica_opts_default(&o);
+    o.algorithm = alg;
+    o.seed = 7;
+    double w[64];
+    ns_ica_info info;
+    ck_assert_int_eq(ns_ica_unmix(z, &o, w, &info), NS_OK);
+    ck_assert_msg(info.converged, "not converged after %d iterations", info.iterations);
+    ck_assert_int_eq(ns_ica_sources(z, w, K, &est), NS_OK);
+    ns_ica_score sc;
+    ck_assert_int_eq(ns_ica_match_score(truth, est, &sc), NS_OK);
+    ck_assert_msg(sc.mean_r > 0.98 && sc.min_r > 0.95, "%s: mean %g min %g",
+                  ns_ica_algorithm_name(alg), sc.mean_r, sc.min_r);
+    for (size_t k = 0; k < K; k++) /* positive skew convention: same sign as truth */
+        ck_assert_msg(sc.r[k] > 0, "component %zu flipped", k);
+    double skew[8];
+    ns_ica_row_skew(est, skew);
+    for (size_t k = 0; k < K; k++)
+        ck_assert(skew[k] > 0);
+    ns_ica_score_clear(&sc);
+    ns_matrix_free(z), ns_matrix_free(truth), ns_matrix_free(est);
+}
+
+START_TEST(test_infomax_recovers)
+{
+    check_recovery(NS_ICA_INFOMAX);
+}
+END_TEST
+
+START_TEST(test_fastica_recovers)
+{
+    check_recovery(NS_ICA_FASTICA);
+}
+END_TEST
+
+/* Mixed directly (no PCA): Amari index of W A, and Infomax's constants. */
+START_TEST(test_infomax_amari)
+{
+    size_t K = 5, V = 8000;
+    ns_matrix *s = planted_sources(K, V, 41), *x = ns_matrix_create(K, V);
+    ns_rng *r = ns_rng_create(2);
+    double a[25], w[25], p[25];
+    for (int i = 0; i < 25; i++)
+        a[i] = ns_rng_normal(r);
+    for (size_t i = 0; i < K; i++)
+        for (size_t v = 0; v < V; v++) {
+            double acc = 0;
+            for (size_t k = 0; k < K; k++)
+                acc += a[i * K + k] * NS_AT(s, k, v);
+            NS_AT(x, i, v) = (float)acc;
+        }
+    ns_ica_opts o;
+    ns_ica_opts_default(&o);
+    ck_assert_int_eq(ns_ica_unmix(x, &o, w, NULL), NS_OK);
+    for (size_t i = 0; i < K; i++)
+        for (size_t j = 0; j < K; j++) {
+            p[i * K + j] = 0;
+            for (size_t k = 0; k < K; k++)
+                p[i * K + j] += w[i * K + k] * a[k * K + j];
+        }
+    ck_assert_msg(ns_ica_amari(p, K) < 0.03, "Amari %g", ns_ica_amari(p, K));
+    ns_rng_free(r);
+    ns_matrix_free(s), ns_matrix_free(x);
+}
+END_TEST
+
+START_TEST(test_same_seed_same_output)
+{
+    size_t K = 6, V = 4000;
+    ns_matrix *truth, *z = planted_group(K, V, 3, 30, 10, 51, &truth);
+    for (int alg = 0; alg < 2; alg++) {
+        ns_ica_opts o;
+        ns_ica_opts_default(&o);
+        o.algorithm = (ns_ica_algorithm)alg;
+        o.seed = 99;
+        double w1[36], w2[36], w3[36];
+        ck_assert_int_eq(ns_ica_unmix(z, &o, w1, NULL), NS_OK);
+        ck_assert_int_eq(ns_ica_unmix(z, &o, w2, NULL), NS_OK);
+        ck_assert_mem_eq(w1, w2, sizeof w1);
+        o.seed = 100;
+        ck_assert_int_eq(ns_ica_unmix(z, &o, w3, NULL), NS_OK);
+        ck_assert_msg(memcmp(w1, w3, sizeof w1) != 0, "seed has no effect");
+    }
+    ns_matrix_free(z), ns_matrix_free(truth);
+}
+END_TEST
+
+START_TEST(test_infomax_blowup_restarts)
+{
+    size_t K = 4, V = 3000;
+    ns_matrix *truth, *z = planted_group(K, V, 2, 30, 8, 61, &truth);
+    ns_ica_opts o;
+    ns_ica_opts_default(&o);
+    o.lrate = 20.0; /* far too large: weights explode, restarts shrink it */
+    ns_ica_info info;
+    double w[16];
+    ns_status st = ns_ica_unmix(z, &o, w, &info);
+    ck_assert(st == NS_OK || st == NS_ERR_NUMERIC);
+    if (st == NS_OK)
+        ck_assert_int_gt(info.restarts, 0);
+    o.lrate = 1e9; /* each restart multiplies the rate by 0.9 until it is sane */
+    st = ns_ica_unmix(z, &o, w, &info);
+    ck_assert_int_eq(st, NS_OK);
+    ck_assert_int_gt(info.restarts, 100);
+    ck_assert(info.lrate <= 1e9 * pow(0.9, info.restarts) * (1 + 1e-9));
+    ns_matrix_free(z), ns_matrix_free(truth);
+}
+END_TEST
+
+/* --------------------------------------------------------------- ICASSO */
+
+START_TEST(test_cluster_average_blocks)
+{
+    /* three clear groups of sizes 3, 2, 4 */
+    int grp[9] = {0, 1, 2, 0, 2, 1, 2, 0, 2};
+    double sim[81];
+    for (int i = 0; i < 9; i++)
+        for (int j = 0; j < 9; j++)
+            sim[i * 9 + j] = i == j ? 1 : grp[i] == grp[j] ? 0.9 - 0.01 * (i + j) : 0.1;
+    int lab[9];
+    ck_assert_int_eq(ns_ica_cluster_average(sim, 9, 3, lab), NS_OK);
+    for (int i = 0; i < 9; i++)
+        for (int j = 0; j < 9; j++)
+            ck_assert_int_eq(lab[i] == lab[j], grp[i] == grp[j]);
+}
+END_TEST
+
+START_TEST(test_icasso_stable)
+{
+    size_t K = 6, V = 5000, R = 5;
+    ns_matrix *truth, *z = planted_group(K, V, 4, 40, 10, 71, &truth), *est;
+    for (int alg = 0; alg < 2; alg++) {
+        ns_ica_opts o;
+        ns_ica_opts_default(&o);
+        o.algorithm = (ns_ica_algorithm)alg;
+        o.seed = 5;
+        ns_icasso ic;
+        ck_assert_int_eq(ns_ica_icasso(z, &o, R, 2, &ic), NS_OK);
+        ck_assert(ic.chosen_run < R);
+        for (size_t k = 0; k < K; k++) {
+            ck_assert_msg(ic.iq[k] >= 0.9, "Iq[%zu] = %g", k, ic.iq[k]);
+            ck_assert_uint_eq(ic.cluster_size[k], R);
+        }
+        ck_assert_int_eq(ns_ica_sources(z, ic.w, K, &est), NS_OK);
+        ns_ica_score sc;
+        ck_assert_int_eq(ns_ica_match_score(truth, est, &sc), NS_OK);
+        ck_assert(sc.mean_r > 0.98);
+        ns_ica_score_clear(&sc);
+        ns_matrix_free(est);
+        /* parallel and serial runs give the same answer */
+        ns_icasso ic1;
+        ck_assert_int_eq(ns_ica_icasso(z, &o, R, 1, &ic1), NS_OK);
+        ck_assert_mem_eq(ic.w, ic1.w, K * K * sizeof(double));
+        ns_icasso_clear(&ic), ns_icasso_clear(&ic1);
+    }
+    ns_matrix_free(z), ns_matrix_free(truth);
+}
+END_TEST
+
+/* --------------------------------------------------- back-reconstruction */
+
+START_TEST(test_backreconstruction)
+{
+    size_t K = 6, V = 5000, T = 60, p = 12, M = 4;
+    ns_matrix *s = planted_sources(K, V, 81);
+    ns_ica_gpca *g = ns_ica_gpca_create(V, 0);
+    ns_matrix *x[4], *y[4];
+    ns_ica_spca sp[4];
+    double *tc[4];
+    for (size_t i = 0; i < M; i++) {
+        tc[i] = malloc(T * K * sizeof(double));
+        x[i] = planted_subject(s, T, 0.3, 200 + i, tc[i]);
+        ck_assert_int_eq(ns_ica_preprocess(x[i], NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
+        ck_assert_int_eq(ns_ica_subject_pca(x[i], p, "s", &sp[i], &y[i]), NS_OK);
+        ck_assert_int_eq(ns_ica_gpca_add(g, y[i]), NS_OK);
+    }
+    ns_matrix *z, *maps;
+    double eig[6], w[36], a[36];
+    ck_assert_int_eq(ns_ica_gpca_result(g, K, &z, eig, NULL, NULL), NS_OK);
+    ns_ica_opts o;
+    ns_ica_opts_default(&o);
+    ck_assert_int_eq(ns_ica_unmix(z, &o, w, NULL), NS_OK);
+    ck_assert_int_eq(ns_ica_sources(z, w, K, &maps), NS_OK);
+    { /* a = inverse of w by Gauss-Jordan (independent of the library) */
+        /* Gauss-Jordan on a 6x6 copy */
+        double m[72];
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 12; j++)
+                m[i * 12 + j] = j < 6 ? w[i * 6 + j] : (j - 6 == i);
+        for (int c = 0; c < 6; c++) {
+            int piv = c;
+            for (int r2 = c; r2 < 6; r2++)
+                if (fabs(m[r2 * 12 + c]) > fabs(m[piv * 12 + c]))
+                    piv = r2;
+            for (int j = 0; j < 12; j++) {
+                double t = m[c * 12 + j];
+                m[c * 12 + j] = m[piv * 12 + j], m[piv * 12 + j] = t;
+            }
+            double d = m[c * 12 + c];
+            for (int j = 0; j < 12; j++)
+                m[c * 12 + j] /= d;
+            for (int r2 = 0; r2 < 6; r2++)
+                if (r2 != c) {
+                    double f = m[r2 * 12 + c];
+                    for (int j = 0; j < 12; j++)
+                        m[r2 * 12 + j] -= f * m[c * 12 + j];
+                }
+        }
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++)
+                a[i * 6 + j] = m[i * 12 + 6 + j];
+    }
+    ns_ica_group_model gm = {.k = K, .v = V, .z = z, .geig = eig, .w = w, .a = a, .maps = maps};
+    for (int method = 0; method < 3; method++) {
+        for (size_t i = 0; i < M; i++) {
+            ns_ica_subject_result res;
+            ck_assert_int_eq(ns_ica_backreconstruct(&gm, (ns_ica_backrecon)method, x[i], &sp[i],
+                                                    y[i], &res),
+                             NS_OK);
+            ns_ica_scale_subject(&res, maps);
+            /* timecourses: T x K -> K x T rows for matching */
+            ns_matrix *est = ns_matrix_create(K, T), *tru = ns_matrix_create(K, T);
+            for (size_t t = 0; t < T; t++)
+                for (size_t k = 0; k < K; k++) {
+                    NS_AT(est, k, t) = (float)res.tc[t * K + k];
+                    NS_AT(tru, k, t) = (float)tc[i][t * K + k];
+                }
+            ns_ica_score sc;
+            ck_assert_int_eq(ns_ica_match_score(tru, est, &sc), NS_OK);
+            ck_assert_msg(sc.mean_r > 0.97, "%s tc r %g", ns_ica_backrecon_name(method),
+                          sc.mean_r);
+            ns_ica_score_clear(&sc);
+            ck_assert_int_eq(ns_ica_match_score(s, res.maps, &sc), NS_OK);
+            ck_assert_msg(sc.mean_r > 0.97, "%s map r %g", ns_ica_backrecon_name(method),
+                          sc.mean_r);
+            for (size_t k = 0; k < K; k++)
+                ck_assert(sc.r[k] > 0);
+            ns_ica_score_clear(&sc);
+            ns_matrix_free(est), ns_matrix_free(tru);
+            ns_ica_subject_result_clear(&res);
+        }
+    }
+    for (size_t i = 0; i < M; i++) {
+        ns_matrix_free(x[i]), ns_matrix_free(y[i]);
+        ns_ica_spca_clear(&sp[i]);
+        free(tc[i]);
+    }
+    ns_matrix_free(z), ns_matrix_free(maps), ns_matrix_free(s);
+    ns_ica_gpca_free(g);
+}
+END_TEST
+
+START_TEST(test_component_names)
+{
+    char b[32];
+    ns_ica_component_name(25, 0, b, sizeof b);
+    ck_assert_str_eq(b, "ica25c01");
+    ns_ica_component_name(100, 6, b, sizeof b);
+    ck_assert_str_eq(b, "ica100c007");
+    ns_ica_component_name(8, 7, b, sizeof b);
+    ck_assert_str_eq(b, "ica8c8");
+}
+END_TEST
+
+static Suite *ica_suite(void)
+{
+    Suite *s = suite_create("ica");
+    TCase *tc = tcase_create("numerics");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_hungarian_brute_force);
+    tcase_add_test(tc, test_match_score_permuted);
+    tcase_add_test(tc, test_amari);
+    tcase_add_test(tc, test_mask_rule);
+    tcase_add_test(tc, test_preprocess_options);
+    tcase_add_test(tc, test_subject_pca_whitening);
+    tcase_add_test(tc, test_migp_vs_stacked);
+    tcase_add_test(tc, test_infomax_recovers);
+    tcase_add_test(tc, test_fastica_recovers);
+    tcase_add_test(tc, test_infomax_amari);
+    tcase_add_test(tc, test_same_seed_same_output);
+    tcase_add_test(tc, test_infomax_blowup_restarts);
+    tcase_add_test(tc, test_cluster_average_blocks);
+    tcase_add_test(tc, test_icasso_stable);
+    tcase_add_test(tc, test_backreconstruction);
+    tcase_add_test(tc, test_component_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return ns_test_run(ica_suite());
+}
