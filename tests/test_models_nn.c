@@ -439,7 +439,8 @@ START_TEST(test_fit)
     ck_assert_int_eq(ns_nn_fit(a, X, y, n, NULL, NULL, 0), NS_OK);
     ck_assert_int_eq(ns_nn_fit(b, X, y, n, NULL, NULL, 0), NS_OK);
     size_t np, ne;
-    ck_assert(!memcmp(ns_nn_params(a, &np), ns_nn_params(b, NULL), np * sizeof(float)));
+    const float *pa = ns_nn_params(a, &np);
+    ck_assert(!memcmp(pa, ns_nn_params(b, NULL), np * sizeof(float)));
     const ns_nn_epoch_stats *h = ns_nn_history(a, &ne);
     ck_assert(ne >= 1 && ne <= 30);
     ck_assert(h[ne - 1].train_loss < h[0].train_loss);
