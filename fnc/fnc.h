@@ -231,6 +231,52 @@ ns_status ns_fnc_write_labelled(const char *path, const double *x, size_t rows, 
  * 32 bytes); returns the number of characters written. NaN -> "n/a". */
 int ns_fnc_format_fixed(char *buf, double v, int decimals);
 
+/* ---------------------------------------------------------------- study */
+
+/* Called once per failed run or participant with a message naming it. */
+typedef void (*ns_fnc_error_fn)(void *ctx, const char *message);
+
+/* What `neurospectra fnc OUT` does, as a library call (docs/fnc.md). */
+typedef struct {
+    const char *out_dir;      /* derivatives tree written by `neurospectra ica` */
+    const int *orders;        /* model orders to use; NULL: every order found */
+    int norders;
+    double tr;                /* > 0: given by the user (overrides the data, with a
+                                 warning when they differ); 0: from the data */
+    const char *confounds;    /* NULL or "none": no nuisance regression; else
+                                 comma-separated confound columns, "motion" =
+                                 trans_x,trans_y,trans_z,rot_x,rot_y,rot_z */
+    ns_fnc_postproc_opts pp;  /* pp.tr is ignored (per run) */
+    double select_iq;         /* keep stability_index >= this; < 0: off */
+    double select_lowfreq;    /* keep fraction of power <= lowfreq_hz >= this; < 0: off */
+    double lowfreq_hz;        /* 0.1 */
+    int dynamic;              /* run dynamic FNC */
+    size_t window;            /* dFNC window in TRs (30) */
+    double taper_sigma;       /* Gaussian taper sigma in TRs (3) */
+    ns_fnc_kmeans_opts km;    /* km.k = number of states (5) */
+    int decimals;             /* digits after the point in the TSVs (6) */
+    ns_fnc_error_fn on_error; /* may be NULL */
+    void *ctx;
+} ns_fnc_study_opts;
+
+typedef struct {
+    size_t runs, runs_failed;   /* timecourse sets found / failed */
+    size_t participants;        /* rows of the feature table */
+    size_t components, kept;    /* components over all orders / selected */
+    size_t edges;               /* feature columns */
+    size_t windows;             /* dFNC windows clustered */
+} ns_fnc_study_result;
+
+void ns_fnc_study_defaults(ns_fnc_study_opts *o);
+
+/* Runs post-processing, static / multi-scale FNC, the feature table and
+ * (optionally) dynamic FNC over every run in o->out_dir, writing the outputs
+ * into the same tree. A failing run is reported through on_error and
+ * counted in res->runs_failed while the others go on; the return value is
+ * an error only for study-wide failures (nothing to process, unreadable
+ * stability table, failed group outputs). */
+ns_status ns_fnc_study_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res);
+
 #ifdef __cplusplus
 }
 #endif

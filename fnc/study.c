@@ -1,0 +1,423 @@
+/* ns_fnc_study_run: every run of the tree through post-processing and
+ * static / multi-scale FNC, the group feature table, then dynamic FNC. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fnc/study_int.h"
+
+void ns_fnc_study_defaults(ns_fnc_study_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    ns_fnc_postproc_defaults(&o->pp);
+    o->select_iq = -1.0;
+    o->select_lowfreq = -1.0;
+    o->lowfreq_hz = 0.1;
+    o->window = 30;
+    o->taper_sigma = 3.0;
+    ns_fnc_kmeans_defaults(&o->km);
+    o->decimals = 6;
+}
+
+static void study_free(fnc_study *s)
+{
+    for (size_t i = 0; i < s->nruns; i++) {
+        free(s->runs[i].stem);
+        free(s->runs[i].participant);
+    }
+    free(s->runs);
+    for (size_t k = 0; s->ids && k < s->K; k++)
+        free(s->ids[k]);
+    free(s->ids);
+    for (size_t c = 0; c < s->nconf; c++)
+        free(s->conf[c]);
+    free(s->conf);
+    free(s->orders);
+    free(s->koff);
+    free(s->sel);
+    free(s->iq);
+    free(s->lowfreq);
+    free(s->lowfreq_n);
+    free(s->win);
+}
+
+/* A chain for (T, tr), reused while consecutive runs share them. */
+typedef struct {
+    ns_fnc_postproc *p;
+    size_t T;
+    double tr;
+} pp_cache;
+
+static ns_status chain_for(fnc_study *s, pp_cache *c, size_t T, double tr)
+{
+    if (c->p && c->T == T && c->tr == tr)
+        return NS_OK;
+    ns_fnc_postproc_free(c->p);
+    c->p = NULL;
+    ns_fnc_postproc_opts o = s->o->pp;
+    o.tr = tr;
+    c->T = T;
+    c->tr = tr;
+    return ns_fnc_postproc_create(&o, T, &c->p);
+}
+
+/* Loads and post-processes a run (up to the despike when spectra_only). */
+static ns_status prepare_run(fnc_study *s, fnc_run *r, pp_cache *c, int spectra_only,
+                             fnc_run_data *d)
+{
+    ns_status st = ns_fnc__load_run(s, r, d);
+    if (!st)
+        st = chain_for(s, c, d->T, d->tr);
+    size_t spikes = 0;
+    if (!st)
+        st = ns_fnc_postproc_run(c->p, d->x, s->K, d->conf, s->nconf, spectra_only, &spikes);
+    if (st) {
+        ns_fnc__run_data_free(d);
+        return strstr(ns_last_error(), r->name) ? st : ns_error_prefix(st, "%s", r->name);
+    }
+    r->T = d->T;
+    r->tr = d->tr;
+    if (!spectra_only) {
+        if (ns_fnc_postproc_lowpass_applied(c->p))
+            s->lowpass_applied = 1;
+        else
+            s->lowpass_skipped = 1;
+        s->spikes += spikes;
+        s->values += d->T * s->K;
+        if (s->tr_first == 0.0)
+            s->tr_first = d->tr;
+        else if (fabs(s->tr_first - d->tr) > 1e-9)
+            s->tr_mixed = 1;
+    }
+    return NS_OK;
+}
+
+/* Pass 1 (only for the low-frequency criterion): mean over runs of each
+ * component's fraction of power <= lowfreq_hz, before the low-pass. */
+static void lowfreq_pass(fnc_study *s, pp_cache *c)
+{
+    double *frac = ns_alloc(s->K, sizeof(double));
+    ns_progress *pg = ns_progress_create("fnc spectra", s->nruns);
+    for (size_t i = 0; frac && i < s->nruns; i++) {
+        fnc_run *r = &s->runs[i];
+        fnc_run_data d;
+        if (prepare_run(s, r, c, 1, &d)) {
+            ns_fnc__report(s, r, "%s", ns_last_error());
+            continue;
+        }
+        if (ns_fnc_lowfreq_fraction(d.x, d.T, s->K, d.tr, s->o->lowfreq_hz, frac) == NS_OK)
+            for (size_t k = 0; k < s->K; k++)
+                if (isfinite(frac[k])) {
+                    s->lowfreq[k] += frac[k];
+                    s->lowfreq_n[k]++;
+                }
+        ns_fnc__run_data_free(&d);
+        ns_progress_update(pg, i + 1);
+    }
+    ns_progress_free(pg);
+    for (size_t k = 0; k < s->K; k++)
+        s->lowfreq[k] = s->lowfreq_n[k] ? s->lowfreq[k] / (double)s->lowfreq_n[k] : NAN;
+    free(frac);
+}
+
+/* Applies the criteria; records kept / dropped components in sel_json. */
+static ns_status select_components(fnc_study *s, json_t *sel_json)
+{
+    const ns_fnc_study_opts *o = s->o;
+    json_t *dropped = json_object(), *kept = json_array();
+    for (size_t k = 0; k < s->K; k++) {
+        char why[160] = "";
+        if (o->select_iq >= 0 && !(s->iq[k] >= o->select_iq))
+            snprintf(why, sizeof why, isnan(s->iq[k]) ? "no stability index"
+                                                      : "stability_index %.4f < %g",
+                     s->iq[k], o->select_iq);
+        else if (o->select_lowfreq >= 0 && !(s->lowfreq[k] >= o->select_lowfreq))
+            snprintf(why, sizeof why, "low-frequency power fraction %.4f < %g", s->lowfreq[k],
+                     o->select_lowfreq);
+        if (why[0]) {
+            json_object_set_new(dropped, s->ids[k], json_string(why));
+        } else {
+            s->sel[s->nsel++] = k;
+            json_array_append_new(kept, json_string(s->ids[k]));
+        }
+    }
+    json_object_set_new(sel_json, "Kept", kept);
+    json_object_set_new(sel_json, "Dropped", dropped);
+    if (s->nsel < 2)
+        return ns_error(NS_ERR_DATA, "the selection keeps %zu of %zu components; at least 2 are "
+                        "needed (%s)", s->nsel, s->K, o->out_dir);
+    return NS_OK;
+}
+
+/* The relmats of a run: one per order (its diagonal block) and, with
+ * several orders, the multi-scale matrix. */
+static ns_status write_relmats(fnc_study *s, fnc_run *r, const double *z, double *block)
+{
+    char *path = NULL;
+    const char *const *ids = (const char *const *)s->ids;
+    ns_status st = NS_OK;
+    for (int j = 0; j < s->norders && !st; j++) {
+        size_t a = s->koff[j], n = (size_t)s->orders[j];
+        for (size_t i = 0; i < n; i++)
+            memcpy(block + i * n, z + (a + i) * s->K + a, n * sizeof(double));
+        if (asprintf(&path, "%s_desc-ica%d_relmat.tsv", r->stem, s->orders[j]) < 0)
+            return ns_error(NS_ERR_NOMEM, "out of memory");
+        st = ns_fnc_write_labelled(path, block, n, n, "component", ids + a, ids + a,
+                                   s->o->decimals);
+        free(path);
+    }
+    if (!st && s->norders > 1) {
+        if (asprintf(&path, "%s_desc-icamulti_relmat.tsv", r->stem) < 0)
+            return ns_error(NS_ERR_NOMEM, "out of memory");
+        st = ns_fnc_write_labelled(path, z, s->K, s->K, "component", ids, ids, s->o->decimals);
+        free(path);
+    }
+    return st;
+}
+
+typedef struct {
+    ns_afile *f;
+    double *acc;   /* selected edges summed over the participant's runs */
+    size_t nacc;   /* runs summed */
+    char *line;
+    size_t E;
+} feat_writer;
+
+static ns_status features_open(fnc_study *s, feat_writer *w)
+{
+    char *path = NULL;
+    w->E = ns_fnc_nedges(s->nsel);
+    w->acc = ns_calloc(w->E ? w->E : 1, sizeof(double));
+    w->line = ns_alloc(w->E * 34 + 4096, 1);
+    if (!w->acc || !w->line || asprintf(&path, "%s/group/desc-fnc_features.tsv", s->o->out_dir) < 0)
+        return ns_error(NS_ERR_NOMEM, "out of memory");
+    char *dir = NULL;
+    ns_status st = asprintf(&dir, "%s/group", s->o->out_dir) < 0 ? NS_ERR_NOMEM : ns_mkdirs(dir);
+    free(dir);
+    if (!st)
+        st = ns_afile_open(path, &w->f);
+    free(path);
+    if (st)
+        return st;
+    FILE *fp = ns_afile_stream(w->f);
+    fputs("participant_id", fp);
+    for (size_t a = 0; a < s->nsel; a++)
+        for (size_t b = a + 1; b < s->nsel; b++)
+            fprintf(fp, "\t%s-%s", s->ids[s->sel[a]], s->ids[s->sel[b]]);
+    fputc('\n', fp);
+    return NS_OK;
+}
+
+static void features_add(fnc_study *s, feat_writer *w, const double *z)
+{
+    size_t e = 0;
+    for (size_t a = 0; a < s->nsel; a++)
+        for (size_t b = a + 1; b < s->nsel; b++)
+            w->acc[e++] += z[s->sel[a] * s->K + s->sel[b]];
+    w->nacc++;
+}
+
+/* Writes the participant's row: the mean Fisher z over its runs. */
+static void features_flush(feat_writer *w, const char *participant, int decimals)
+{
+    if (w->nacc == 0)
+        return;
+    size_t o = 0;
+    for (size_t e = 0; e < w->E; e++) {
+        w->line[o++] = '\t';
+        o += (size_t)ns_fnc_format_fixed(w->line + o, w->acc[e] / (double)w->nacc, decimals);
+    }
+    w->line[o++] = '\n';
+    FILE *fp = ns_afile_stream(w->f);
+    fputs(participant, fp);
+    fwrite(w->line, 1, o, fp);
+    memset(w->acc, 0, w->E * sizeof(double));
+    w->nacc = 0;
+}
+
+/* One run of pass 2; returns non-zero (message set) when it failed. */
+static ns_status static_run(fnc_study *s, fnc_run *r, pp_cache *c, feat_writer *w, double *z,
+                            double *block)
+{
+    fnc_run_data d;
+    ns_status st = prepare_run(s, r, c, 0, &d);
+    if (st)
+        return st;
+    st = ns_fnc_static(d.x, d.T, s->K, z, NULL);
+    if (!st)
+        st = write_relmats(s, r, z, block);
+    if (!st && s->o->dynamic && (st = ns_fnc__dfnc_add(s, r, d.x, d.T)))
+        ns_error_prefix(st, "dynamic FNC");
+    if (!st)
+        features_add(s, w, z);
+    if (st && !strstr(ns_last_error(), r->name))
+        ns_error_prefix(st, "%s", r->name);
+    ns_fnc__run_data_free(&d);
+    return st;
+}
+
+static ns_status static_pass(fnc_study *s, pp_cache *c, ns_fnc_study_result *res)
+{
+    feat_writer w = {0};
+    ns_status st = features_open(s, &w);
+    size_t bmax = 0;
+    for (int j = 0; j < s->norders; j++)
+        bmax = (size_t)s->orders[j] > bmax ? (size_t)s->orders[j] : bmax;
+    double *z = ns_alloc(s->K * s->K, sizeof(double)), *block = ns_alloc(bmax * bmax, sizeof(double));
+    if (!z || !block)
+        st = NS_ERR_NOMEM;
+    ns_progress *pg = ns_progress_create("fnc", s->nruns);
+    for (size_t i = 0; i < s->nruns && !st; i++) {
+        fnc_run *r = &s->runs[i];
+        if (!r->failed && static_run(s, r, c, &w, z, block))
+            ns_fnc__report(s, r, "%s", ns_last_error());
+        if (i + 1 == s->nruns || strcmp(r->participant, s->runs[i + 1].participant)) {
+            res->participants += w.nacc > 0;
+            features_flush(&w, r->participant, s->o->decimals);
+        }
+        ns_progress_update(pg, i + 1);
+    }
+    ns_progress_free(pg);
+    if (!st && res->participants > 0)
+        st = ns_afile_commit(w.f);
+    else
+        ns_afile_abort(w.f);
+    free(w.acc);
+    free(w.line);
+    free(z);
+    free(block);
+    return st;
+}
+
+static json_t *postproc_json(const fnc_study *s)
+{
+    const ns_fnc_study_opts *o = s->o;
+    json_t *pp = json_object();
+    json_object_set_new(pp, "Detrend", json_string(o->pp.detrend || s->nconf
+        ? "least squares on mean, linear ramp, sin/cos of 1 and 2 cycles over the run"
+        : "none"));
+    json_t *cf = json_array();
+    for (size_t c = 0; c < s->nconf; c++)
+        json_array_append_new(cf, json_string(s->conf[c]));
+    json_object_set_new(pp, "Confounds", cf);
+    json_object_set_new(pp, "ConfoundsMissingValues", json_string("z-scored columns, n/a set to 0"));
+    json_object_set_new(pp, "Despike", o->pp.despike ? json_string("GIFT smoother rule: |x - "
+        "moving average| > 2.5 std replaced by the moving average") : json_null());
+    json_object_set_new(pp, "DespikeSpan", json_integer(o->pp.despike_span));
+    json_object_set_new(pp, "DespikedFraction",
+                        json_real(s->values ? (double)s->spikes / (double)s->values : 0.0));
+    json_object_set_new(pp, "LowPassHz", o->pp.lowpass_hz > 0 ? json_real(o->pp.lowpass_hz)
+                                                             : json_null());
+    json_object_set_new(pp, "Filter", json_string("Butterworth low-pass, forward-backward "
+        "(scipy.signal.filtfilt: odd padding of 3 (order + 1) points, lfilter_zi)"));
+    json_object_set_new(pp, "FilterOrder", json_integer(o->pp.filter_order));
+    json_object_set_new(pp, "LowPassApplied", json_boolean(s->lowpass_applied));
+    if (s->lowpass_skipped)
+        json_object_set_new(pp, "LowPassSkipped",
+                            json_string("cut-off at or above Nyquist for some runs, or disabled"));
+    return pp;
+}
+
+static ns_status write_features_json(fnc_study *s, json_t *sel, const ns_fnc_study_result *res)
+{
+    const ns_fnc_study_opts *o = s->o;
+    json_t *j = json_object();
+    json_object_set_new(j, "Description", json_string("Static FNC features: Fisher z of the "
+        "Pearson correlation between post-processed ICA timecourses, upper triangle of the "
+        "selected components over all orders (multi-scale)"));
+    json_t *ord = json_array();
+    for (int i = 0; i < s->norders; i++)
+        json_array_append_new(ord, json_integer(s->orders[i]));
+    json_object_set_new(j, "Orders", ord);
+    json_object_set_new(j, "RepetitionTime", s->tr_mixed ? json_null() : json_real(s->tr_first));
+    json_object_set_new(j, "RepetitionTimeSource", json_string(o->tr > 0 ? "--tr" : "data"));
+    if (s->tr_mismatch_runs)
+        json_object_set_new(j, "RepetitionTimeOverridden", json_integer(s->tr_mismatch_runs));
+    json_object_set_new(j, "PostProcessing", postproc_json(s));
+    json_object_set_new(j, "Correlation", json_string("pearson"));
+    json_object_set_new(j, "Transform", json_string("fisher_z (|r| clamped to 1 - 1e-7)"));
+    json_object_set_new(j, "Selection", json_incref(sel));
+    json_object_set_new(j, "NumberOfEdges", json_integer((json_int_t)ns_fnc_nedges(s->nsel)));
+    json_object_set_new(j, "Aggregation", json_string("mean Fisher z over a participant's runs"));
+    json_t *runs = json_object(), *failed = json_array();
+    for (size_t i = 0; i < s->nruns; i++) {
+        fnc_run *r = &s->runs[i];
+        if (r->failed) {
+            json_array_append_new(failed, json_string(r->name));
+            continue;
+        }
+        json_t *lst = json_object_get(runs, r->participant);
+        if (!lst)
+            json_object_set_new(runs, r->participant, lst = json_array());
+        json_array_append_new(lst, json_string(r->name));
+    }
+    json_object_set_new(j, "Runs", runs);
+    json_object_set_new(j, "FailedRuns", failed);
+    json_object_set_new(j, "Participants", json_integer((json_int_t)res->participants));
+    json_object_set_new(j, "Decimals", json_integer(o->decimals));
+    char *path = NULL;
+    ns_status st = asprintf(&path, "%s/group/desc-fnc_features.json", o->out_dir) < 0
+                       ? ns_error(NS_ERR_NOMEM, "out of memory")
+                       : ns_json_write(j, path);
+    free(path);
+    json_decref(j);
+    return st;
+}
+
+static ns_status study_setup(fnc_study *s)
+{
+    ns_status st = ns_fnc__find_runs(s);
+    if (!st)
+        st = ns_fnc__component_ids(s);
+    if (!st)
+        st = ns_fnc__parse_confounds(s);
+    if (!st) {
+        s->sel = ns_alloc(s->K, sizeof(size_t));
+        s->iq = ns_alloc(s->K, sizeof(double));
+        s->lowfreq = ns_calloc(s->K, sizeof(double));
+        s->lowfreq_n = ns_calloc(s->K, sizeof(size_t));
+        if (!s->sel || !s->iq || !s->lowfreq || !s->lowfreq_n)
+            st = NS_ERR_NOMEM;
+    }
+    if (!st)
+        st = ns_fnc__stability(s);
+    if (!st && !(s->o->lowfreq_hz > 0))
+        st = ns_error(NS_ERR_ARG, "low-frequency cut-off must be positive");
+    return st;
+}
+
+ns_status ns_fnc_study_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res)
+{
+    memset(res, 0, sizeof *res);
+    fnc_study s = {.o = o};
+    pp_cache c = {0};
+    json_t *sel = json_object();
+    ns_status st = study_setup(&s);
+    if (!st && o->select_lowfreq >= 0)
+        lowfreq_pass(&s, &c);
+    if (!st) {
+        json_object_set_new(sel, "StabilityIndexMin", o->select_iq >= 0 ? json_real(o->select_iq)
+                                                                      : json_null());
+        json_object_set_new(sel, "LowFrequencyFractionMin",
+                            o->select_lowfreq >= 0 ? json_real(o->select_lowfreq) : json_null());
+        json_object_set_new(sel, "LowFrequencyCutoffHz", json_real(o->lowfreq_hz));
+        st = select_components(&s, sel);
+    }
+    res->runs = s.nruns;
+    res->components = s.K;
+    res->kept = s.nsel;
+    res->edges = ns_fnc_nedges(s.nsel);
+    if (!st)
+        st = static_pass(&s, &c, res);
+    if (!st && res->participants > 0)
+        st = write_features_json(&s, sel, res);
+    if (!st && o->dynamic)
+        st = ns_fnc__dfnc_finish(&s, res);
+    for (size_t i = 0; i < s.nruns; i++)
+        res->runs_failed += s.runs[i].failed;
+    ns_fnc_postproc_free(c.p);
+    json_decref(sel);
+    study_free(&s);
+    return st;
+}
