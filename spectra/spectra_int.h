@@ -1,0 +1,65 @@
+/* Private to the spectra module sources. */
+#ifndef NS_SPECTRA_INT_H
+#define NS_SPECTRA_INT_H
+
+#include "spectra/spectra.h"
+
+/* The singular-value workspace; buffers hold floats or doubles (prec). */
+struct ns_spectra_ws {
+    ns_spectra_precision prec;
+    size_t rows, h_in, h_out;  /* capacity */
+    void *a, *d;               /* gathered rows, column-major A_g^T (h_in x n), D_g^T */
+    void *r1, *r2, *m, *g;     /* R1, R2 (k x n), R2 R1^T, the formed G (h_out x h_in) */
+    void *s, *tau, *work;
+    size_t lwork;
+    int *iwork;
+};
+
+/* Precision-specific kernels (sv_impl.h instantiated in sv.c). Each returns
+ * the number of singular values written to ws->s (descending) or -1 with
+ * the LAPACK info in *info. */
+size_t sv_gather_f32(const ns_matrix *X, const int *rg, int g, float *out);
+size_t sv_gather_f64(const ns_matrix *X, const int *rg, int g, double *out);
+long sv_qr_f32(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
+long sv_qr_f64(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
+long sv_full_f32(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
+long sv_full_f64(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
+long sv_plain_f32(ns_spectra_ws *ws, void *x, size_t cols, size_t n, int *info);
+long sv_plain_f64(ns_spectra_ws *ws, void *x, size_t cols, size_t n, int *info);
+size_t sv_lwork_f32(size_t rows, size_t h_in, size_t h_out);
+size_t sv_lwork_f64(size_t rows, size_t h_in, size_t h_out);
+
+/* Names of the quantities the tracker and batch writer emit. */
+typedef enum {
+    Q_GRAD_SV = 0, Q_GRAD_SV_PS, Q_GRAD_RANK, Q_GRAD_EFFRANK, Q_GRAD_NUCLEAR, Q_GRAD_NUCLEAR_PS,
+    Q_GRAD_SV1_SHARE, Q_BOUND, Q_ACT_SV, Q_ACT_RANK, Q_DELTA_SV, Q_DELTA_RANK, Q_COUNT
+} spectra_quantity;
+extern const char *const spectra_quantity_names[Q_COUNT];
+
+/* Emits the rows of one layer and group: called with (quantity, index
+ * 1-based, value). */
+typedef ns_status (*spectra_emit_fn)(void *user, spectra_quantity q, size_t index, double value);
+
+/* Per-layer scratch shared by the tracker and the batch writer. */
+typedef struct {
+    ns_spectra_ws *ws;
+    double *sv;        /* capacity svcap */
+    size_t svcap;
+    int *row_group;    /* capacity rgcap */
+    size_t rgcap;
+} spectra_scratch;
+
+/* Sizes sc for a layer (allocates only when it grows). */
+ns_status spectra_scratch_reserve(spectra_scratch *sc, size_t rows, size_t h_in, size_t h_out,
+                                  ns_spectra_precision prec);
+void spectra_scratch_free(spectra_scratch *sc);
+/* Computes and emits every quantity of one layer for one group (group
+ * NS_SPECTRA_ALL or 0..), with topk singular values (0 = all). bound: the
+ * layer's bound for this group (SIZE_MAX: none). */
+ns_status spectra_emit_group(spectra_scratch *sc, const ns_spectra_layer *l, const int *row_group,
+                             int group, const ns_spectra_opts *o, size_t bound,
+                             spectra_emit_fn emit, void *user);
+/* The bound of layer `name` for nsamples samples, or SIZE_MAX. */
+size_t spectra_layer_bound(const ns_spectra_arch *a, const char *name, size_t nsamples);
+
+#endif

@@ -1,0 +1,122 @@
+/* Template for the singular-value kernels, included by sv.c once per
+ * precision with REAL (float/double), SFX (f32/f64) and LP(x) (LAPACKE_s##x /
+ * LAPACKE_d##x), CB(x) (cblas_s##x / cblas_d##x) defined. Matrices are
+ * column-major, as LAPACK wants them: the gathered rows of a row-major A
+ * (n_g x h_in) are A_g^T (h_in x n_g) in column-major without a transpose. */
+#define FN3(n, s) n##_##s
+#define FN2(n, s) FN3(n, s)
+#define FN(n) FN2(n, SFX)
+
+size_t FN(sv_gather)(const ns_matrix *X, const int *rg, int g, REAL *out)
+{
+    size_t n = 0, cols = X->cols;
+    for (size_t r = 0; r < X->rows; r++) {
+        if (g != NS_SPECTRA_ALL && (!rg || rg[r] != g))
+            continue;
+        const float *src = X->data + r * X->stride;
+        REAL *dst = out + n * cols;
+        for (size_t j = 0; j < cols; j++)
+            dst[j] = (REAL)src[j];
+        n++;
+    }
+    return n;
+}
+
+static size_t FN(lw_geqrf)(size_t m, size_t n)
+{
+    REAL q = 0;
+    LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, NULL, (lapack_int)(m ? m : 1),
+                   NULL, &q, -1);
+    return (size_t)q > n ? (size_t)q : n;
+}
+
+static size_t FN(lw_gesdd)(size_t m, size_t n)
+{
+    if (!m || !n)
+        return 1;
+    REAL q = 0;
+    size_t mn = m < n ? m : n, mx = m < n ? n : m;
+    lapack_int iw = 0;
+    LP(gesdd_work)(LAPACK_COL_MAJOR, 'N', (lapack_int)m, (lapack_int)n, NULL, (lapack_int)m, NULL,
+                   NULL, 1, NULL, 1, &q, -1, &iw);
+    /* the documented minimum for jobz = 'N', in case the query is lower */
+    size_t minimum = 3 * mn + (mx > 7 * mn ? mx : 7 * mn);
+    return (size_t)q > minimum ? (size_t)q : minimum;
+}
+
+static size_t FN(maxz)(size_t a, size_t b) { return a > b ? a : b; }
+static size_t FN(minz)(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Largest LAPACK work array any kernel below needs for these capacities. */
+size_t FN(sv_lwork)(size_t rows, size_t h_in, size_t h_out)
+{
+    size_t k1 = FN(minz)(h_in, rows), k2 = FN(minz)(h_out, rows);
+    size_t w = FN(maxz)(FN(lw_geqrf)(h_in, rows), FN(lw_geqrf)(h_out, rows));
+    w = FN(maxz)(w, FN(lw_gesdd)(k2, k1));
+    w = FN(maxz)(w, FN(lw_gesdd)(h_out, h_in));
+    w = FN(maxz)(w, FN(lw_gesdd)(h_in, rows));
+    return FN(maxz)(w, FN(lw_gesdd)(h_out, rows));
+}
+
+/* Copies the upper trapezoid (k x n) of a geqrf result (leading dim ld) into
+ * a zeroed k x n column-major buffer. */
+static void FN(take_r)(const REAL *qr, size_t ld, size_t k, size_t n, REAL *r)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < k; i++)
+            r[i + j * k] = i <= j ? qr[i + j * ld] : (REAL)0;
+}
+
+static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld, int *info)
+{
+    if (!m || !n)
+        return 0;
+    *info = LP(gesdd_work)(LAPACK_COL_MAJOR, 'N', (lapack_int)m, (lapack_int)n, x, (lapack_int)ld,
+                           (REAL *)ws->s, NULL, 1, NULL, 1, (REAL *)ws->work,
+                           (lapack_int)ws->lwork, ws->iwork);
+    return *info ? -1 : (long)FN(minz)(m, n);
+}
+
+/* ws->a holds A_g^T (h_in x n), ws->d holds D_g^T (h_out x n). G_g = Q2 R2
+ * R1^T Q1^T with orthonormal Q1, Q2, so G_g and R2 R1^T (k2 x k1) share
+ * their singular values; this is exact for any n, cheap for n < widths. */
+long FN(sv_qr)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info)
+{
+    REAL *a = ws->a, *d = ws->d, *tau = ws->tau, *work = ws->work;
+    size_t k1 = FN(minz)(h_in, n), k2 = FN(minz)(h_out, n);
+    if (!n)
+        return 0;
+    *info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)h_in, (lapack_int)n, a,
+                           (lapack_int)h_in, tau, work, (lapack_int)ws->lwork);
+    if (*info)
+        return -1;
+    *info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)h_out, (lapack_int)n, d,
+                           (lapack_int)h_out, tau, work, (lapack_int)ws->lwork);
+    if (*info)
+        return -1;
+    FN(take_r)(a, h_in, k1, n, ws->r1);
+    FN(take_r)(d, h_out, k2, n, ws->r2);
+    CB(gemm)(CblasColMajor, CblasNoTrans, CblasTrans, (int)k2, (int)k1, (int)n, 1, ws->r2, (int)k2,
+             ws->r1, (int)k1, 0, ws->m, (int)k2);
+    return FN(values)(ws, ws->m, k2, k1, k2, info);
+}
+
+/* G_g = D_g^T A_g = (D_g^T)(A_g^T)^T formed (h_out x h_in), then gesdd. */
+long FN(sv_full)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info)
+{
+    if (!n)
+        return 0;
+    CB(gemm)(CblasColMajor, CblasNoTrans, CblasTrans, (int)h_out, (int)h_in, (int)n, 1, ws->d,
+             (int)h_out, ws->a, (int)h_in, 0, ws->g, (int)h_out);
+    return FN(values)(ws, ws->g, h_out, h_in, h_out, info);
+}
+
+/* Singular values of the gathered rows x (cols x n column-major = X_g^T). */
+long FN(sv_plain)(ns_spectra_ws *ws, void *x, size_t cols, size_t n, int *info)
+{
+    return FN(values)(ws, x, cols, n, cols, info);
+}
+
+#undef FN
+#undef FN2
+#undef FN3

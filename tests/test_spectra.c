@@ -1,0 +1,370 @@
+/* requires: spectra */
+/* spectra numerics on matrices we generate: group gradients sum to G, the
+ * thin-QR route against LAPACK's SVD of the formed G, the matrix_rank rule
+ * on known-rank matrices, effective rank, power iteration against the best
+ * rank-r truncation, permutation-test calibration, BH, SVG output. */
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ns_test.h"
+#include "spectra/spectra.h"
+
+static ns_matrix *randn(ns_rng *r, size_t rows, size_t cols)
+{
+    ns_matrix *m = ns_matrix_create(rows, cols);
+    for (size_t i = 0; i < rows * cols; i++)
+        m->data[i] = (float)ns_rng_normal(r);
+    return m;
+}
+
+/* Small integers in [-3, 3]: products and sums stay exact in float. */
+static ns_matrix *randint(ns_rng *r, size_t rows, size_t cols)
+{
+    ns_matrix *m = ns_matrix_create(rows, cols);
+    for (size_t i = 0; i < rows * cols; i++)
+        m->data[i] = (float)ns_rng_below(r, 7) - 3.0f;
+    return m;
+}
+
+/* rows x cols of rank exactly k, also in float: (rows x k)(k x cols) of
+ * small integers. */
+static ns_matrix *low_rank(ns_rng *r, size_t rows, size_t cols, size_t k)
+{
+    ns_matrix *u = randint(r, rows, k), *v = randint(r, k, cols), *m = ns_matrix_create(rows, cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)k, 1, u->data,
+                (int)k, v->data, (int)cols, 0, m->data, (int)cols);
+    ns_matrix_free(u);
+    ns_matrix_free(v);
+    return m;
+}
+
+/* Reference: G = D_g^T A_g in double by a plain loop, its singular values
+ * by LAPACKE_dgesdd (independent of the module). Returns min(h_out, h_in). */
+static size_t ref_sv(const ns_matrix *A, const ns_matrix *D, const int *rg, int g, double *sv)
+{
+    size_t hi = A->cols, ho = D->cols;
+    double *G = calloc(hi * ho, sizeof *G);
+    for (size_t r = 0; r < A->rows; r++) {
+        if (g >= 0 && rg[r] != g)
+            continue;
+        for (size_t i = 0; i < ho; i++)
+            for (size_t j = 0; j < hi; j++)
+                G[i * hi + j] += (double)NS_AT(D, r, i) * NS_AT(A, r, j);
+    }
+    double u, vt; /* row-major ho x hi = column-major hi x ho: same singular values */
+    if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (int)hi, (int)ho, G, (int)hi, sv, &u, 1, &vt, 1))
+        abort();
+    free(G);
+    return ho < hi ? ho : hi;
+}
+
+START_TEST(test_groups_sum_to_g)
+{
+    ns_rng *r = ns_rng_create(1);
+    ns_matrix *A = randn(r, 40, 30), *D = randn(r, 40, 20);
+    ns_matrix *G = ns_matrix_create(20, 30), *Gg = ns_matrix_create(20, 30);
+    ns_matrix *S = ns_matrix_create(20, 30);
+    int rg[40];
+    for (int i = 0; i < 40; i++)
+        rg[i] = (int)ns_rng_below(r, 3);
+    ck_assert_int_eq(ns_spectra_group_gradient(A, D, NULL, NS_SPECTRA_ALL, G), NS_OK);
+    for (int g = 0; g < 3; g++) {
+        ck_assert_int_eq(ns_spectra_group_gradient(A, D, rg, g, Gg), NS_OK);
+        for (size_t i = 0; i < 600; i++)
+            S->data[i] += Gg->data[i];
+    }
+    /* G against an independent D^T A by sgemm */
+    ns_matrix *ref = ns_matrix_create(20, 30);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 20, 30, 40, 1, D->data, 20, A->data, 30, 0,
+                ref->data, 30);
+    double num = 0, den = 0, num2 = 0;
+    for (size_t i = 0; i < 600; i++) {
+        num += pow(S->data[i] - G->data[i], 2);
+        num2 += pow(ref->data[i] - G->data[i], 2);
+        den += pow(G->data[i], 2);
+    }
+    ck_assert_double_lt(sqrt(num / den), 1e-6);
+    ck_assert_double_lt(sqrt(num2 / den), 1e-6);
+    ns_matrix_free(A); ns_matrix_free(D); ns_matrix_free(G); ns_matrix_free(Gg);
+    ns_matrix_free(S); ns_matrix_free(ref);
+    ns_rng_free(r);
+}
+END_TEST
+
+/* Every route and precision against LAPACK's SVD of the formed G, for
+ * shapes with n below, between and above the widths, all rows and a group. */
+START_TEST(test_qr_route_matches_svd)
+{
+    size_t shapes[][3] = {{32, 300, 60}, {12, 50, 80}, {40, 30, 7}, {90, 20, 15}, {5, 64, 2}};
+    ns_rng *r = ns_rng_create(2);
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        size_t n = shapes[c][0], hi = shapes[c][1], ho = shapes[c][2];
+        ns_matrix *A = randn(r, n, hi), *D = randn(r, n, ho);
+        int *rg = malloc(n * sizeof *rg);
+        for (size_t i = 0; i < n; i++)
+            rg[i] = (int)(i % 3 == 0);
+        for (int g = -1; g <= 1; g++) {
+            double ref[300], sv[300];
+            size_t k = ref_sv(A, D, rg, g, ref);
+            for (int prec = 0; prec < 2; prec++) {
+                ns_spectra_ws *ws = ns_spectra_ws_create(4, 4, 4, prec); /* grows on demand */
+                for (int method = 1; method <= 2; method++) {
+                    ns_spectra_stats st;
+                    ck_assert_int_eq(ns_spectra_grad_sv(ws, A, D, rg, g, method, sv, &st), NS_OK);
+                    size_t ng = g < 0 ? n : (size_t)(g ? (n + 2) / 3 : n - (n + 2) / 3);
+                    ck_assert_uint_eq(st.rows, ng);
+                    ck_assert_uint_eq(st.rank, ng < k ? ng : k);
+                    for (size_t i = 0; i < st.nsv && i < k; i++) {
+                        /* f64: 1e-5 relative per value; f32: 1e-5 of sigma_1 + 1e-5 relative */
+                        double tol = prec ? 1e-5 * ref[i] + 1e-12 * ref[0] : 1e-5 * (ref[i] + ref[0]);
+                        ck_assert_msg(fabs(sv[i] - ref[i]) <= tol,
+                                      "shape %zu group %d prec %d method %d sv %zu: %g vs %g", c, g,
+                                      prec, method, i, sv[i], ref[i]);
+                    }
+                }
+                ns_spectra_ws_free(ws);
+            }
+        }
+        free(rg);
+        ns_matrix_free(A);
+        ns_matrix_free(D);
+    }
+    ns_rng_free(r);
+}
+END_TEST
+
+START_TEST(test_numerical_rank_rule)
+{
+    /* the rule itself: tol = sigma_1 max(m, n) eps */
+    double sv[4] = {2.0, 1e-3, 2.0 * 10 * FLT_EPSILON * 1.01, 2.0 * 10 * FLT_EPSILON * 0.99};
+    ns_spectra_stats st;
+    ns_spectra_stats_from_sv(sv, 4, 10, 7, FLT_EPSILON, &st);
+    ck_assert_uint_eq(st.rank, 3);
+    ck_assert_double_eq_tol(st.tol, 2.0 * 10 * FLT_EPSILON, 1e-15);
+    ns_spectra_stats_from_sv(sv, 4, 10, 7, DBL_EPSILON, &st);
+    ck_assert_uint_eq(st.rank, 4);
+    /* known-rank gradients: A of rank k gives G of rank k, both precisions */
+    ns_rng *r = ns_rng_create(3);
+    size_t ks[] = {1, 3, 7, 19};
+    for (size_t c = 0; c < 4; c++) {
+        ns_matrix *A = low_rank(r, 50, 40, ks[c]), *D = randn(r, 50, 30);
+        double s[40];
+        for (int prec = 0; prec < 2; prec++) {
+            ns_spectra_ws *ws = ns_spectra_ws_create(50, 40, 30, prec);
+            for (int method = 1; method <= 2; method++) {
+                ck_assert_int_eq(ns_spectra_grad_sv(ws, A, D, NULL, NS_SPECTRA_ALL, method, s, &st), NS_OK);
+                ck_assert_msg(st.rank == ks[c], "rank %zu expected %zu (prec %d, method %d)",
+                              st.rank, ks[c], prec, method);
+            }
+            ck_assert_int_eq(ns_spectra_matrix_sv(ws, A, NULL, NS_SPECTRA_ALL, s, &st), NS_OK);
+            ck_assert_uint_eq(st.rank, ks[c]);
+            ns_spectra_ws_free(ws);
+        }
+        ns_matrix_free(A);
+        ns_matrix_free(D);
+    }
+    ns_rng_free(r);
+}
+END_TEST
+
+START_TEST(test_effective_rank)
+{
+    double flat[5] = {3, 3, 3, 3, 3}, one[3] = {4, 0, 0}, z[2] = {0, 0};
+    ns_spectra_stats st;
+    ns_spectra_stats_from_sv(flat, 5, 5, 5, DBL_EPSILON, &st);
+    ck_assert_double_eq_tol(st.effrank, 5, 1e-12);
+    ck_assert_double_eq_tol(st.nuclear, 15, 1e-12);
+    ck_assert_double_eq_tol(st.sv1_share, 0.2, 1e-12);
+    ns_spectra_stats_from_sv(one, 3, 3, 3, DBL_EPSILON, &st);
+    ck_assert_double_eq_tol(st.effrank, 1, 1e-12);
+    ck_assert_uint_eq(st.rank, 1);
+    ns_spectra_stats_from_sv(z, 2, 2, 2, DBL_EPSILON, &st);
+    ck_assert_uint_eq(st.rank, 0);
+    ck_assert_double_eq(st.effrank, 0);
+    /* p = (1/2, 1/4, 1/4): H = 1.5 ln 2 */
+    double three[3] = {2, 1, 1};
+    ns_spectra_stats_from_sv(three, 3, 3, 3, DBL_EPSILON, &st);
+    ck_assert_double_eq_tol(st.effrank, exp(1.5 * log(2)), 1e-12);
+}
+END_TEST
+
+/* ||G - L R^T||_F for G = D^T A (double). */
+static double lowrank_err(const ns_matrix *A, const ns_matrix *D, const float *L, const float *R,
+                          size_t r)
+{
+    size_t hi = A->cols, ho = D->cols;
+    double e = 0;
+    for (size_t i = 0; i < ho; i++)
+        for (size_t j = 0; j < hi; j++) {
+            double g = 0, lr = 0;
+            for (size_t t = 0; t < A->rows; t++)
+                g += (double)NS_AT(D, t, i) * NS_AT(A, t, j);
+            for (size_t c = 0; c < r; c++)
+                lr += (double)L[i * r + c] * R[j * r + c];
+            e += (g - lr) * (g - lr);
+        }
+    return sqrt(e);
+}
+
+START_TEST(test_power_best_rank_r)
+{
+    ns_rng *rng = ns_rng_create(4);
+    ns_matrix *A = randn(rng, 24, 50), *D = randn(rng, 24, 30);
+    double ref[30], sigma[6];
+    size_t k = ref_sv(A, D, NULL, -1, ref);
+    size_t r = 6;
+    float *L = malloc(30 * r * sizeof *L), *R = malloc(50 * r * sizeof *R);
+    ns_spectra_power_ws *ws = ns_spectra_power_ws_create(24, 50, 30);
+    ck_assert_int_eq(ns_spectra_power(A, D, r, 400, 0, 7, ws, L, R, sigma), NS_OK);
+    double best = 0;
+    for (size_t i = r; i < k; i++)
+        best += ref[i] * ref[i];
+    best = sqrt(best); /* Eckart-Young */
+    double err = lowrank_err(A, D, L, R, r);
+    ck_assert_msg(err <= best * (1 + 1e-3), "rank-%zu error %g, best %g", r, err, best);
+    for (size_t j = 0; j < r; j++)
+        ck_assert_msg(fabs(sigma[j] - ref[j]) <= 1e-3 * ref[j], "sigma %zu: %g vs %g", j, sigma[j], ref[j]);
+    /* bit-identical with the same seed (every site repeats the same step) */
+    float *L2 = malloc(30 * r * sizeof *L2), *R2 = malloc(50 * r * sizeof *R2);
+    double sigma2[6];
+    ck_assert_int_eq(ns_spectra_power(A, D, r, 400, 0, 7, NULL, L2, R2, sigma2), NS_OK);
+    ck_assert_int_eq(memcmp(L, L2, 30 * r * sizeof *L), 0);
+    ck_assert_int_eq(memcmp(R, R2, 50 * r * sizeof *R), 0);
+    /* two-way: power iteration on the factors themselves reproduces the top 3 */
+    ns_matrix Lm = ns_matrix_view(L, 30, r, r), Rm = ns_matrix_view(R, 50, r, r);
+    double s3[3];
+    ck_assert_int_eq(ns_spectra_power_factors(&Lm, &Rm, 3, 400, 0, 9, ws, L2, R2, s3), NS_OK);
+    for (size_t j = 0; j < 3; j++)
+        ck_assert_msg(fabs(s3[j] - ref[j]) <= 1e-3 * ref[j], "two-way sigma %zu: %g vs %g", j, s3[j], ref[j]);
+    free(L); free(R); free(L2); free(R2);
+    ns_spectra_power_ws_free(ws);
+    ns_matrix_free(A); ns_matrix_free(D);
+    ns_rng_free(rng);
+}
+END_TEST
+
+/* Asking for more components than G's rank: exactly r columns, the extra
+ * ones zero, and L R^T reproduces G. */
+START_TEST(test_power_rank_deficient)
+{
+    ns_rng *rng = ns_rng_create(5);
+    ns_matrix *A = low_rank(rng, 30, 40, 3), *D = randn(rng, 30, 20);
+    size_t r = 5;
+    float L[20 * 5], R[40 * 5];
+    double sigma[5], ref[20];
+    ref_sv(A, D, NULL, -1, ref);
+    ck_assert_int_eq(ns_spectra_power(A, D, r, 300, 1e-7, 11, NULL, L, R, sigma), NS_OK);
+    for (int j = 0; j < 3; j++)
+        ck_assert_double_gt(sigma[j], 0);
+    ck_assert_double_eq(sigma[3], 0);
+    ck_assert_double_eq(sigma[4], 0);
+    for (int i = 0; i < 20; i++)
+        ck_assert(L[i * 5 + 3] == 0 && L[i * 5 + 4] == 0);
+    ck_assert_double_lt(lowrank_err(A, D, L, R, r), 1e-4 * ref[0]);
+    ns_matrix_free(A); ns_matrix_free(D);
+    ns_rng_free(rng);
+}
+END_TEST
+
+/* Null data: values i.i.d. across groups within each block. About 5 % of
+ * tests reject at 0.05 (binomial 400 x 0.05: mean 20, sd 4.4; accept
+ * 6..36, ~ +-3.5 sd). */
+START_TEST(test_perm_calibrated)
+{
+    ns_rng *rng = ns_rng_create(6);
+    enum { TESTS = 400, BLOCKS = 16, PER = 4 };
+    double v[BLOCKS * PER], pvals[TESTS];
+    int g[BLOCKS * PER], b[BLOCKS * PER], pos = 0;
+    for (int t = 0; t < TESTS; t++) {
+        for (int i = 0; i < BLOCKS * PER; i++) {
+            b[i] = i / PER;
+            g[i] = t % 2 ? i % 2 : i % PER % 3; /* 2 groups, or 3 groups unbalanced */
+            v[i] = ns_rng_normal(rng) + 0.7 * b[i]; /* block effects do not matter */
+        }
+        double stat, p;
+        ck_assert_int_eq(ns_spectra_perm_test(v, g, b, BLOCKS * PER, t % 2 ? 2 : 3, 199,
+                                              ns_seed_derive(6, (uint64_t)t), &stat, &p, NULL), NS_OK);
+        ck_assert(p > 0 && p <= 1);
+        pvals[t] = p;
+        pos += p <= 0.05;
+    }
+    ck_assert_msg(pos >= 6 && pos <= 36, "%d of %d null tests rejected at 0.05", pos, TESTS);
+    /* BH on null p-values: very few survive */
+    double q[TESTS];
+    ck_assert_int_eq(ns_spectra_bh(pvals, TESTS, q), NS_OK);
+    int sig = 0;
+    for (int t = 0; t < TESTS; t++)
+        sig += q[t] <= 0.05;
+    ck_assert_int_le(sig, 8);
+    /* power: a shift of one sd in group 1 over 16 blocks is detected */
+    for (int i = 0; i < BLOCKS * PER; i++) {
+        g[i] = i % 2;
+        v[i] = ns_rng_normal(rng) + (g[i] ? 1.0 : 0.0);
+    }
+    double stat, p, diff;
+    ck_assert_int_eq(ns_spectra_perm_test(v, g, b, BLOCKS * PER, 2, 999, 1, &stat, &p, &diff), NS_OK);
+    ck_assert_double_lt(p, 0.01);
+    ck_assert_double_gt(diff, 0.3);
+    ns_rng_free(rng);
+}
+END_TEST
+
+START_TEST(test_bh)
+{
+    /* hand-computed: sorted p 0.01 0.03 0.04 0.5 (m = 4): p m / rank =
+     * 0.04, 0.06, 0.0533, 0.5; running minimum from the top */
+    double p[5] = {0.04, 0.01, NAN, 0.5, 0.03}, q[5];
+    ck_assert_int_eq(ns_spectra_bh(p, 5, q), NS_OK);
+    ck_assert_double_eq_tol(q[1], 0.04, 1e-12);
+    ck_assert_double_eq_tol(q[4], 0.16 / 3, 1e-12);
+    ck_assert_double_eq_tol(q[0], 0.16 / 3, 1e-12);
+    ck_assert_double_eq_tol(q[3], 0.5, 1e-12);
+    ck_assert(isnan(q[2]));
+}
+END_TEST
+
+START_TEST(test_svg)
+{
+    double x[4] = {1, 2, 3, 4}, y1[4] = {1, 2, NAN, 3}, y2[4] = {4, 3, 2, 1}, sd[4] = {.1, .1, .1, .1};
+    ns_spectra_series s[2] = {{"SZ <patients>", x, y1, NULL, 4}, {"HC & co", x, y2, sd, 4}};
+    char *svg = NULL;
+    ck_assert_int_eq(ns_spectra_svg_lines("fc0: sigma_1", "epoch", "value", s, 2, 0, 0, 0, &svg), NS_OK);
+    ck_assert(strncmp(svg, "<svg ", 5) == 0);
+    ck_assert_ptr_nonnull(strstr(svg, "</svg>"));
+    ck_assert_ptr_nonnull(strstr(svg, "SZ &lt;patients&gt;"));
+    ck_assert_ptr_nonnull(strstr(svg, "HC &amp; co"));
+    ck_assert_ptr_null(strstr(svg, "<script"));
+    int lines = 0;
+    for (const char *p = svg; (p = strstr(p, "<polyline")); p++)
+        lines++;
+    ck_assert_int_eq(lines, 3); /* the NaN splits the first line */
+    ck_assert_ptr_nonnull(strstr(svg, "<polygon"));
+    free(svg);
+    char path[600];
+    snprintf(path, sizeof path, "%s/plot.svg", ns_test_tmpdir());
+    ck_assert_int_eq(ns_spectra_svg_write(path, "t", "x", "y", s, 2, 1), NS_OK);
+    ck_assert(ns_file_exists(path));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("spectra");
+    TCase *tc = tcase_create("numerics");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_groups_sum_to_g);
+    tcase_add_test(tc, test_qr_route_matches_svd);
+    tcase_add_test(tc, test_numerical_rank_rule);
+    tcase_add_test(tc, test_effective_rank);
+    tcase_add_test(tc, test_power_best_rank_r);
+    tcase_add_test(tc, test_power_rank_deficient);
+    tcase_add_test(tc, test_perm_calibrated);
+    tcase_add_test(tc, test_bh);
+    tcase_add_test(tc, test_svg);
+    suite_add_tcase(s, tc);
+    return ns_test_run(s);
+}
