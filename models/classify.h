@@ -32,6 +32,20 @@ typedef enum {
     NS_CLF_NN             /* a network of models/nn.h, spec in nn_spec */
 } ns_clf_kind;
 
+/* Hooks into network training, for stages that watch or replace it
+ * (spectra subscribes to the layer tap; dist trains across sites). nn is an
+ * ns_nn * (models/nn.h). tag: the outer CV fold (>= 0), -1 for a model on
+ * all rows, -2 for inner-CV and selection fits. Every member may be NULL. */
+typedef struct {
+    void *ctx;
+    /* after ns_nn_create, before training: subscribe to the tap here */
+    ns_status (*created)(void *ctx, void *nn, int tag);
+    /* replaces ns_nn_fit when set */
+    ns_status (*fit)(void *ctx, void *nn, const float *x, const int32_t *y, size_t n, int tag);
+    /* after training */
+    ns_status (*trained)(void *ctx, void *nn, int tag);
+} ns_clf_nn_hooks;
+
 /* Hyper-parameters; ns_clf_params_default() fills the defaults. */
 typedef struct {
     ns_clf_kind kind;
@@ -49,6 +63,8 @@ typedef struct {
     const void *nn_options; /* borrowed, type defined by models/nn.h */
     int in_ndim;
     size_t in_shape[2];
+    const ns_clf_nn_hooks *nn_hooks; /* borrowed, NULL = none */
+    int tag;           /* set by the CV driver (see ns_clf_nn_hooks) */
 } ns_clf_params;
 
 void ns_clf_params_default(ns_clf_params *p, ns_clf_kind kind);
@@ -116,6 +132,10 @@ typedef struct ns_subspace_set ns_subspace_set;
  * any subset of components costs O(n^2 |S|^3), independent of v. */
 ns_status ns_subspace_set_create(const double *const *maps, size_t nsub, size_t v, size_t k,
                                  ns_subspace_set **out);
+/* The same from float maps stored n x k x v (subject, component, value),
+ * converted to double a subject at a time. */
+ns_status ns_subspace_set_create_f32(const float *maps, size_t nsub, size_t v, size_t k,
+                                     ns_subspace_set **out);
 void ns_subspace_set_free(ns_subspace_set *s);
 size_t ns_subspace_set_count(const ns_subspace_set *s);
 size_t ns_subspace_set_ncomp(const ns_subspace_set *s);
@@ -206,6 +226,7 @@ typedef struct {
     int inner_folds;    /* default 3 */
     uint64_t seed;
     int standardize;    /* z-score columns with training-rows mean/std (default 1) */
+    int impute;         /* NaN features -> training-rows column mean (default 0: error) */
     ns_clf_params clf;
     ns_sel_params sel;
     /* Grids searched when nested (without nested the first value is used).
@@ -236,6 +257,7 @@ typedef struct {
     size_t nsel;
     size_t *cols;       /* selected columns / components (nsel) */
     double *mean, *scale; /* nsel each, NULL when not standardised */
+    double *impute;     /* p_in column means of the training rows, NULL when not imputing */
     double C;           /* hyper-parameters used */
     size_t k;
     size_t ntrain;

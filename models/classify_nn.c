@@ -47,8 +47,15 @@ static ns_status nn_fit(ns_clf *c, const double *x, size_t n, size_t p, const in
         st = NS_ERR_NOMEM;
     for (size_t i = 0; !st && i < n; i++)
         yi[i] = y[i];
+    const ns_clf_nn_hooks *hk = c->par.nn_hooks;
+    int tag = c->par.tag;
+    if (!st && hk && hk->created)
+        st = hk->created(hk->ctx, m, tag);
     if (!st)
-        st = ns_nn_fit(m, xf, yi, n, NULL, NULL, 0);
+        st = hk && hk->fit ? hk->fit(hk->ctx, m, xf, yi, n, tag)
+                           : ns_nn_fit(m, xf, yi, n, NULL, NULL, 0);
+    if (!st && hk && hk->trained)
+        st = hk->trained(hk->ctx, m, tag);
     free(xf);
     free(yi);
     return st;

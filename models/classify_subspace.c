@@ -29,8 +29,25 @@ static size_t pair_index(size_t n, size_t a, size_t b)
     return a * n - a * (a + 1) / 2 + (b - a - 1); /* a < b */
 }
 
-ns_status ns_subspace_set_create(const double *const *maps, size_t nsub, size_t v, size_t k,
-                                 ns_subspace_set **out)
+/* Subject a's maps as doubles: borrowed, or converted into buf. */
+typedef struct {
+    const double *const *d;
+    const float *f;
+    size_t kv;
+} map_src;
+
+static const double *subject_maps(const map_src *m, size_t a, double *buf)
+{
+    if (m->d)
+        return m->d[a];
+    const float *src = m->f + a * m->kv;
+    for (size_t i = 0; i < m->kv; i++)
+        buf[i] = src[i];
+    return buf;
+}
+
+static ns_status set_build(const map_src *m, size_t nsub, size_t v, size_t k,
+                           ns_subspace_set **out)
 {
     *out = NULL;
     if (nsub < 2 || v == 0 || k == 0)
@@ -40,28 +57,49 @@ ns_status ns_subspace_set_create(const double *const *maps, size_t nsub, size_t 
         return ns_error(NS_ERR_NOMEM, "subspace cross-Gram matrices need %.1f GB (%zu subjects, "
                         "%zu components)", bytes / 1e9, nsub, k);
     ns_subspace_set *s = ns_calloc(1, sizeof *s);
-    if (!s)
+    double *buf = m->f ? ns_alloc(2 * k * v, sizeof *buf) : NULL;
+    if (!s || (m->f && !buf)) {
+        free(s);
+        free(buf);
         return NS_ERR_NOMEM;
+    }
     s->n = nsub;
     s->k = k;
     s->gram = ns_alloc(nsub * k * k, sizeof *s->gram);
     s->cross = ns_alloc(nsub * (nsub - 1) / 2 * k * k, sizeof *s->cross);
     if (!s->gram || !s->cross) {
         ns_subspace_set_free(s);
+        free(buf);
         return NS_ERR_NOMEM;
     }
     /* maps are column-major v x k: as row-major they are k x v (A), and
      * M_a^T M_b = A_a A_b^T. */
     for (size_t a = 0; a < nsub; a++) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)v, 1.0,
-                    maps[a], (int)v, maps[a], (int)v, 0.0, s->gram + a * k * k, (int)k);
+        const double *ma = subject_maps(m, a, buf);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)v, 1.0, ma,
+                    (int)v, ma, (int)v, 0.0, s->gram + a * k * k, (int)k);
         for (size_t b = a + 1; b < nsub; b++)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)v, 1.0,
-                        maps[a], (int)v, maps[b], (int)v, 0.0,
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)v, 1.0, ma,
+                        (int)v, subject_maps(m, b, buf ? buf + k * v : NULL), (int)v, 0.0,
                         s->cross + pair_index(nsub, a, b) * k * k, (int)k);
     }
+    free(buf);
     *out = s;
     return NS_OK;
+}
+
+ns_status ns_subspace_set_create(const double *const *maps, size_t nsub, size_t v, size_t k,
+                                 ns_subspace_set **out)
+{
+    map_src m = {maps, NULL, k * v};
+    return set_build(&m, nsub, v, k, out);
+}
+
+ns_status ns_subspace_set_create_f32(const float *maps, size_t nsub, size_t v, size_t k,
+                                     ns_subspace_set **out)
+{
+    map_src m = {NULL, maps, k * v};
+    return set_build(&m, nsub, v, k, out);
 }
 
 void ns_subspace_set_free(ns_subspace_set *s)

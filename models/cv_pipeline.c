@@ -25,6 +25,7 @@ void ns_pipeline_free(ns_pipeline *pl)
     free(pl->cols);
     free(pl->mean);
     free(pl->scale);
+    free(pl->impute);
     free(pl->train_rows);
     ns_clf_free(pl->clf);
     free(pl);
@@ -66,6 +67,33 @@ static ns_status standardize(double *x, size_t n, size_t p, double **mean, doubl
     return NS_OK;
 }
 
+/* Missing values (NaN) -> column mean of the finite training values (0 for
+ * a column with none); the means are kept to fill new rows alike. */
+static ns_status impute_means(double *x, size_t n, size_t p, double **out)
+{
+    double *m = ns_calloc(p, sizeof *m);
+    size_t *c = ns_calloc(p, sizeof *c);
+    if (!m || !c) {
+        free(m);
+        free(c);
+        return NS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++)
+            if (isfinite(x[i * p + j])) {
+                m[j] += x[i * p + j];
+                c[j]++;
+            }
+    for (size_t j = 0; j < p; j++)
+        m[j] = c[j] ? m[j] / (double)c[j] : 0.0;
+    for (size_t i = 0; i < n * p; i++)
+        if (!isfinite(x[i]))
+            x[i] = m[i % p];
+    free(c);
+    *out = m;
+    return NS_OK;
+}
+
 /* Classifier used to score candidate sets inside selection: the pipeline's
  * own, except networks (too slow to refit hundreds of times): L2 logreg. */
 static ns_clf_params scoring_clf(const ns_cv_params *cp)
@@ -73,6 +101,7 @@ static ns_clf_params scoring_clf(const ns_cv_params *cp)
     ns_clf_params c = cp->clf;
     if (c.kind == NS_CLF_NN)
         ns_clf_params_default(&c, NS_CLF_LOGREG_L2);
+    c.tag = -2;
     return c;
 }
 
@@ -84,7 +113,9 @@ static ns_status fit_tabular(ns_pipeline *pl, const double *x, size_t p, const i
     if (!xt)
         return NS_ERR_NOMEM;
     ns_take_rows(x, p, pl->train_rows, n, xt);
-    ns_status st = use_scaling(cp) ? standardize(xt, n, p, &mean, &scale) : NS_OK;
+    ns_status st = cp->impute ? impute_means(xt, n, p, &pl->impute) : NS_OK;
+    if (!st && use_scaling(cp))
+        st = standardize(xt, n, p, &mean, &scale);
     ns_sel_params sp = cp->sel;
     sp.k = pl->k;
     ns_clf_params sc = scoring_clf(cp);
@@ -151,7 +182,7 @@ static ns_status fit_kernel(ns_pipeline *pl, const double *x, size_t n, const in
 
 static ns_status fit_plain(const ns_cv_params *cp, const double *x, size_t n, size_t p,
                            const int *y, int nclass, const size_t *rows, size_t nrows,
-                           double C, size_t k, ns_pipeline **out)
+                           double C, size_t k, int tag, ns_pipeline **out)
 {
     *out = NULL;
     ns_pipeline *pl = ns_calloc(1, sizeof *pl);
@@ -163,6 +194,7 @@ static ns_status fit_plain(const ns_cv_params *cp, const double *x, size_t n, si
     }
     pl->cp = *cp;
     pl->cp.clf.C = C;
+    pl->cp.clf.tag = tag;
     pl->C = C;
     pl->k = k;
     pl->p_in = cp->subspace ? ns_subspace_set_ncomp(cp->subspace) : p;
@@ -213,7 +245,7 @@ static ns_status inner_score(const ns_cv_params *cp, const double *x, size_t n, 
         ns_pipeline *pl = NULL;
         if (cp->observer)
             cp->observer(cp->observer_ctx, fold, orig, ntr);
-        st = fit_plain(cp, x, n, p, y, nclass, orig, ntr, C, k, &pl);
+        st = fit_plain(cp, x, n, p, y, nclass, orig, ntr, C, k, -2, &pl);
         if (!st)
             st = ns_pipeline_predict(pl, x, n, p, orig + ntr, nte, pr, NULL);
         for (size_t t = 0; !st && t < nte; t++)
@@ -279,7 +311,7 @@ ns_status ns_pipeline_fit(const ns_cv_params *cp, const double *x, size_t n, siz
     size_t k;
     ns_status st = choose_params(cp, x, n, p, y, nclass, rows, nrows, fold, &C, &k);
     if (!st)
-        st = fit_plain(cp, x, n, p, y, nclass, rows, nrows, C, k, out);
+        st = fit_plain(cp, x, n, p, y, nclass, rows, nrows, C, k, fold >= 0 ? fold : -1, out);
     free(all);
     return st;
 }

@@ -39,6 +39,8 @@ static ns_status prepare_rows(const ns_pipeline *pl, const double *x, size_t n, 
     for (size_t i = 0; i < nrows; i++)
         for (size_t t = 0; t < pl->nsel; t++) {
             double v = x[rows[i] * p + pl->cols[t]];
+            if (pl->impute && !isfinite(v))
+                v = pl->impute[pl->cols[t]];
             out[i * pl->nsel + t] = pl->mean ? (v - pl->mean[t]) / pl->scale[t] : v;
         }
     (void)n;
