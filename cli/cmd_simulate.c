@@ -31,6 +31,7 @@ static void usage(FILE *out)
             "  --sites S         number of acquisition sites (default 1)\n"
             "  --dynamic         plant switching connectivity states (dwell time by diagnosis)\n"
             "  --no-subject-maps do not write each subject's true maps\n"
+            "  --uncompressed    write .nii instead of .nii.gz (gzip dominates the run time)\n"
             "  -q, --quiet       no progress or summary\n"
             "  -h, --help        this help\n\n"
             "Participants: diagnosis HC/MDD/BD in thirds; medication_class and responder among\n"
@@ -62,7 +63,7 @@ static int parse_shape(const char *s, ns_sim_params *p)
 }
 
 enum { OPT_SUBJECTS = 256, OPT_SEED, OPT_SHAPE, OPT_TIMEPOINTS, OPT_TR, OPT_SOURCES, OPT_CNR,
-       OPT_MOTION, OPT_SITES, OPT_DYNAMIC, OPT_NOISELESS, OPT_NOMAPS };
+       OPT_MOTION, OPT_SITES, OPT_DYNAMIC, OPT_NOISELESS, OPT_NOMAPS, OPT_NOGZIP };
 
 static const struct option long_opts[] = {
     {"subjects", required_argument, NULL, OPT_SUBJECTS}, {"seed", required_argument, NULL, OPT_SEED},
@@ -71,6 +72,7 @@ static const struct option long_opts[] = {
     {"cnr", required_argument, NULL, OPT_CNR},           {"motion", no_argument, NULL, OPT_MOTION},
     {"sites", required_argument, NULL, OPT_SITES},       {"dynamic", no_argument, NULL, OPT_DYNAMIC},
     {"noiseless", no_argument, NULL, OPT_NOISELESS},     {"no-subject-maps", no_argument, NULL, OPT_NOMAPS},
+    {"uncompressed", no_argument, NULL, OPT_NOGZIP},
     {"quiet", no_argument, NULL, 'q'},                   {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -123,6 +125,7 @@ static int parse_option(int c, const char *arg, ns_sim_params *p, int *quiet)
     case OPT_DYNAMIC: p->dynamic = 1; break;
     case OPT_NOISELESS: p->noiseless = 1; break;
     case OPT_NOMAPS: p->write_subject_maps = 0; break;
+    case OPT_NOGZIP: p->gzip = 0; break;
     case 'q': *quiet = 1; break;
     case 'h': usage(stdout); return NS_EXIT_OK;
     default: return ns_cli_usage_error("simulate", "unknown option");
@@ -140,7 +143,7 @@ static void summary(const ns_sim *sim, const char *out, double secs)
            "%d sources, %s\n",
            p->n_subjects, count[0], count[1], count[2], secs, (long long)p->dim[0], (long long)p->dim[1],
            (long long)p->dim[2], p->n_timepoints, p->tr, p->n_sources, p->noiseless ? "noiseless" : "Rician noise");
-    printf("  data:         %s/sub-*/func/*_task-rest_bold.nii.gz\n", out);
+    printf("  data:         %s/sub-*/func/*_task-rest_bold%s\n", out, p->gzip ? ".nii.gz" : ".nii");
     printf("  participants: %s/participants.tsv\n", out);
     printf("  ground truth: %s/derivatives/simulation/truth.json (planted effects:", out);
     for (size_t e = 0; e < ns_sim_neffects(sim); e++)

@@ -61,14 +61,13 @@ const ns_sim_source_def ns_sim_catalogue[NS_SIM_CATALOGUE_SIZE] = {
 
 /* Value of one blob at (x, y, z). */
 static double blob_value(const ns_sim_blob *b, double gradient, int is3d, double x, double y,
-                         double z, double sx, double sy, double sz, double theta)
+                         double z, double c, double s)
 {
-    double c = cos(theta), s = sin(theta);
     double dx = x - b->x, dy = y - b->y;
-    double u = (c * dx + s * dy) / sx, w = (-s * dx + c * dy) / sy;
+    double u = (c * dx + s * dy) / b->sx, w = (-s * dx + c * dy) / b->sy;
     double e = u * u + w * w;
     if (is3d) {
-        double v = (z - b->z) / sz;
+        double v = (z - b->z) / b->sz;
         e += v * v;
     }
     if (e > 40.0)
@@ -110,6 +109,9 @@ void ns_sim_render_source(const ns_sim *sim, const ns_sim_source_def *def, const
         if (def->bilateral)
             blobs[nb++] = place_blob(&def->blob[k], 1, j);
     }
+    double cs[2 * NS_SIM_MAX_BLOBS][2];
+    for (int k = 0; k < nb; k++)
+        cs[k][0] = cos(blobs[k].theta_deg * M_PI / 180.0), cs[k][1] = sin(blobs[k].theta_deg * M_PI / 180.0);
     double peak = 0.0;
     size_t v = 0;
     for (int64_t z = 0; z < d[2]; z++)
@@ -117,11 +119,9 @@ void ns_sim_render_source(const ns_sim *sim, const ns_sim_source_def *def, const
             for (int64_t x = 0; x < d[0]; x++, v++) {
                 double val = 0.0;
                 double cx = ns_sim_coord(x, d[0]), cy = ns_sim_coord(y, d[1]), cz = ns_sim_coord(z, d[2]);
-                for (int k = 0; k < nb; k++)
-                    val += blob_value(&blobs[k], def->gradient, sim->is3d, cx, cy, cz, blobs[k].sx,
-                                      blobs[k].sy, blobs[k].sz, blobs[k].theta_deg * M_PI / 180.0);
-                if (!sim->head[v])
-                    val = 0.0;
+                if (sim->head[v])
+                    for (int k = 0; k < nb; k++)
+                        val += blob_value(&blobs[k], def->gradient, sim->is3d, cx, cy, cz, cs[k][0], cs[k][1]);
                 map[v] = (float)val;
                 peak = fmax(peak, fabs(val));
             }

@@ -10,7 +10,7 @@ ns_sim_params ns_sim_params_default(void)
 {
     ns_sim_params p = {
         .n_subjects = 24, .seed = 1, .n_timepoints = 150, .tr = 2.0, .n_sources = 30,
-        .cnr = 1.0, .n_sites = 1, .write_subject_maps = 1,
+        .cnr = 1.0, .n_sites = 1, .write_subject_maps = 1, .gzip = 1,
         .baseline = 800.0, .psc_min = 1.0, .psc_max = 3.0, .event_prob = 0.5,
         .map_noise = 0.005, .jitter_shift = 0.02, .jitter_rot_deg = 3.0, .jitter_spread = 0.1,
         .hrf_jitter = 0.5,

@@ -47,6 +47,7 @@ typedef struct {
     int n_sites;            /* 1 */
     int dynamic;            /* 0; 1 plants switching connectivity states */
     int write_subject_maps; /* 1: per-subject (jittered) true maps */
+    int gzip;               /* 1: NIfTI files as .nii.gz (default), 0: .nii */
 
     /* Model constants, SimTB defaults. */
     double baseline;        /* 800 */
@@ -202,6 +203,7 @@ ns_status ns_sim_subject_bold(const ns_sim *sim, ns_sim_subject *s, float *data)
 /* ----------------------------------------------------------- files */
 
 /* Writes the whole BIDS dataset under out_dir (created if needed):
+ * (NIfTI names end in .nii instead of .nii.gz when params.gzip is 0)
  *   dataset_description.json, participants.tsv (+ .json),
  *   sub-<l>/func/sub-<l>_task-rest_bold.nii.gz + .json sidecar,
  *   sub-<l>/func/sub-<l>_task-rest_desc-confounds_timeseries.tsv (motion),

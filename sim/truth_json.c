@@ -42,6 +42,7 @@ static json_t *params_json(const ns_sim_params *p)
     json_object_set_new(j, "n_sites", json_integer(p->n_sites));
     json_object_set_new(j, "dynamic", json_boolean(p->dynamic));
     json_object_set_new(j, "write_subject_maps", json_boolean(p->write_subject_maps));
+    json_object_set_new(j, "gzip", json_boolean(p->gzip));
     struct { const char *k; double v; } d[] = {
         {"baseline", p->baseline}, {"psc_min", p->psc_min}, {"psc_max", p->psc_max},
         {"event_prob", p->event_prob}, {"map_noise", p->map_noise}, {"jitter_shift", p->jitter_shift},
@@ -176,23 +177,30 @@ static json_t *effect_json(const ns_sim *sim, const ns_sim_effect *e)
     return j;
 }
 
+static void set_file(json_t *f, const char *key, const char *name, const char *ext)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s%s", name, ext);
+    json_object_set_new(f, key, json_string(buf));
+}
+
 static json_t *files_json(const ns_sim *sim)
 {
     json_t *f = json_object();
-    json_object_set_new(f, "bold", json_string("sub-<label>/func/sub-<label>_task-rest_bold.nii.gz"));
+    const char *ext = sim->p.gzip ? ".nii.gz" : ".nii";
+    set_file(f, "bold", "sub-<label>/func/sub-<label>_task-rest_bold", ext);
     if (sim->p.motion)
         json_object_set_new(f, "confounds",
                             json_string("sub-<label>/func/sub-<label>_task-rest_desc-confounds_timeseries.tsv"));
-    json_object_set_new(f, "true_maps", json_string("derivatives/simulation/group/desc-true_components.nii.gz"));
-    json_object_set_new(f, "head_mask", json_string("derivatives/simulation/group/desc-head_mask.nii.gz"));
-    json_object_set_new(f, "tissue", json_string("derivatives/simulation/group/desc-tissue_dseg.nii.gz"));
-    json_object_set_new(f, "baseline", json_string("derivatives/simulation/group/desc-baseline_map.nii.gz"));
+    set_file(f, "true_maps", "derivatives/simulation/group/desc-true_components", ext);
+    set_file(f, "head_mask", "derivatives/simulation/group/desc-head_mask", ext);
+    set_file(f, "tissue", "derivatives/simulation/group/desc-tissue_dseg", ext);
+    set_file(f, "baseline", "derivatives/simulation/group/desc-baseline_map", ext);
     json_object_set_new(f, "true_timecourses",
                         json_string("derivatives/simulation/sub-<label>/func/sub-<label>_task-rest_desc-true_timeseries.tsv"));
     if (sim->p.write_subject_maps)
-        json_object_set_new(
-            f, "subject_true_maps",
-            json_string("derivatives/simulation/sub-<label>/func/sub-<label>_task-rest_desc-true_components.nii.gz"));
+        set_file(f, "subject_true_maps",
+                 "derivatives/simulation/sub-<label>/func/sub-<label>_task-rest_desc-true_components", ext);
     if (sim->p.dynamic)
         json_object_set_new(
             f, "states",

@@ -10,6 +10,7 @@
 #include "sim/sim_int.h"
 
 #define PATHMAX 4096
+#define EXT(sim) ((sim)->p.gzip ? ".nii.gz" : ".nii")
 
 static ns_status pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static ns_status pathf(char *buf, const char *fmt, ...)
@@ -122,7 +123,8 @@ static ns_status write_truth_tables(const ns_sim *sim, const ns_sim_subject *s, 
             st = ns_tsv_write_matrix(path, x, s->ntime, 1, col, NULL, NULL);
         free(x);
     }
-    if (!st && sim->p.write_subject_maps && !(st = pathf(path, "%s/%s_task-rest_desc-true_components.nii.gz", dir, id)))
+    if (!st && sim->p.write_subject_maps &&
+        !(st = pathf(path, "%s/%s_task-rest_desc-true_components%s", dir, id, EXT(sim))))
         st = save_floats(sim, s->maps, (int64_t)s->nsrc, 0, path, NS_SAVE_FLOAT32);
     return st;
 }
@@ -135,7 +137,7 @@ static ns_status write_raw(const ns_sim *sim, const ns_sim_subject *s, ns_volume
     ns_status st = pathf(dir, "%s/%s/func", root, id);
     if (!st)
         st = ns_mkdirs(dir);
-    if (!st && !(st = pathf(path, "%s/%s_task-rest_bold.nii.gz", dir, id)))
+    if (!st && !(st = pathf(path, "%s/%s_task-rest_bold%s", dir, id, EXT(sim))))
         st = ns_volume_save(bold, path, NS_SAVE_FLOAT32);
     if (!st && !(st = pathf(path, "%s/%s_task-rest_bold.json", dir, id)))
         st = write_sidecar(sim, path);
@@ -230,13 +232,13 @@ static ns_status write_dataset_files(const ns_sim *sim, const char *root)
         st = ns_mkdirs(grp);
     if (!st && !(st = pathf(path, "%s/derivatives/simulation/dataset_description.json", root)))
         st = write_description(path, "neurospectra simulation ground truth", "derivative");
-    if (!st && !(st = pathf(path, "%s/desc-true_components.nii.gz", grp)))
+    if (!st && !(st = pathf(path, "%s/desc-true_components%s", grp, EXT(sim))))
         st = save_floats(sim, sim->group_maps, (int64_t)sim->nsrc, 0, path, NS_SAVE_FLOAT32);
-    if (!st && !(st = pathf(path, "%s/desc-baseline_map.nii.gz", grp)))
+    if (!st && !(st = pathf(path, "%s/desc-baseline_map%s", grp, EXT(sim))))
         st = save_floats(sim, sim->baseline, 1, 0, path, NS_SAVE_FLOAT32);
-    if (!st && !(st = pathf(path, "%s/desc-head_mask.nii.gz", grp)))
+    if (!st && !(st = pathf(path, "%s/desc-head_mask%s", grp, EXT(sim))))
         st = save_bytes(sim, sim->head, path);
-    if (!st && !(st = pathf(path, "%s/desc-tissue_dseg.nii.gz", grp)))
+    if (!st && !(st = pathf(path, "%s/desc-tissue_dseg%s", grp, EXT(sim))))
         st = save_bytes(sim, sim->tissue, path);
     if (!st && !(st = pathf(path, "%s/desc-true_components.json", grp))) {
         json_t *names = json_array();
