@@ -52,6 +52,7 @@ static void usage(FILE *out)
         "                      --nested (default grid with --nested: 0.01,0.1,1,10,100)\n"
         "  --gamma X           RBF width (default sklearn 'scale': 1/(F var(X)))\n"
         "  --balanced          class weights n/(k n_c)\n"
+        "  --tol X             solver tolerance (default 1e-8 logreg, 1e-3 SVM as libsvm)\n"
         "  --folds K           stratified outer folds (default 5); 1 = one model on all rows\n"
         "  --nested            choose C and the selection size by inner CV in every fold\n"
         "  --inner-folds K     inner folds (default 3)\n"
@@ -87,7 +88,7 @@ typedef struct {
     int nc_grid, c_given;
     size_t *k_grid;
     int nk_grid;
-    double gamma;
+    double gamma, tol;
     int balanced, standardize, impute, folds, nested, inner_folds, permutations;
     size_t per_domain;
     uint64_t seed;
@@ -98,7 +99,7 @@ typedef struct {
 
 enum { O_LABELS = 256, O_TARGET, O_MODEL, O_C, O_GAMMA, O_BAL, O_FOLDS, O_NESTED, O_INNER,
        O_SELECT, O_DOMAINS, O_PERDOM, O_NOSTD, O_IMPUTE, O_PERM, O_PREDICT, O_SEED, O_IDS,
-       O_MATCH, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_ACT, O_NOBIAS, O_DROP, O_WD, O_MOM };
+       O_MATCH, O_TOL, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_ACT, O_NOBIAS, O_DROP, O_WD, O_MOM };
 
 static const struct option long_opts[] = {
     {"labels", required_argument, 0, O_LABELS}, {"target", required_argument, 0, O_TARGET},
@@ -110,7 +111,7 @@ static const struct option long_opts[] = {
     {"no-standardize", no_argument, 0, O_NOSTD}, {"impute", required_argument, 0, O_IMPUTE},
     {"permutations", required_argument, 0, O_PERM}, {"predict", required_argument, 0, O_PREDICT},
     {"seed", required_argument, 0, O_SEED}, {"ids", required_argument, 0, O_IDS},
-    {"match", required_argument, 0, O_MATCH}, {"epochs", required_argument, 0, O_EPOCHS},
+    {"match", required_argument, 0, O_MATCH}, {"tol", required_argument, 0, O_TOL}, {"epochs", required_argument, 0, O_EPOCHS},
     {"batch", required_argument, 0, O_BATCH}, {"optimizer", required_argument, 0, O_OPT},
     {"lr", required_argument, 0, O_LR}, {"activation", required_argument, 0, O_ACT},
     {"no-bias", no_argument, 0, O_NOBIAS}, {"dropout", required_argument, 0, O_DROP},
@@ -218,9 +219,10 @@ static int take_option(int c, const char *a, train_opts *o)
         o->c_given = 1;
         return parse_double_list(a, &o->c_grid, &o->nc_grid)
                    ? ns_cli_usage_error("train", "invalid --C '%s' (positive numbers)", a) : 0;
-    case O_GAMMA:
-        return ns_cli_parse_double(a, &o->gamma) || !(o->gamma > 0)
-                   ? ns_cli_usage_error("train", "invalid --gamma '%s'", a) : 0;
+    case O_GAMMA: case O_TOL:
+        return ns_cli_parse_double(a, c == O_GAMMA ? &o->gamma : &o->tol) ||
+                       !((c == O_GAMMA ? o->gamma : o->tol) > 0)
+                   ? ns_cli_usage_error("train", "invalid value '%s'", a) : 0;
     case O_SELECT:
         return parse_select(a, o) ? ns_cli_usage_error("train", "invalid --select '%s'", a) : 0;
     case O_DOMAINS:
@@ -918,6 +920,8 @@ static ns_status setup_cv(const train_opts *o, const train_data *d, train_setup 
     ns_clf_params_default(&cp->clf, kind);
     cp->clf.C = o->nc_grid ? o->c_grid[0] : 1.0;
     cp->clf.gamma = o->gamma;
+    if (o->tol > 0)
+        cp->clf.tol = o->tol;
     cp->clf.balanced = o->balanced;
     cp->clf.seed = o->seed;
     cp->clf.nn_spec = o->model;
