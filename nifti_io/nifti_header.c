@@ -162,11 +162,16 @@ static ns_status read_prefix_gz(const ns_nii_paths *p, unsigned char *buf, size_
     int r = gzread(gz, buf, (unsigned)want);
     int zerr = Z_OK;
     const char *msg = gzerror(gz, &zerr);
+    const char *colon = msg ? strstr(msg, ": ") : NULL;
+    msg = !msg ? "unknown error" : colon ? colon + 2 : msg;
     ns_status s = NS_OK;
     if (r < 0 || zerr == Z_DATA_ERROR)
-        s = ns_error(NS_ERR_FORMAT, "corrupt gzip data: %s (%s)", msg ? msg : "unknown", p->name);
+        s = ns_error(NS_ERR_FORMAT, "corrupt gzip data: %s (%s)", msg, p->name);
     else if (zerr == Z_ERRNO)
         s = ns_error(NS_ERR_IO, "cannot read file: %s (%s)", strerror(errno), p->name);
+    else if (zerr == Z_BUF_ERROR && r < 348) /* the stream ends early */
+        s = ns_error(NS_ERR_FORMAT, "truncated header: the gzip stream ends after %d bytes (%s)",
+                     r, p->name);
     *got = r > 0 ? (size_t)r : 0;
     gzclose(gz);
     return s;

@@ -169,19 +169,6 @@ static ns_status read_plain(const char *file, const char *name, const ns_nii_hdr
 
 /* ------------------------------------------------------------ zlib */
 
-static ns_status gz_failure(gzFile gz, size_t expected, size_t found, const char *name)
-{
-    int zerr = Z_OK;
-    const char *msg = gzerror(gz, &zerr);
-    if (zerr == Z_DATA_ERROR)
-        return ns_error(NS_ERR_FORMAT, "corrupt gzip data: %s (%s)", msg, name);
-    if (zerr == Z_ERRNO)
-        return ns_error(NS_ERR_IO, "cannot read image file: %s (%s)", strerror(errno), name);
-    if (zerr == Z_MEM_ERROR)
-        return ns_error(NS_ERR_NOMEM, "out of memory while inflating (%s)", name);
-    return truncated(expected, found, name);
-}
-
 /* Reads exactly len bytes (or fewer at the end of the stream) into dst;
  * dst NULL discards them. Returns the count, or -1 on a zlib error. */
 static long long gz_read_all(gzFile gz, unsigned char *dst, size_t len)
@@ -204,8 +191,47 @@ static long long gz_read_all(gzFile gz, unsigned char *dst, size_t len)
     return (long long)done;
 }
 
+/* zlib's own message without the "path: " it prepends. */
+static const char *gz_message(gzFile gz, int *zerr)
+{
+    const char *msg = gzerror(gz, zerr);
+    const char *colon = msg ? strstr(msg, ": ") : NULL;
+    return !msg ? "unknown error" : colon ? colon + 2 : msg;
+}
+
+static ns_status gz_failure(gzFile gz, size_t expected, size_t found, const char *name)
+{
+    int zerr = Z_OK;
+    const char *msg = gz_message(gz, &zerr);
+    if (zerr == Z_DATA_ERROR)
+        return ns_error(NS_ERR_FORMAT, "corrupt gzip data: %s (%s)", msg, name);
+    if (zerr == Z_ERRNO)
+        return ns_error(NS_ERR_IO, "cannot read image file: %s (%s)", strerror(errno), name);
+    if (zerr == Z_MEM_ERROR)
+        return ns_error(NS_ERR_NOMEM, "out of memory while inflating (%s)", name);
+    return truncated(expected, found, name);
+}
+
+/* After the data: the rest of the stream must end properly, so that a
+ * missing gzip trailer or a bad CRC is not silently accepted. */
+static ns_status gz_drain(gzFile gz, size_t nbytes, const char *name)
+{
+    if (gz_read_all(gz, NULL, SIZE_MAX) >= 0) {
+        int zerr = Z_OK;
+        gz_message(gz, &zerr);
+        if (zerr == Z_OK)
+            return NS_OK;
+        if (zerr == Z_BUF_ERROR)
+            return ns_error(NS_ERR_FORMAT,
+                            "truncated file: the gzip stream ends before its trailer (%s)", name);
+    }
+    return gz_failure(gz, nbytes, nbytes, name);
+}
+
+/* whole: the caller wants all the data, so the stream is also checked to
+ * its end (trailer, CRC); a first-volume read stops early. */
 static ns_status read_gz_stream(const char *file, const char *name, const ns_nii_hdr *h,
-                                ns_plan *pl)
+                                ns_plan *pl, int whole)
 {
     gzFile gz = gzopen(file, "rb");
     if (!gz)
@@ -223,6 +249,8 @@ static ns_status read_gz_stream(const char *file, const char *name, const ns_nii
         long long got = gz_read_all(gz, pl->buf + pl->raw_off, pl->nbytes);
         if (got < 0 || (size_t)got < pl->nbytes)
             s = gz_failure(gz, pl->nbytes, got < 0 ? 0 : (size_t)got, name);
+        else if (whole)
+            s = gz_drain(gz, pl->nbytes, name);
     }
     gzclose(gz);
     return s;
@@ -297,7 +325,7 @@ ns_status ns_nii_read_data(const ns_nii_paths *p, const ns_nii_hdr *h, size_t nv
     if (!gz)
         s = read_plain(p->img_path, p->name, h, &pl);
     else if (!fast || !read_gz_fast(p->img_path, h, &pl))
-        s = read_gz_stream(p->img_path, p->name, h, &pl);
+        s = read_gz_stream(p->img_path, p->name, h, &pl, whole);
     if (s) {
         free(pl.buf);
         return s;
