@@ -215,3 +215,13 @@ ns_status ns_npz_add_f64(ns_npz *z, const char *name, const double *d, int ndim,
         return NS_ERR_NOMEM;
     return ns_npz_add(z, name, a);
 }
+
+ns_status ns_npz_add_index(ns_npz *z, const char *name, const size_t *v, size_t n)
+{
+    ns_array *a = ns_array_create(NS_DT_I64, 1, &n);
+    if (!a)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        ((int64_t *)a->data)[i] = (int64_t)v[i];
+    return ns_npz_add(z, name, a);
+}

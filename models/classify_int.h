@@ -20,6 +20,9 @@ void ns_class_weights(const int *y, size_t n, int nclass, int balanced, double *
 ns_status ns_npz_add_f64(ns_npz *z, const char *name, const double *d, int ndim,
                          const size_t *shape);
 
+/* Adds v (n indices) as an int64 array. */
+ns_status ns_npz_add_index(ns_npz *z, const char *name, const size_t *v, size_t n);
+
 /* Limited-memory BFGS minimiser of f(w) (n variables) with a More-Thuente
  * style backtracking (Armijo + curvature) line search. fg returns f and
  * writes the gradient. Stops when max|g| <= gtol (sklearn's lbfgs pgtol

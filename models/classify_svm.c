@@ -305,10 +305,8 @@ static ns_status svm_save(const ns_clf *c, ns_npz *z)
         buf[q] = -sign * s->rho[q];
     if (!st)
         st = ns_npz_add_f64(z, "intercept", buf, 1, sh);
-    for (size_t t = 0; t < nsv; t++)
-        buf[t] = (double)s->sv[t];
     if (!st)
-        st = ns_npz_add_f64(z, "support", buf, 1, &nsv);
+        st = ns_npz_add_index(z, "support", s->sv, nsv);
     if (!st && s->sv_x) {
         size_t sh2[2] = {nsv, p};
         st = ns_npz_add_f64(z, "support_vectors", s->sv_x, 2, sh2);

@@ -72,16 +72,6 @@ ns_status ns_pipeline_predict(const ns_pipeline *pl, const double *x, size_t n, 
     return st;
 }
 
-static ns_status add_index(ns_npz *z, const char *name, const size_t *v, size_t n)
-{
-    ns_array *a = ns_array_create(NS_DT_I64, 1, &n);
-    if (!a)
-        return NS_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++)
-        ((int64_t *)a->data)[i] = (int64_t)v[i];
-    return ns_npz_add(z, name, a);
-}
-
 ns_status ns_pipeline_save(const ns_pipeline *pl, ns_npz *z)
 {
     ns_status st = NS_OK;
@@ -90,10 +80,10 @@ ns_status ns_pipeline_save(const ns_pipeline *pl, ns_npz *z)
     if (!st && pl->scale)
         st = ns_npz_add_f64(z, "scale_std", pl->scale, 1, &pl->nsel);
     if (!st && !pl->cp.precomputed)
-        st = add_index(z, pl->cp.subspace ? "selected_components" : "selected_columns", pl->cols,
+        st = ns_npz_add_index(z, pl->cp.subspace ? "selected_components" : "selected_columns", pl->cols,
                        pl->nsel);
     if (!st && (pl->cp.precomputed || pl->cp.subspace))
-        st = add_index(z, "train_rows", pl->train_rows, pl->ntrain);
+        st = ns_npz_add_index(z, "train_rows", pl->train_rows, pl->ntrain);
     if (!st)
         st = ns_clf_save(pl->clf, z);
     return st;

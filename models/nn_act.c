@@ -22,11 +22,11 @@ void nn_act_forward(ns_nn_act a, float slope, const float *z, float *y, size_t c
         break;
     case NS_NN_TANH:
         for (size_t i = 0; i < count; i++)
-            y[i] = tanhf(z[i]);
+            y[i] = nn_tanhf(z[i]);
         break;
     case NS_NN_SIGMOID:
         for (size_t i = 0; i < count; i++)
-            y[i] = 1.0f / (1.0f + expf(-z[i]));
+            y[i] = nn_sigmoidf(z[i]);
         break;
     }
 }

@@ -9,8 +9,6 @@
 
 #include "models/nn_int.h"
 
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 /* The state buffers of step t: h_(t-1) is Hp[:, t], h_t is Hp[:, t+1] (or
  * hlast for the last step); the same for the LSTM cell. */
 typedef struct {
@@ -40,12 +38,12 @@ static void cell_forward(const nn_rnn *r, size_t t, size_t n, const nn_step_bufs
         float *hn = b->hnext + s * b->ldnext;
         if (r->g == 1) {
             for (size_t j = 0; j < H; j++)
-                hn[j] = tanhf(gi[j]);
+                hn[j] = nn_tanhf(gi[j]);
         } else if (r->g == 3) {
             const float *gh = r->Gh + s * ld + t * gH;
             for (size_t j = 0; j < H; j++) {
-                float rr = sigm(gi[j] + gh[j]), z = sigm(gi[H + j] + gh[H + j]);
-                float nn = tanhf(gi[2 * H + j] + rr * gh[2 * H + j]);
+                float rr = nn_sigmoidf(gi[j] + gh[j]), z = nn_sigmoidf(gi[H + j] + gh[H + j]);
+                float nn = nn_tanhf(gi[2 * H + j] + rr * gh[2 * H + j]);
                 gi[j] = rr;
                 gi[H + j] = z;
                 gi[2 * H + j] = nn;
@@ -55,14 +53,14 @@ static void cell_forward(const nn_rnn *r, size_t t, size_t n, const nn_step_bufs
             const float *cp = b->cprev + s * b->ldprev;
             float *cn = b->cnext + s * b->ldnext;
             for (size_t j = 0; j < H; j++) {
-                float i = sigm(gi[j]), f = sigm(gi[H + j]);
-                float g = tanhf(gi[2 * H + j]), o = sigm(gi[3 * H + j]);
+                float i = nn_sigmoidf(gi[j]), f = nn_sigmoidf(gi[H + j]);
+                float g = nn_tanhf(gi[2 * H + j]), o = nn_sigmoidf(gi[3 * H + j]);
                 gi[j] = i;
                 gi[H + j] = f;
                 gi[2 * H + j] = g;
                 gi[3 * H + j] = o;
                 cn[j] = f * cp[j] + i * g;
-                hn[j] = o * tanhf(cn[j]);
+                hn[j] = o * nn_tanhf(cn[j]);
             }
         }
     }
@@ -144,7 +142,7 @@ static void cell_backward(const nn_rnn *r, size_t t, size_t n, const nn_step_buf
             float *dc = r->dc + s * H;
             for (size_t j = 0; j < H; j++) {
                 float i = gi[j], f = gi[H + j], g = gi[2 * H + j], o = gi[3 * H + j];
-                float tc = tanhf(c[j]);
+                float tc = nn_tanhf(c[j]);
                 float dcv = dc[j] + dh[j] * o * (1.0f - tc * tc);
                 D[j] = dcv * g * i * (1.0f - i);
                 D[H + j] = dcv * cp[j] * f * (1.0f - f);
