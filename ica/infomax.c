@@ -143,6 +143,8 @@ static ns_status infomax_loop(infomax_ws *s, const float *w0, ns_rng *rng, doubl
         double ang = ok ? track(t, s->w, n, step + 1) : 0;
         if (!ok || !isfinite(t->change)) {
             /* Blow-up: restart from the initial weights, slower. */
+            ns_debug("Infomax: weights blew up at pass %d (learning rate %g): restart", step + 1,
+                     lr);
             info->restarts++;
             lr *= RESTART_FAC;
             if (lr < MIN_LRATE)

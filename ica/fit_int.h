@@ -1,0 +1,34 @@
+/* State of one ns_ica_fit run, shared by its stages (private). */
+#ifndef NS_ICA_FIT_INT_H
+#define NS_ICA_FIT_INT_H
+
+#include "ica/pipeline_int.h"
+
+typedef struct {
+    const ns_ica_params *p;
+    size_t nsub;
+    ns_ica_subject *sub;
+    ns_ica_grid grid;
+    int *orders;            /* ascending */
+    size_t norders;
+    int kmax;
+    size_t tmin, tmin_sub;  /* shortest run and its subject */
+    size_t p1, work;        /* subject PCs; MIGP rows (0 = stacked) */
+    ns_ica_gpca *g;
+    double *spec_mean;      /* mean subject eigenvalue spectrum (tmin) */
+    ns_matrix *z;           /* kmax x V whitened group PCA maps */
+    double *geig, *gall;    /* kmax eigenvalues; every eigenvalue held */
+    size_t ngall;
+    ns_ica_order_model *om; /* per order */
+    ns_icasso *ic;          /* per order */
+    char *cache_dir;        /* reduced data spilled by pass 1, or NULL */
+} ns_ica_fitctx;
+
+ns_status ns_ica_fit_mask(ns_ica_fitctx *f);
+ns_status ns_ica_fit_pass1(ns_ica_fitctx *f);
+ns_status ns_ica_fit_group(ns_ica_fitctx *f);
+ns_status ns_ica_fit_write_group(ns_ica_fitctx *f);
+ns_status ns_ica_fit_pass2(ns_ica_fitctx *f);
+void ns_ica_fit_cache_remove(ns_ica_fitctx *f);
+
+#endif

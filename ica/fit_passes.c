@@ -1,0 +1,328 @@
+/* The passes of ns_ica_fit over the subjects' files: mask, PCA (with the
+ * cache of reduced data), back-reconstruction. Subjects run in parallel
+ * (nprocs threads, one BLAS thread each); the MIGP update runs in subject
+ * order so that results do not depend on the number of threads. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ica/fit_int.h"
+
+static int nthreads(const ns_ica_fitctx *f)
+{
+    return f->p->nprocs < 1 ? 1 : f->p->nprocs;
+}
+
+/* ----------------------------------------------------------------- mask */
+
+static ns_status user_mask(ns_ica_fitctx *f, uint8_t *mask)
+{
+    ns_volume *m = NULL;
+    ns_load_opts o = {.first_volume_only = 1};
+    ns_status st = ns_volume_load(f->p->mask_path, &o, &m);
+    if (st == NS_OK && !ns_geom_same_grid(&f->grid.geom, &m->geom))
+        st = ns_error(NS_ERR_DATA, "mask is not on the grid of the BOLD data (%s)",
+                      f->p->mask_path);
+    for (size_t i = 0; st == NS_OK && i < f->grid.nvox; i++)
+        mask[i] = m->data[i] != 0 && isfinite(m->data[i]);
+    ns_volume_free(m);
+    return st;
+}
+
+/* GIFT: each subject's first volume >= its mean, AND-ed over subjects. The
+ * smallest single-subject mask names the culprit of an empty group mask. */
+static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
+{
+    ns_ica_err err = {0};
+    size_t nvox = f->grid.nvox, least = SIZE_MAX;
+    memset(mask, 1, nvox);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads(f))
+    for (size_t i = 0; i < f->nsub; i++) {
+        if (err.code != NS_OK)
+            continue;
+        ns_volume *v = NULL;
+        ns_load_opts o = {.first_volume_only = 1};
+        uint8_t *own = ns_alloc(nvox, 1);
+        ns_status st = own ? ns_volume_load(f->sub[i].path, &o, &v) : NS_ERR_NOMEM;
+        if (st == NS_OK && v->nvox != nvox)
+            st = ns_error(NS_ERR_DATA, "grid changed since its header was read (%s)",
+                          f->sub[i].path);
+        if (st == NS_OK) {
+            memset(own, 1, nvox);
+            size_t n = ns_ica_mask_and_volume(v->data, nvox, own);
+#pragma omp critical(ns_ica_mask)
+            {
+                for (size_t j = 0; j < nvox; j++)
+                    mask[j] &= own[j];
+                if (n < least || (n == least && i < *worst))
+                    least = n, *worst = i;
+            }
+        } else {
+            ns_ica_err_keep(&err, st);
+        }
+        ns_volume_free(v);
+        free(own);
+    }
+    return ns_ica_err_raise(&err);
+}
+
+static ns_status write_mask(ns_ica_fitctx *f, const uint8_t *mask)
+{
+    ns_geom g = f->grid.geom;
+    g.ndim = 3;
+    for (int i = 3; i < 7; i++)
+        g.dim[i] = 1;
+    g.tr = 0;
+    ns_volume *v = ns_volume_create(&g);
+    char *dir = ns_ica_path(f->p->out_dir, "group");
+    char *path = dir ? ns_ica_path(dir, "desc-brain_mask.nii.gz") : NULL;
+    ns_status st = (v && path) ? ns_mkdirs(dir) : NS_ERR_NOMEM;
+    for (size_t i = 0; st == NS_OK && i < f->grid.nvox; i++)
+        v->data[i] = mask[i];
+    if (st == NS_OK)
+        st = ns_volume_save(v, path, NS_SAVE_UINT8);
+    ns_volume_free(v);
+    free(dir), free(path);
+    return st;
+}
+
+ns_status ns_ica_fit_mask(ns_ica_fitctx *f)
+{
+    uint8_t *mask = ns_alloc(f->grid.nvox, 1);
+    size_t worst = 0;
+    if (!mask)
+        return NS_ERR_NOMEM;
+    ns_status st = f->p->mask_path ? user_mask(f, mask) : gift_mask(f, mask, &worst);
+    size_t v = 0;
+    for (size_t i = 0; st == NS_OK && i < f->grid.nvox; i++)
+        v += mask[i];
+    if (st == NS_OK && v < 2)
+        st = f->p->mask_path
+                 ? ns_error(NS_ERR_DATA, "empty mask: fewer than 2 non-zero voxels (%s)",
+                            f->p->mask_path)
+                 : ns_error(NS_ERR_DATA,
+                            "empty mask: no voxel is >= the first-volume mean in every subject "
+                            "(smallest subject mask: %s)",
+                            f->sub[worst].path);
+    if (st == NS_OK && v <= (size_t)f->p1)
+        st = ns_error(NS_ERR_DATA, "mask has %zu voxels, not more than the %zu subject PCs (%s)",
+                      v, f->p1, f->p->mask_path ? f->p->mask_path : f->sub[worst].path);
+    if (st == NS_OK) {
+        f->grid.v = v;
+        f->grid.idx = ns_alloc(v, sizeof(size_t));
+        st = f->grid.idx ? NS_OK : NS_ERR_NOMEM;
+        for (size_t i = 0, j = 0; st == NS_OK && i < f->grid.nvox; i++)
+            if (mask[i])
+                f->grid.idx[j++] = i;
+    }
+    if (st == NS_OK)
+        st = write_mask(f, mask);
+    if (st == NS_OK)
+        ns_info("ica: mask of %zu voxels, %zu subjects, subject PCs %zu, orders up to %d", v,
+                f->nsub, f->p1, f->kmax);
+    free(mask);
+    return st;
+}
+
+/* ---------------------------------------------------------------- cache */
+
+static char *cache_file(const ns_ica_fitctx *f, size_t i)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%06zu.bin", i);
+    return ns_ica_path(f->cache_dir, name);
+}
+
+/* Raw spill of one subject's PCA: T, p, V, F, L, spectrum, Y. */
+static ns_status cache_write(const ns_ica_fitctx *f, size_t i, const ns_ica_spca *sp,
+                             const ns_matrix *y)
+{
+    char *path = cache_file(f, i);
+    FILE *fp = path ? fopen(path, "wb") : NULL;
+    if (!fp) {
+        ns_status st = ns_error(NS_ERR_IO, "cannot write the cache (%s)", path ? path : "?");
+        free(path);
+        return st;
+    }
+    uint64_t hdr[3] = {sp->t, sp->p, y->cols};
+    int ok = fwrite(hdr, sizeof hdr, 1, fp) == 1 &&
+             fwrite(sp->evec, sizeof(double), sp->t * sp->p, fp) == sp->t * sp->p &&
+             fwrite(sp->eval, sizeof(double), sp->p, fp) == sp->p &&
+             fwrite(sp->spectrum, sizeof(double), sp->t, fp) == sp->t &&
+             fwrite(y->data, sizeof(float), y->rows * y->cols, fp) == y->rows * y->cols;
+    ok &= fclose(fp) == 0;
+    ns_status st = ok ? NS_OK : ns_error(NS_ERR_IO, "cannot write the cache (disk full?) (%s)", path);
+    free(path);
+    return st;
+}
+
+static ns_status cache_read(const ns_ica_fitctx *f, size_t i, ns_ica_spca *sp, ns_matrix **y)
+{
+    char *path = cache_file(f, i);
+    FILE *fp = path ? fopen(path, "rb") : NULL;
+    uint64_t hdr[3];
+    ns_status st = NS_OK;
+    memset(sp, 0, sizeof *sp);
+    *y = NULL;
+    if (!fp || fread(hdr, sizeof hdr, 1, fp) != 1 || hdr[2] != f->grid.v)
+        st = ns_error(NS_ERR_IO, "cannot read the cache (%s)", path ? path : "?");
+    if (st == NS_OK) {
+        sp->t = hdr[0], sp->p = hdr[1];
+        sp->evec = ns_alloc(sp->t * sp->p, sizeof(double));
+        sp->eval = ns_alloc(sp->p, sizeof(double));
+        sp->spectrum = ns_alloc(sp->t, sizeof(double));
+        *y = ns_matrix_create(sp->p, hdr[2]);
+        int ok = sp->evec && sp->eval && sp->spectrum && *y &&
+                 fread(sp->evec, sizeof(double), sp->t * sp->p, fp) == sp->t * sp->p &&
+                 fread(sp->eval, sizeof(double), sp->p, fp) == sp->p &&
+                 fread(sp->spectrum, sizeof(double), sp->t, fp) == sp->t &&
+                 fread((*y)->data, sizeof(float), sp->p * hdr[2], fp) == sp->p * hdr[2];
+        if (!ok)
+            st = ns_error(NS_ERR_IO, "cannot read the cache (%s)", path);
+    }
+    if (fp)
+        fclose(fp);
+    free(path);
+    if (st != NS_OK) {
+        ns_ica_spca_clear(sp);
+        ns_matrix_free(*y);
+        *y = NULL;
+    }
+    return st;
+}
+
+static ns_status cache_open(ns_ica_fitctx *f)
+{
+    double bytes = (double)f->nsub * (double)f->p1 * (double)f->grid.v * sizeof(float);
+    if (!(f->p->cache_gb > 0) || bytes > f->p->cache_gb * 1e9 ||
+        f->p->backrecon == NS_ICA_BR_DR)
+        return NS_OK;
+    char name[64];
+    snprintf(name, sizeof name, "group/.ica-cache-%ld", (long)getpid());
+    f->cache_dir = ns_ica_path(f->p->out_dir, name);
+    if (!f->cache_dir)
+        return NS_ERR_NOMEM;
+    ns_status st = ns_mkdirs(f->cache_dir);
+    if (st != NS_OK) {
+        free(f->cache_dir);
+        f->cache_dir = NULL;
+    }
+    return st;
+}
+
+void ns_ica_fit_cache_remove(ns_ica_fitctx *f)
+{
+    if (!f->cache_dir)
+        return;
+    for (size_t i = 0; i < f->nsub; i++) {
+        char *p = cache_file(f, i);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    rmdir(f->cache_dir);
+}
+
+/* --------------------------------------------------------------- pass 1 */
+
+static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_ica_spca *sp, ns_matrix **y)
+{
+    ns_matrix *x = NULL;
+    ns_status st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &x);
+    if (st == NS_OK)
+        st = ns_ica_subject_pca(x, f->p1, f->sub[i].path, sp, y);
+    ns_matrix_free(x);
+    return st;
+}
+
+static ns_status migp_step(ns_ica_fitctx *f, const ns_ica_spca *sp, const ns_matrix *y)
+{
+    for (size_t j = 0; j < f->tmin; j++)
+        f->spec_mean[j] += sp->spectrum[j] / (double)f->nsub;
+    return ns_ica_gpca_add(f->g, y);
+}
+
+ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
+{
+    f->g = ns_ica_gpca_create(f->grid.v, f->work);
+    f->spec_mean = ns_calloc(f->tmin, sizeof(double));
+    ns_status st = (f->g && f->spec_mean) ? cache_open(f) : NS_ERR_NOMEM;
+    if (st != NS_OK)
+        return st;
+    ns_ica_err err = {0};
+    int nt = nthreads(f), old = nt > 1 ? ns_ica_blas_threads(1) : 0;
+    ns_progress *pr = ns_progress_create("ica: subject PCA", f->nsub);
+    size_t done = 0;
+#pragma omp parallel for ordered schedule(static, 1) num_threads(nt)
+    for (size_t i = 0; i < f->nsub; i++) {
+        ns_ica_spca sp = {0};
+        ns_matrix *y = NULL;
+        int skip = err.code != NS_OK; /* after a failure: drain without work */
+        ns_status s1 = skip ? NS_OK : reduce_subject(f, i, &sp, &y);
+        if (!skip && s1 == NS_OK && f->cache_dir)
+            s1 = cache_write(f, i, &sp, y);
+#pragma omp ordered
+        {
+            if (!skip && s1 == NS_OK && err.code == NS_OK)
+                s1 = migp_step(f, &sp, y);
+            if (!skip && s1 != NS_OK)
+                ns_ica_err_keep(&err, s1);
+            ns_progress_update(pr, ++done);
+        }
+        ns_ica_spca_clear(&sp);
+        ns_matrix_free(y);
+    }
+    ns_progress_free(pr);
+    if (nt > 1)
+        ns_ica_blas_threads(old);
+    return ns_ica_err_raise(&err);
+}
+
+/* --------------------------------------------------------------- pass 2 */
+
+static ns_status backrecon_subject(ns_ica_fitctx *f, size_t i)
+{
+    ns_ica_spca sp = {0};
+    ns_matrix *x = NULL, *y = NULL;
+    ns_ica_backrecon br = f->p->backrecon;
+    ns_status st;
+    if (f->cache_dir) {
+        st = cache_read(f, i, &sp, &y);
+    } else {
+        st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &x);
+        if (st == NS_OK && br != NS_ICA_BR_DR)
+            st = ns_ica_subject_pca(x, f->p1, f->sub[i].path, &sp, &y);
+    }
+    for (size_t o = 0; st == NS_OK && o < f->norders; o++)
+        st = ns_ica_subject_outputs(f->p->out_dir, &f->grid, &f->sub[i], &f->om[o], br, x, &sp,
+                                    y);
+    ns_ica_spca_clear(&sp);
+    ns_matrix_free(x), ns_matrix_free(y);
+    return st;
+}
+
+ns_status ns_ica_fit_pass2(ns_ica_fitctx *f)
+{
+    ns_ica_err err = {0};
+    int nt = nthreads(f), old = nt > 1 ? ns_ica_blas_threads(1) : 0;
+    ns_progress *pr = ns_progress_create("ica: back-reconstruction", f->nsub);
+    size_t done = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (size_t i = 0; i < f->nsub; i++) {
+        if (err.code != NS_OK)
+            continue;
+        ns_status s1 = backrecon_subject(f, i);
+        if (s1 != NS_OK)
+            ns_ica_err_keep(&err, s1);
+        size_t d;
+#pragma omp atomic capture
+        d = ++done;
+        ns_progress_update(pr, d);
+    }
+    ns_progress_free(pr);
+    if (nt > 1)
+        ns_ica_blas_threads(old);
+    return ns_ica_err_raise(&err);
+}

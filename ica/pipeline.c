@@ -1,0 +1,205 @@
+/* ns_ica_fit: the group ICA pipeline over files.
+ *
+ * Passes over the data (each subject read once per pass, whatever the
+ * number of orders):
+ *   0. headers (grid, TR, T) and the mask from each first volume;
+ *   1. preprocessing, subject PCA, MIGP update (in subject order), and the
+ *      reduced data spilled to a cache when small enough;
+ *   -  group PCA result, ICA/ICASSO of every order, group outputs;
+ *   2. back-reconstruction of every order (from the cache, or re-reading). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ica/fit_int.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ns_ica_params_default(ns_ica_params *p)
+{
+    memset(p, 0, sizeof *p);
+    static const int def_orders[] = {25};
+    p->orders = def_orders;
+    p->norders = 1;
+    p->runs = 1;
+    ns_ica_opts_default(&p->ica);
+    p->nprocs = 1;
+    p->cache_gb = 8;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static ns_status check_params(ns_ica_fitctx *f)
+{
+    const ns_ica_params *p = f->p;
+    if (!p->out_dir)
+        return ns_error(NS_ERR_ARG, "no output directory");
+    if (f->nsub == 0)
+        return ns_error(NS_ERR_ARG, "no input BOLD files");
+    if (p->norders == 0)
+        return ns_error(NS_ERR_ARG, "no model order given");
+    f->orders = ns_alloc(p->norders, sizeof(int));
+    if (!f->orders)
+        return NS_ERR_NOMEM;
+    memcpy(f->orders, p->orders, p->norders * sizeof(int));
+    qsort(f->orders, p->norders, sizeof(int), cmp_int);
+    for (size_t i = 0; i < p->norders; i++) {
+        if (f->orders[i] < 2)
+            return ns_error(NS_ERR_ARG, "model order %d: at least 2 components", f->orders[i]);
+        if (i && f->orders[i] == f->orders[i - 1])
+            return ns_error(NS_ERR_ARG, "model order %d given twice", f->orders[i]);
+    }
+    f->norders = p->norders;
+    f->kmax = f->orders[f->norders - 1];
+    return NS_OK;
+}
+
+/* Subject names; two inputs may not map to the same output stem. */
+static ns_status names(ns_ica_fitctx *f, const char *const *bold)
+{
+    f->sub = ns_calloc(f->nsub, sizeof *f->sub);
+    if (!f->sub)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < f->nsub; i++) {
+        f->sub[i].path = bold[i];
+        ns_status st = ns_ica_bids_stem(bold[i], &f->sub[i].stem, &f->sub[i].label);
+        if (st != NS_OK)
+            return st;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(f->sub[j].stem, f->sub[i].stem))
+                return ns_error(NS_ERR_ARG, "two inputs give the same output name %s (%s, %s)",
+                                f->sub[i].stem, bold[j], bold[i]);
+    }
+    return NS_OK;
+}
+
+static ns_status headers(ns_ica_fitctx *f)
+{
+    for (size_t i = 0; i < f->nsub; i++) {
+        ns_volume *h = NULL;
+        ns_status st = ns_volume_load_header(f->sub[i].path, &h);
+        if (st == NS_OK && i == 0) {
+            f->grid.geom = h->geom;
+            f->grid.tr = h->geom.tr;
+            f->grid.nvox = h->nvox;
+        }
+        if (st == NS_OK)
+            st = ns_ica_check_grid(&f->grid, h, f->sub[i].path);
+        if (st == NS_OK && h->geom.tr > 0 && f->grid.tr == 0)
+            st = ns_error(NS_ERR_DATA, "repetition time %g s where the first subject has none (%s)",
+                          h->geom.tr, f->sub[i].path);
+        if (st == NS_OK && h->geom.tr == 0 && f->grid.tr > 0)
+            st = ns_error(NS_ERR_DATA, "no repetition time where the first subject has %g s (%s)",
+                          f->grid.tr, f->sub[i].path);
+        if (st == NS_OK) {
+            f->sub[i].t = (size_t)h->geom.dim[3];
+            if (i == 0 || f->sub[i].t < f->tmin)
+                f->tmin = f->sub[i].t, f->tmin_sub = i;
+        }
+        ns_volume_free(h);
+        if (st != NS_OK)
+            return st;
+    }
+    if (f->grid.tr == 0)
+        ns_warn("repetition time unknown (%s): timeseries sidecars will say null",
+                f->sub[0].path);
+    return NS_OK;
+}
+
+/* p1 (subject PCs) and the checks against T and K. */
+static ns_status choose_dims(ns_ica_fitctx *f)
+{
+    const char *who = f->sub[f->tmin_sub].path;
+    if ((size_t)f->kmax >= f->tmin)
+        return ns_error(NS_ERR_ARG,
+                        "number of components %d must be below the number of time points %zu (%s)",
+                        f->kmax, f->tmin, who);
+    if (f->p->pc1) {
+        f->p1 = f->p->pc1;
+        if (f->p1 >= f->tmin)
+            return ns_error(NS_ERR_ARG,
+                            "--pc1 %zu must be below the number of time points %zu (%s)", f->p1,
+                            f->tmin, who);
+        if (f->p1 < (size_t)f->kmax)
+            return ns_error(NS_ERR_ARG, "--pc1 %zu is below the largest order %d", f->p1,
+                            f->kmax);
+    } else {
+        f->p1 = (size_t)ceil(1.5 * f->kmax);
+        if (f->p1 >= f->tmin) {
+            ns_warn("subject PCs capped at %zu (1.5 x %d needs more than the %zu time points of %s)",
+                    f->tmin - 1, f->kmax, f->tmin, who);
+            f->p1 = f->tmin - 1;
+        }
+    }
+    f->work = f->p->stacked_pca ? 0
+              : f->p->migp_rows ? f->p->migp_rows
+                                : (size_t)(2 * f->kmax > (int)f->p1 ? 2 * f->kmax : (int)f->p1);
+    if (f->work && f->work < (size_t)f->kmax)
+        return ns_error(NS_ERR_ARG, "MIGP rows %zu below the largest order %d", f->work, f->kmax);
+    return NS_OK;
+}
+
+static void fit_clear(ns_ica_fitctx *f)
+{
+    for (size_t i = 0; f->sub && i < f->nsub; i++)
+        free(f->sub[i].stem), free(f->sub[i].label);
+    free(f->sub);
+    free(f->orders), free(f->grid.idx), free(f->spec_mean), free(f->geig), free(f->gall);
+    ns_ica_gpca_free(f->g);
+    ns_matrix_free(f->z);
+    for (size_t o = 0; f->om && o < f->norders; o++) {
+        free(f->om[o].w), free(f->om[o].a);
+        ns_matrix_free(f->om[o].maps);
+        free(f->om[o].z); /* a view struct, data owned by f->z */
+        ns_icasso_clear(&f->ic[o]);
+    }
+    free(f->om), free(f->ic);
+    free(f->cache_dir);
+}
+
+ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub)
+{
+    ns_ica_fitctx f = {.p = p, .nsub = nsub};
+    int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_ica_blas_threads(nt);
+    double t0 = now(), t1, t2, t3, t4;
+    ns_status st = check_params(&f);
+    if (st == NS_OK)
+        st = names(&f, bold);
+    if (st == NS_OK)
+        st = headers(&f);
+    if (st == NS_OK)
+        st = choose_dims(&f);
+    if (st == NS_OK)
+        st = ns_ica_fit_mask(&f);
+    t1 = now();
+    if (st == NS_OK)
+        st = ns_ica_fit_pass1(&f);
+    t2 = now();
+    if (st == NS_OK)
+        st = ns_ica_fit_group(&f);
+    if (st == NS_OK)
+        st = ns_ica_fit_write_group(&f);
+    t3 = now();
+    if (st == NS_OK)
+        st = ns_ica_fit_pass2(&f);
+    t4 = now();
+    ns_ica_fit_cache_remove(&f);
+    if (st == NS_OK)
+        ns_info("ica timing: mask %.2f s, pass1 %.2f s, group PCA+ICA+outputs %.2f s, pass2 %.2f s, "
+                "total %.2f s",
+                t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0);
+    fit_clear(&f);
+    ns_ica_blas_threads(old);
+    return st;
+}
