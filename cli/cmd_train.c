@@ -764,18 +764,20 @@ static ns_status join_labels(const train_opts *o, train_data *d)
         st = NS_ERR_NOMEM;
     if (!st)
         st = match_labels(o, t, idc, tc, d, value);
+    size_t kept = 0;
+    for (size_t i = 0; !st && i < d->n; i++)
+        kept += value[i] != NULL;
+    if (!st && kept == 0) /* nothing matches: one error line, no list of warnings */
+        st = ns_error(NS_ERR_DATA, "no participant of the features has a '%s' value in the "
+                      "labels (%s; features start with %s, labels with %s)", o->target,
+                      o->labels, d->ids[0], t->nrows ? ns_tsv_get(t, 0, (size_t)idc) ?: "n/a"
+                                                     : "no rows");
     if (!st) {
         warn_list("of the features have no row in the labels, dropped",
                   json_object_get(d->dropped, "no_label"));
         warn_list("have target n/a, dropped", json_object_get(d->dropped, "target_na"));
         warn_list("of the labels have no features", json_object_get(d->dropped, "no_features"));
-        size_t before = d->n;
         compact_rows(d, value);
-        if (d->n == 0)
-            st = ns_error(NS_ERR_DATA, "no participant of the features has a '%s' value in the "
-                          "labels (%s; %zu feature rows, first id %s)", o->target, o->labels,
-                          before, json_string_value(json_array_get(
-                              json_object_get(d->dropped, "no_label"), 0)) ?: "-");
     }
     if (!st)
         st = encode_classes(d, value);
