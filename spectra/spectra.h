@@ -327,19 +327,48 @@ void ns_spectra_batch_set_arch(ns_spectra_batch *b, const ns_spectra_arch *a);
 ns_status ns_spectra_batch_write(const ns_spectra_batch *b, const char *path);
 void ns_spectra_batch_free(ns_spectra_batch *b);
 
-/* ======================== the layer tap (built with models: spectra/tap.c)
- * Declared here with opaque types so that this header does not include
- * models/; the functions exist when NS_HAVE_MODELS is defined. */
-struct ns_nn;
+/* Groups of n participants from a participants.tsv column: ids are matched
+ * on participant_id ("sub-" optional on either side); a missing participant
+ * or an n/a cell gives -1 (in no group, still in "all"). *names: the
+ * distinct values sorted (numerically when all are numbers), *ngroups of
+ * them; group[i] indexes names. Caller frees group, each name and names. */
+ns_status ns_spectra_groups_from_tsv(const char *tsv_path, const char *column,
+                                     const char *const *ids, size_t n, int **group,
+                                     char ***names, int *ngroups);
 
-/* Subscribes t to the model's layer tap (and takes the bounds' architecture
- * from the model); *sub receives the subscription id for ns_spectra_detach. */
-ns_status ns_spectra_attach(ns_spectra_tracker *t, struct ns_nn *m, int *sub);
-void ns_spectra_detach(struct ns_nn *m, int sub);
-/* Same for a one-batch collector. */
-ns_status ns_spectra_batch_attach(ns_spectra_batch *b, struct ns_nn *m, int *sub);
+/* ==================== the layer tap (spectra/tap.c, built with models) */
+#ifdef NS_HAVE_MODELS
+#include "models/models.h"
+
+/* Subscribes t to the model's layer tap and takes the bounds' architecture
+ * from the model; *sub receives the id for ns_spectra_detach. */
+ns_status ns_spectra_attach(ns_spectra_tracker *t, ns_nn *m, int *sub);
+void ns_spectra_detach(ns_nn *m, int sub);
 /* The architecture of a model (for ns_spectra_bounds). */
-ns_status ns_spectra_arch_from_nn(const struct ns_nn *m, ns_spectra_arch *a);
+ns_status ns_spectra_arch_from_nn(const ns_nn *m, ns_spectra_arch *a);
+
+/* neurospectra train: creates a tracker writing into out_dir and wires it
+ * into the CV driver: cp->observer learns each outer fold's training rows
+ * (any observer already set is still called), hooks->created subscribes the
+ * fold's network (tag = outer fold, -1 = the model on all rows; inner-CV
+ * fits and refits of a fold already recorded, e.g. permutation tests, are
+ * not recorded), hooks->trained unsubscribes. Groups come from column
+ * group_column of labels_tsv for the n participants ids (NULL column: only
+ * "all"). The tracker (owned by the caller: ns_spectra_tracker_finish after
+ * training, then free) must outlive the CV run. */
+ns_status ns_spectra_train_begin(const char *out_dir, const ns_spectra_opts *o,
+                                 const char *labels_tsv, const char *group_column,
+                                 const char *const *ids, size_t n, ns_cv_params *cp,
+                                 ns_clf_nn_hooks *hooks, ns_spectra_tracker **out);
+
+/* neurospectra grad: subscribes a one-batch collector to m (groups: n
+ * per-sample values, any ints); run ns_nn_forward_backward, then
+ * ns_spectra_batch_end writes path (`layer group quantity index value`,
+ * every singular value, with bounds) and frees b; path NULL only frees. */
+ns_status ns_spectra_batch_begin(ns_nn *m, const int32_t *groups, size_t n,
+                                 ns_spectra_batch **out);
+ns_status ns_spectra_batch_end(ns_spectra_batch *b, ns_nn *m, const char *path);
+#endif
 
 #ifdef __cplusplus
 }

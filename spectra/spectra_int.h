@@ -59,7 +59,54 @@ void spectra_scratch_free(spectra_scratch *sc);
 ns_status spectra_emit_group(spectra_scratch *sc, const ns_spectra_layer *l, const int *row_group,
                              int group, const ns_spectra_opts *o, size_t bound,
                              spectra_emit_fn emit, void *user);
+/* The tap subscription of a one-batch collector (-1 = none). */
+void spectra_batch_set_sub(ns_spectra_batch *b, int sub);
+int spectra_batch_sub(const ns_spectra_batch *b);
 /* The bound of layer `name` for nsamples samples, or SIZE_MAX. */
 size_t spectra_layer_bound(const ns_spectra_arch *a, const char *name, size_t nsamples);
 
 #endif
+
+/* ------------------------------------------------------------ tracker */
+
+/* One value of the long table, kept for the summaries and group tests. */
+typedef struct {
+    int32_t fold, epoch, step;
+    uint16_t layer, group; /* group 0 = "all", g + 1 = group g */
+    uint8_t q;
+    uint16_t index;
+    float value;
+} spectra_rec;
+
+#define SPECTRA_MAXLAYERS 64
+
+typedef struct {
+    char name[32];
+    spectra_scratch sc;
+} spectra_layer_state;
+
+struct ns_spectra_tracker {
+    char *dir;
+    ns_spectra_opts o;
+    char **gnames;
+    int ngroups;
+    ns_spectra_arch arch;
+    int have_arch;
+    int fold;
+    int *sample_group;          /* current fold, by sample index */
+    size_t nsamples;
+    ns_afile *tsv;              /* spectra.tsv, streamed */
+    spectra_layer_state layers[SPECTRA_MAXLAYERS];
+    int nlayers;
+    spectra_rec *recs;
+    size_t nrecs, caprecs;
+    spectra_rec cur;            /* fold/epoch/step/layer/group of the rows being emitted */
+    int finished;
+    void *glue;                 /* tap.c's training glue, freed with the tracker */
+    void (*glue_free)(void *);
+};
+
+/* summary.c: spectra_epochs.tsv, spectra_groups.tsv and the SVGs. */
+ns_status spectra_write_summaries(ns_spectra_tracker *t);
+/* "all" or the group's name (borrowed). */
+const char *spectra_group_name(const ns_spectra_tracker *t, int g1);

@@ -1,0 +1,189 @@
+/* The training subscriber: spectra of every layer every N-th step, streamed
+ * to spectra.tsv and kept compactly for the summaries. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spectra/spectra_int.h"
+
+ns_status ns_spectra_tracker_create(const char *out_dir, const ns_spectra_opts *o,
+                                    const char *const *group_names, int ngroups,
+                                    ns_spectra_tracker **out)
+{
+    *out = NULL;
+    if (ngroups < 0 || ngroups > 65000)
+        return ns_error(NS_ERR_ARG, "invalid number of groups %d (spectra)", ngroups);
+    ns_spectra_tracker *t = ns_calloc(1, sizeof *t);
+    if (!t)
+        return NS_ERR_NOMEM;
+    if (o)
+        t->o = *o;
+    else
+        ns_spectra_opts_default(&t->o);
+    if (t->o.every < 1)
+        t->o.every = 1;
+    t->dir = strdup(out_dir);
+    t->gnames = ns_calloc((size_t)ngroups + 1, sizeof *t->gnames);
+    t->ngroups = ngroups;
+    ns_status s = t->dir && t->gnames ? NS_OK : ns_error(NS_ERR_NOMEM, "out of memory (spectra)");
+    for (int g = 0; g < ngroups && s == NS_OK; g++)
+        if (!(t->gnames[g] = strdup(group_names[g])))
+            s = ns_error(NS_ERR_NOMEM, "out of memory (spectra)");
+    if (s == NS_OK)
+        s = ns_mkdirs(out_dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/spectra.tsv", out_dir);
+    if (s == NS_OK)
+        s = ns_afile_open(path, &t->tsv);
+    if (s == NS_OK)
+        fputs("fold\tepoch\tstep\tlayer\tgroup\tquantity\tindex\tvalue\n", ns_afile_stream(t->tsv));
+    if (s != NS_OK) {
+        ns_spectra_tracker_free(t);
+        return s;
+    }
+    *out = t;
+    return NS_OK;
+}
+
+void ns_spectra_tracker_free(ns_spectra_tracker *t)
+{
+    if (!t)
+        return;
+    ns_afile_abort(t->tsv); /* not committed: a failed run leaves no partial table */
+    if (t->glue_free)
+        t->glue_free(t->glue);
+    for (int g = 0; t->gnames && g < t->ngroups; g++)
+        free(t->gnames[g]);
+    free(t->gnames);
+    for (int i = 0; i < t->nlayers; i++)
+        spectra_scratch_free(&t->layers[i].sc);
+    free(t->sample_group);
+    free(t->recs);
+    free(t->dir);
+    free(t);
+}
+
+void ns_spectra_tracker_set_arch(ns_spectra_tracker *t, const ns_spectra_arch *a)
+{
+    t->arch = *a;
+    t->have_arch = 1;
+}
+
+const char *spectra_group_name(const ns_spectra_tracker *t, int g1)
+{
+    return g1 == 0 ? "all" : t->gnames[g1 - 1];
+}
+
+ns_status ns_spectra_tracker_begin_fold(ns_spectra_tracker *t, int fold, const int *sample_group,
+                                        const size_t *sample_rows, size_t nsamples)
+{
+    free(t->sample_group);
+    t->sample_group = NULL;
+    t->nsamples = 0;
+    t->fold = fold;
+    if (!sample_group || !nsamples)
+        return NS_OK;
+    t->sample_group = ns_alloc(nsamples, sizeof *t->sample_group);
+    if (!t->sample_group)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < nsamples; i++) {
+        int g = sample_group[sample_rows ? sample_rows[i] : i];
+        t->sample_group[i] = g < t->ngroups ? g : -1;
+    }
+    t->nsamples = nsamples;
+    return NS_OK;
+}
+
+static ns_status push(ns_spectra_tracker *t, const spectra_rec *r)
+{
+    if (t->nrecs == t->caprecs) {
+        size_t cap = t->caprecs ? 2 * t->caprecs : 4096;
+        spectra_rec *p = realloc(t->recs, cap * sizeof *p);
+        if (!p)
+            return ns_error(NS_ERR_NOMEM, "out of memory keeping %zu spectra values", cap);
+        t->recs = p;
+        t->caprecs = cap;
+    }
+    t->recs[t->nrecs++] = *r;
+    return NS_OK;
+}
+
+static ns_status tracker_emit(void *user, spectra_quantity q, size_t index, double value)
+{
+    ns_spectra_tracker *t = user;
+    spectra_rec r = t->cur;
+    r.q = (uint8_t)q;
+    r.index = (uint16_t)(index < UINT16_MAX ? index : UINT16_MAX);
+    r.value = (float)value;
+    fprintf(ns_afile_stream(t->tsv), "%d\t%d\t%d\t%s\t%s\t%s\t%zu\t%.9g\n", r.fold, r.epoch, r.step,
+            t->layers[r.layer].name, spectra_group_name(t, r.group), spectra_quantity_names[q],
+            index, value);
+    return push(t, &r);
+}
+
+static int layer_slot(ns_spectra_tracker *t, const char *name)
+{
+    for (int i = 0; i < t->nlayers; i++)
+        if (!strcmp(t->layers[i].name, name))
+            return i;
+    if (t->nlayers == SPECTRA_MAXLAYERS)
+        return -1;
+    snprintf(t->layers[t->nlayers].name, sizeof t->layers[0].name, "%s", name);
+    return t->nlayers++;
+}
+
+static size_t group_bound(const ns_spectra_tracker *t, const char *name, size_t nsamples)
+{
+    return t->have_arch ? spectra_layer_bound(&t->arch, name, nsamples) : SIZE_MAX;
+}
+
+ns_status ns_spectra_tracker_layer(ns_spectra_tracker *t, const ns_spectra_layer *l)
+{
+    if (t->finished || l->step % t->o.every != 0)
+        return NS_OK;
+    int slot = layer_slot(t, l->name);
+    if (slot < 0)
+        return ns_error(NS_ERR_ARG, "more than %d layers (spectra of %s)", SPECTRA_MAXLAYERS, l->name);
+    spectra_layer_state *ls = &t->layers[slot];
+    size_t R = l->rows_per_sample ? l->rows_per_sample : 1, rows = l->A->rows;
+    if (rows != l->nsamples * R || l->D->rows != rows)
+        return ns_error(NS_ERR_ARG, "layer %s: %zu rows for %zu samples x %zu", l->name, rows,
+                        l->nsamples, R);
+    ns_status s = spectra_scratch_reserve(&ls->sc, rows, l->A->cols, l->D->cols, t->o.precision);
+    if (s != NS_OK)
+        return s;
+    int *rg = NULL;
+    if (t->sample_group && t->ngroups > 0) {
+        for (size_t n = 0; n < l->nsamples; n++) {
+            size_t idx = l->sample_idx ? l->sample_idx[n] : n;
+            if (idx >= t->nsamples)
+                return ns_error(NS_ERR_ARG, "sample index %zu beyond the %zu grouped samples (%s)",
+                                idx, t->nsamples, l->name);
+        }
+        rg = ls->sc.row_group;
+        ns_spectra_row_groups(t->sample_group, l->sample_idx, l->nsamples, R, rg);
+    }
+    t->cur = (spectra_rec){.fold = t->fold, .epoch = l->epoch, .step = (int32_t)l->step,
+                           .layer = (uint16_t)slot};
+    for (int g = -1; g < (rg ? t->ngroups : 0) && s == NS_OK; g++) {
+        size_t ng = 0;
+        for (size_t n = 0; rg && g >= 0 && n < l->nsamples; n++)
+            ng += rg[n * R] == g;
+        t->cur.group = (uint16_t)(g + 1);
+        s = spectra_emit_group(&ls->sc, l, rg, g, &t->o,
+                               group_bound(t, l->name, g < 0 ? l->nsamples : ng), tracker_emit, t);
+    }
+    return s;
+}
+
+ns_status ns_spectra_tracker_finish(ns_spectra_tracker *t)
+{
+    if (t->finished)
+        return NS_OK;
+    t->finished = 1;
+    ns_status s = ns_afile_commit(t->tsv);
+    t->tsv = NULL;
+    if (s != NS_OK)
+        return s;
+    return spectra_write_summaries(t);
+}
