@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# neurospectra ica on the 2-D SimTB default (20 subjects, CNR 1): group maps
+# and subject timecourses against the simulator's ground truth (Hungarian
+# matching with scipy), back-reconstruction from the saved model (a fitted
+# subject reproduces its in-fit outputs; a held-out subject recovers its
+# truth), determinism, the output layout, and error cases (exit 1, one line).
+# requires: ica sim nifti_io
+set -euo pipefail
+: "${NS_BIN:?}" "${NS_TMP:?}"
+PY=${NS_PYTHON:-/usr/bin/python3}
+rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+T=$NS_TMP
+
+"$NS_BIN" ica --help | grep -q "usage: neurospectra ica" || fail "--help"
+set +e
+"$NS_BIN" ica --orders 20 x.nii.gz 2>/dev/null; rc=$?
+set -e
+[ $rc -eq 2 ] || fail "missing -o must be a usage error (exit $rc)"
+
+# 21 subjects: 20 fitted, sub-21 held out for the saved-model path.
+"$NS_BIN" simulate "$T/sim" --subjects 21 --cnr 1 --no-subject-maps --quiet
+labels=$(seq -f "%02g" 1 20 | tr '\n' ' ')
+# shellcheck disable=SC2086
+"$NS_BIN" ica -o "$T/out" --bids "$T/sim" --participant_label $labels \
+  --orders 20,32 --seed 3 --nprocs 2 --quiet
+
+g=$T/out/group
+for f in dataset_description.json group/desc-brain_mask.nii.gz group/desc-icamulti_crossorder.tsv; do
+  [ -s "$T/out/$f" ] || fail "missing $f"
+done
+for k in 20 32; do
+  for f in components.nii.gz components.json stability.tsv model.npz eigenvalues.tsv; do
+    [ -s "$g/desc-ica${k}_$f" ] || fail "missing desc-ica${k}_$f"
+  done
+  n=$(ls "$T"/out/sub-*/func/sub-*_task-rest_desc-ica${k}_timeseries.tsv | wc -l)
+  [ "$n" -eq 20 ] || fail "order $k: $n subject timeseries, expected 20"
+  [ -s "$T/out/sub-07/func/sub-07_task-rest_desc-ica${k}_components.nii.gz" ] || fail "subject maps"
+  [ -s "$T/out/sub-07/func/sub-07_task-rest_desc-ica${k}_timeseries.json" ] || fail "subject json"
+done
+[ ! -e "$T/out/sub-21" ] || fail "held-out subject was fitted"
+ls -a "$g" | grep -q "ica-cache" && fail "cache left behind"
+
+# Accuracy against the truth, and the file formats other stages rely on.
+"$PY" - "$T/sim" "$T/out" <<'EOF'
+import glob, json, os, sys
+import nibabel as nib, numpy as np
+from scipy.optimize import linear_sum_assignment
+sim, out = sys.argv[1:3]
+def rows(path, mask):
+    d = np.asarray(nib.load(path).dataobj, dtype=np.float64)
+    return d.reshape(-1, d.shape[-1], order="F")[mask].T
+def corr(a, b):
+    a = a - a.mean(1, keepdims=True); b = b - b.mean(1, keepdims=True)
+    a = a / np.linalg.norm(a, axis=1, keepdims=True); b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return a @ b.T
+mask = np.asarray(nib.load(f"{out}/group/desc-brain_mask.nii.gz").dataobj).ravel(order="F") > 0
+truth = rows(f"{sim}/derivatives/simulation/group/desc-true_components.nii.gz", mask)
+for k in (20, 32):
+    img = nib.load(f"{out}/group/desc-ica{k}_components.nii.gz")
+    assert img.shape[-1] == k, img.shape
+    est = rows(f"{out}/group/desc-ica{k}_components.nii.gz", mask)
+    assert np.allclose(est.mean(1), 0, atol=1e-3) and np.allclose(est.std(1, ddof=1), 1, atol=1e-3), "z-scored maps"
+    r = corr(truth, est); ri, ci = linear_sum_assignment(1 - np.abs(r))
+    m = np.abs(r[ri, ci])
+    tcs = []
+    for f in sorted(glob.glob(f"{out}/sub-*/func/*_desc-ica{k}_timeseries.tsv")):
+        sub = os.path.basename(f).split("_")[0]
+        with open(f) as fh:
+            head = fh.readline().rstrip("\n").split("\t")
+        w = len(str(k))
+        assert head == [f"ica{k}c{i:0{w}d}" for i in range(1, k + 1)], head[:3]
+        est_tc = np.loadtxt(f, skiprows=1, delimiter="\t")
+        assert est_tc.shape == (150, k), est_tc.shape
+        side = json.load(open(f[:-4] + ".json"))
+        assert side["RepetitionTime"] == 2.0 and side["Components"] == k and len(side["Sources"]) == 1
+        true_tc = np.loadtxt(glob.glob(f"{sim}/derivatives/simulation/{sub}/func/*_desc-true_timeseries.tsv")[0],
+                             skiprows=1, delimiter="\t")
+        tcs.append(np.abs(corr(true_tc.T, est_tc.T)[ri, ci]).mean())
+    print(f"order {k}: maps mean |r| {m.mean():.3f} (min {m.min():.3f}), timecourses mean |r| {np.mean(tcs):.3f}")
+    if k == 32:
+        assert m.mean() >= 0.9, f"group maps mean matched |r| {m.mean():.3f} < 0.9"
+        assert np.mean(tcs) >= 0.8, f"subject timecourses mean matched |r| {np.mean(tcs):.3f} < 0.8"
+    stab = open(f"{out}/group/desc-ica{k}_stability.tsv").read().splitlines()
+    assert stab[0].split("\t")[:3] == ["component", "stability_index", "cluster_size"] and len(stab) == k + 1
+    side = json.load(open(f"{out}/group/desc-ica{k}_components.json"))
+    assert side["Seed"] == 3 and side["ModelOrder"] == k and len(side["Sources"]) == 20
+    z = np.load(f"{out}/group/desc-ica{k}_model.npz")
+    assert z["unmixing"].shape == (k, k) and z["whitened_pca_maps"].shape == (k, mask.sum())
+cross = open(f"{out}/group/desc-icamulti_crossorder.tsv").read().splitlines()
+assert len(cross) == 53 and cross[0].split("\t")[0] == "component" and len(cross[0].split("\t")) == 53
+EOF
+
+# Saved model: a fitted subject reproduces its in-fit outputs ...
+m32=$g/desc-ica32_model.npz
+"$NS_BIN" ica --model "$m32" -o "$T/again" "$T/sim/sub-03/func/sub-03_task-rest_bold.nii.gz" \
+  "$T/sim/sub-21/func/sub-21_task-rest_bold.nii.gz" --quiet
+"$PY" - "$T" <<'EOF'
+import sys, glob, numpy as np, nibabel as nib
+from scipy.optimize import linear_sum_assignment
+T = sys.argv[1]
+base = "sub-03/func/sub-03_task-rest_desc-ica32"
+a = np.loadtxt(f"{T}/again/{base}_timeseries.tsv", skiprows=1)
+b = np.loadtxt(f"{T}/out/{base}_timeseries.tsv", skiprows=1)
+assert np.abs(a - b).max() < 1e-4, np.abs(a - b).max()
+a = np.asarray(nib.load(f"{T}/again/{base}_components.nii.gz").dataobj)
+b = np.asarray(nib.load(f"{T}/out/{base}_components.nii.gz").dataobj)
+assert np.abs(a - b).max() < 1e-3, np.abs(a - b).max()
+# ... and the held-out subject's timecourses follow its truth (matching from the group maps)
+def corr(a, b):
+    a = a - a.mean(1, keepdims=True); b = b - b.mean(1, keepdims=True)
+    a = a / np.linalg.norm(a, axis=1, keepdims=True); b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return a @ b.T
+mask = np.asarray(nib.load(f"{T}/out/group/desc-brain_mask.nii.gz").dataobj).ravel(order="F") > 0
+rows = lambda p: np.asarray(nib.load(p).dataobj, dtype=float).reshape(-1, nib.load(p).shape[-1], order="F")[mask].T
+r = corr(rows(f"{T}/sim/derivatives/simulation/group/desc-true_components.nii.gz"),
+         rows(f"{T}/out/group/desc-ica32_components.nii.gz"))
+ri, ci = linear_sum_assignment(1 - np.abs(r))
+est = np.loadtxt(f"{T}/again/sub-21/func/sub-21_task-rest_desc-ica32_timeseries.tsv", skiprows=1)
+tru = np.loadtxt(glob.glob(f"{T}/sim/derivatives/simulation/sub-21/func/*_desc-true_timeseries.tsv")[0], skiprows=1)
+held = np.abs(corr(tru.T, est.T)[ri, ci]).mean()
+print(f"held-out subject: timecourses mean |r| {held:.3f}")
+assert held >= 0.75, held
+EOF
+
+# Same seed, same output (small run twice).
+few=()
+for s in 01 02 03 04 05; do few+=("$T/sim/sub-$s/func/sub-${s}_task-rest_bold.nii.gz"); done
+for d in d1 d2; do
+  "$NS_BIN" ica -o "$T/$d" --orders 8 --runs 3 --seed 11 --nprocs 2 --quiet "${few[@]}"
+done
+cmp "$T/d1/group/desc-ica8_stability.tsv" "$T/d2/group/desc-ica8_stability.tsv" || fail "stability differs"
+cmp "$T/d1/sub-02/func/sub-02_task-rest_desc-ica8_timeseries.tsv" \
+    "$T/d2/sub-02/func/sub-02_task-rest_desc-ica8_timeseries.tsv" || fail "timeseries differ"
+"$PY" -c "
+import sys, numpy as np, nibabel as nib
+a, b = (np.asarray(nib.load(f'$T/{d}/group/desc-ica8_components.nii.gz').dataobj) for d in ('d1', 'd2'))
+assert np.array_equal(a, b), 'group maps differ'
+"
+
+# Error cases: exit 1, exactly one line naming the file.
+"$PY" - "$T/err" "$T/sim/sub-01/func/sub-01_task-rest_bold.nii.gz" <<'EOF'
+import os, sys, json, shutil, numpy as np, nibabel as nib
+d, src = sys.argv[1:3]
+os.makedirs(d)
+img = nib.load(src)
+data = np.asarray(img.dataobj, dtype=np.float32)
+def save(name, arr, tr=2.0, shape_src=img):
+    h = shape_src.header.copy(); h.set_data_dtype(np.float32)
+    h.set_zooms(h.get_zooms()[:3] + (tr,))
+    nib.save(nib.Nifti1Image(arr, img.affine, h), f"{d}/{name}")
+save("sub-a_bold.nii.gz", data)
+nan = data.copy(); nan[50, 50, 0, 5] = np.nan
+save("sub-nan_bold.nii.gz", nan)
+save("sub-tr_bold.nii.gz", data, tr=1.0)
+save("sub-grid_bold.nii.gz", data[:60, :60])
+save("sub-short_bold.nii.gz", data[..., :25])
+nib.save(nib.Nifti1Image(np.zeros(data.shape[:3], np.uint8), img.affine), f"{d}/zero_mask.nii.gz")
+open(f"{d}/sub-bad_bold.nii.gz", "w").write("not a nifti file\n")
+EOF
+E=$T/err
+expect_error() { # expect_error PATTERN ARGS...
+  local pat=$1; shift
+  set +e
+  "$NS_BIN" ica -o "$T/eout" --quiet "$@" 2> "$T/stderr"; local rc=$?
+  set -e
+  [ $rc -eq 1 ] || fail "exit $rc (expected 1) for: $* ($(cat "$T/stderr"))"
+  [ "$(wc -l < "$T/stderr")" -eq 1 ] || fail "more than one line for: $*: $(cat "$T/stderr")"
+  grep -q "^neurospectra: error: .*$pat" "$T/stderr" || fail "message for $*: $(cat "$T/stderr")"
+}
+a=$E/sub-a_bold.nii.gz
+expect_error "below the number of time points 150 (.*sub-a_bold" --orders 150 "$a"
+expect_error "pc1 150 must be below the number of time points 150 (.*sub-a_bold" --orders 10 --pc1 150 "$a"
+expect_error "below the number of time points 25 (.*sub-short_bold" --orders 30 "$a" "$E/sub-short_bold.nii.gz"
+expect_error "differs from the group grid.*(.*sub-grid_bold" --orders 5 "$a" "$E/sub-grid_bold.nii.gz"
+expect_error "repetition time 1 s differs.*(.*sub-tr_bold" --orders 5 "$a" "$E/sub-tr_bold.nii.gz"
+expect_error "NaN or Inf.*(.*sub-nan_bold" --orders 5 "$a" "$E/sub-nan_bold.nii.gz"
+expect_error "empty mask.*zero_mask" --orders 5 --mask "$E/zero_mask.nii.gz" "$a"
+expect_error "sub-bad_bold" --orders 5 "$a" "$E/sub-bad_bold.nii.gz"
+expect_error "missing_bold" --orders 5 "$a" "$E/missing_bold.nii.gz"
+expect_error "zero_mask" --model "$E/zero_mask.nii.gz" "$a"
+echo "test_ica: ok"
