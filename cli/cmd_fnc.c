@@ -227,7 +227,7 @@ static int run_single(fnc_args *a, const char *in, const char *out)
         return ns_cli_failf("no repetition time: pass --tr SECONDS (%s)", in);
     ns_fnc_table *t = NULL;
     ns_fnc_postproc *p = NULL;
-    ns_fnc_iir f;
+    ns_fnc_iir f = {.order = -1}; /* -1: no filter (cut-off above Nyquist) */
     ns_status st = ns_fnc_table_read(in, &t);
     double wn = pp->lowpass_hz / (0.5 / a->o.tr);
     if (!st && a->filter_only)

@@ -99,7 +99,12 @@ ns_status ns_fnc_static(const double *x, size_t T, size_t K, double *z, double *
     ns_status st = ns_fnc_corr(x, T, K, z, work);
     if (st)
         return st;
-    ns_fnc_fisher_z(z, K * K, 0.0); /* atanh(0) = 0 keeps the diagonal at 0 */
+    /* upper triangle only (atanh is the costly part), then mirrored */
+    for (size_t i = 0; i + 1 < K; i++) {
+        ns_fnc_fisher_z(z + i * K + i + 1, K - i - 1, 0.0);
+        for (size_t j = i + 1; j < K; j++)
+            z[j * K + i] = z[i * K + j];
+    }
     return NS_OK;
 }
 

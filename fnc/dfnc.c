@@ -53,12 +53,13 @@ ns_status ns_fnc_dfnc_windows(const double *x, size_t T, size_t K, size_t w, dou
             break;
         }
         ns_fnc__gram(z, T, K, r);
-        ns_fnc_fisher_z(r, K * K, 0.0);
         float *o = out + i * E;
         size_t e = 0;
-        for (size_t a = 0; a < K; a++)
+        for (size_t a = 0; a + 1 < K; a++) {
+            ns_fnc_fisher_z(r + a * K + a + 1, K - a - 1, 0.0);
             for (size_t b = a + 1; b < K; b++)
                 o[e++] = (float)r[a * K + b];
+        }
     }
     free(buf);
     return rc;

@@ -129,24 +129,28 @@ ns_status ns_fnc_despike(double *x, size_t T, size_t K, int span, double *work,
     double *mean = acc, *sd = acc + K;
     moving_average(x, T, K, span, s);
     memset(mean, 0, 2 * K * sizeof(double));
-    for (size_t i = 0; i < T * K; i++) {
-        r[i] = fabs(x[i] - s[i]);
-        mean[i % K] += r[i];
-    }
+    for (size_t t = 0; t < T; t++)
+        for (size_t k = 0; k < K; k++) {
+            double v = fabs(x[t * K + k] - s[t * K + k]);
+            r[t * K + k] = v;
+            mean[k] += v;
+        }
     for (size_t k = 0; k < K; k++)
         mean[k] /= (double)T;
-    for (size_t i = 0; i < T * K; i++) {
-        double d = r[i] - mean[i % K];
-        sd[i % K] += d * d;
-    }
+    for (size_t t = 0; t < T; t++)
+        for (size_t k = 0; k < K; k++) {
+            double d = r[t * K + k] - mean[k];
+            sd[k] += d * d;
+        }
     /* GIFT's rule compares r itself (not r - mean) with 2.5 std(r) */
     for (size_t k = 0; k < K; k++)
         sd[k] = 2.5 * sqrt(sd[k] / (double)(T - 1));
-    for (size_t i = 0; i < T * K; i++)
-        if (r[i] > sd[i % K]) {
-            x[i] = s[i];
-            n++;
-        }
+    for (size_t t = 0; t < T; t++)
+        for (size_t k = 0; k < K; k++)
+            if (r[t * K + k] > sd[k]) {
+                x[t * K + k] = s[t * K + k];
+                n++;
+            }
     if (nreplaced)
         *nreplaced = n;
     free(own);

@@ -1,11 +1,20 @@
 /* ns_fnc_study_run: every run of the tree through post-processing and
  * static / multi-scale FNC, the group feature table, then dynamic FNC. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fnc/study_int.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void ns_fnc_study_defaults(ns_fnc_study_opts *o)
 {
@@ -62,35 +71,55 @@ static ns_status chain_for(fnc_study *s, pp_cache *c, size_t T, double tr)
     return ns_fnc_postproc_create(&o, T, &c->p);
 }
 
-/* Loads and post-processes a run (up to the despike when spectra_only). */
+/* What one run contributed, merged into the study in run order. */
+typedef struct {
+    double t_read, t_compute, t_write;
+    size_t spikes;
+    int lowpass;
+} run_stats;
+
+/* Loads and post-processes a run (up to the despike when spectra_only).
+ * Touches only r, d, c and rs: runs are prepared in parallel. */
 static ns_status prepare_run(fnc_study *s, fnc_run *r, pp_cache *c, int spectra_only,
-                             fnc_run_data *d)
+                             fnc_run_data *d, run_stats *rs)
 {
+    double t0 = now();
     ns_status st = ns_fnc__load_run(s, r, d);
+    double t1 = now();
     if (!st)
         st = chain_for(s, c, d->T, d->tr);
-    size_t spikes = 0;
     if (!st)
-        st = ns_fnc_postproc_run(c->p, d->x, s->K, d->conf, s->nconf, spectra_only, &spikes);
+        st = ns_fnc_postproc_run(c->p, d->x, s->K, d->conf, s->nconf, spectra_only,
+                                 &rs->spikes);
+    rs->t_read += t1 - t0;
+    rs->t_compute += now() - t1;
     if (st) {
         ns_fnc__run_data_free(d);
         return strstr(ns_last_error(), r->name) ? st : ns_error_prefix(st, "%s", r->name);
     }
     r->T = d->T;
     r->tr = d->tr;
-    if (!spectra_only) {
-        if (ns_fnc_postproc_lowpass_applied(c->p))
-            s->lowpass_applied = 1;
-        else
-            s->lowpass_skipped = 1;
-        s->spikes += spikes;
-        s->values += d->T * s->K;
-        if (s->tr_first == 0.0)
-            s->tr_first = d->tr;
-        else if (fabs(s->tr_first - d->tr) > 1e-9)
-            s->tr_mixed = 1;
-    }
+    rs->lowpass = ns_fnc_postproc_lowpass_applied(c->p);
     return NS_OK;
+}
+
+static void merge_stats(fnc_study *s, const fnc_run *r, const run_stats *rs)
+{
+    s->t_read += rs->t_read;
+    s->t_compute += rs->t_compute;
+    s->t_write += rs->t_write;
+    if (r->failed)
+        return;
+    if (rs->lowpass)
+        s->lowpass_applied = 1;
+    else
+        s->lowpass_skipped = 1;
+    s->spikes += rs->spikes;
+    s->values += r->T * s->K;
+    if (s->tr_first == 0.0)
+        s->tr_first = r->tr;
+    else if (fabs(s->tr_first - r->tr) > 1e-9)
+        s->tr_mixed = 1;
 }
 
 /* Pass 1 (only for the low-frequency criterion): mean over runs of each
@@ -102,7 +131,8 @@ static void lowfreq_pass(fnc_study *s, pp_cache *c)
     for (size_t i = 0; frac && i < s->nruns; i++) {
         fnc_run *r = &s->runs[i];
         fnc_run_data d;
-        if (prepare_run(s, r, c, 1, &d)) {
+        run_stats rs = {0};
+        if (prepare_run(s, r, c, 1, &d, &rs)) {
             ns_fnc__report(s, r, "%s", ns_last_error());
             continue;
         }
@@ -209,12 +239,19 @@ static ns_status features_open(fnc_study *s, feat_writer *w)
     return NS_OK;
 }
 
-static void features_add(fnc_study *s, feat_writer *w, const double *z)
+/* The selected edges (upper triangle in selection order) of z. */
+static void selected_edges(const fnc_study *s, const double *z, double *e)
 {
-    size_t e = 0;
+    size_t n = 0;
     for (size_t a = 0; a < s->nsel; a++)
         for (size_t b = a + 1; b < s->nsel; b++)
-            w->acc[e++] += z[s->sel[a] * s->K + s->sel[b]];
+            e[n++] = z[s->sel[a] * s->K + s->sel[b]];
+}
+
+static void features_add(feat_writer *w, const double *e)
+{
+    for (size_t i = 0; i < w->E; i++)
+        w->acc[i] += e[i];
     w->nacc++;
 }
 
@@ -236,57 +273,150 @@ static void features_flush(feat_writer *w, const char *participant, int decimals
     w->nacc = 0;
 }
 
-/* One run of pass 2; returns non-zero (message set) when it failed. */
-static ns_status static_run(fnc_study *s, fnc_run *r, pp_cache *c, feat_writer *w, double *z,
-                            double *block)
+/* Per-thread buffers of pass 2. */
+typedef struct {
+    pp_cache c;
+    double *z, *block;
+} worker;
+
+/* A run's results waiting to be merged in order. */
+typedef struct {
+    ns_status st;
+    char *msg;
+    double *edges;
+    fnc_run_data d; /* kept for dynamic FNC */
+    run_stats rs;
+} run_slot;
+
+/* One run of pass 2 (any thread): post-processing, FNC, relmats. */
+static void static_run(fnc_study *s, fnc_run *r, worker *wk, run_slot *sl)
 {
-    fnc_run_data d;
-    ns_status st = prepare_run(s, r, c, 0, &d);
-    if (st)
-        return st;
-    st = ns_fnc_static(d.x, d.T, s->K, z, NULL);
-    if (!st)
-        st = write_relmats(s, r, z, block);
-    if (!st && s->o->dynamic && (st = ns_fnc__dfnc_add(s, r, d.x, d.T)))
-        ns_error_prefix(st, "dynamic FNC");
-    if (!st)
-        features_add(s, w, z);
-    if (st && !strstr(ns_last_error(), r->name))
-        ns_error_prefix(st, "%s", r->name);
-    ns_fnc__run_data_free(&d);
-    return st;
+    sl->rs = (run_stats){0};
+    sl->st = prepare_run(s, r, &wk->c, 0, &sl->d, &sl->rs);
+    if (!sl->st) {
+        double t0 = now();
+        sl->st = ns_fnc_static(sl->d.x, sl->d.T, s->K, wk->z, NULL);
+        double t1 = now();
+        if (!sl->st)
+            sl->st = write_relmats(s, r, wk->z, wk->block);
+        if (!sl->st)
+            selected_edges(s, wk->z, sl->edges);
+        sl->rs.t_compute += t1 - t0;
+        sl->rs.t_write += now() - t1;
+    }
+    if (sl->st) {
+        if (!strstr(ns_last_error(), r->name))
+            ns_error_prefix(sl->st, "%s", r->name);
+        sl->msg = strdup(ns_last_error());
+    }
 }
 
-static ns_status static_pass(fnc_study *s, pp_cache *c, ns_fnc_study_result *res)
+/* In run order: report, dFNC windows, feature accumulation. */
+static void merge_run(fnc_study *s, fnc_run *r, run_slot *sl, feat_writer *w)
 {
-    feat_writer w = {0};
-    ns_status st = features_open(s, &w);
+    if (!sl->st && s->o->dynamic && (sl->st = ns_fnc__dfnc_add(s, r, sl->d.x, sl->d.T))) {
+        ns_error_prefix(sl->st, "dynamic FNC");
+        sl->msg = strdup(ns_last_error());
+    }
+    if (sl->st)
+        ns_fnc__report(s, r, "%s", sl->msg ? sl->msg : "failed");
+    else
+        features_add(w, sl->edges);
+    merge_stats(s, r, &sl->rs);
+    ns_fnc__run_data_free(&sl->d);
+    free(sl->msg);
+    sl->msg = NULL;
+}
+
+static void workers_free(worker *wk, int n)
+{
+    for (int t = 0; wk && t < n; t++) {
+        ns_fnc_postproc_free(wk[t].c.p);
+        free(wk[t].z);
+        free(wk[t].block);
+    }
+    free(wk);
+}
+
+static worker *workers_create(const fnc_study *s, int n)
+{
     size_t bmax = 0;
     for (int j = 0; j < s->norders; j++)
         bmax = (size_t)s->orders[j] > bmax ? (size_t)s->orders[j] : bmax;
-    double *z = ns_alloc(s->K * s->K, sizeof(double)), *block = ns_alloc(bmax * bmax, sizeof(double));
-    if (!z || !block)
+    worker *wk = ns_calloc((size_t)n, sizeof(worker));
+    for (int t = 0; wk && t < n; t++) {
+        wk[t].z = ns_alloc(s->K * s->K, sizeof(double));
+        wk[t].block = ns_alloc(bmax * bmax, sizeof(double));
+        if (!wk[t].z || !wk[t].block) {
+            workers_free(wk, n);
+            return NULL;
+        }
+    }
+    return wk;
+}
+
+static void slots_free(run_slot *sl, size_t n)
+{
+    for (size_t i = 0; sl && i < n; i++)
+        free(sl[i].edges);
+    free(sl);
+}
+
+static run_slot *slots_create(size_t n, size_t E)
+{
+    run_slot *sl = ns_calloc(n, sizeof(run_slot));
+    for (size_t i = 0; sl && i < n; i++)
+        if (!(sl[i].edges = ns_alloc(E ? E : 1, sizeof(double)))) {
+            slots_free(sl, n);
+            return NULL;
+        }
+    return sl;
+}
+
+/* Pass 2: runs in batches, each batch in parallel (OpenMP), merged in order
+ * so that the feature table streams out participant by participant. */
+static ns_status static_pass(fnc_study *s, ns_fnc_study_result *res)
+{
+    feat_writer w = {0};
+    int nth = omp_get_max_threads();
+    size_t batch = 4 * (size_t)nth;
+    ns_status st = features_open(s, &w);
+    worker *wk = st ? NULL : workers_create(s, nth);
+    run_slot *sl = wk ? slots_create(batch, w.E) : NULL;
+    if (!st && !sl)
         st = NS_ERR_NOMEM;
     ns_progress *pg = ns_progress_create("fnc", s->nruns);
-    for (size_t i = 0; i < s->nruns && !st; i++) {
-        fnc_run *r = &s->runs[i];
-        if (!r->failed && static_run(s, r, c, &w, z, block))
-            ns_fnc__report(s, r, "%s", ns_last_error());
-        if (i + 1 == s->nruns || strcmp(r->participant, s->runs[i + 1].participant)) {
-            res->participants += w.nacc > 0;
-            features_flush(&w, r->participant, s->o->decimals);
+    for (size_t b0 = 0; b0 < s->nruns && !st; b0 += batch) {
+        size_t nb = s->nruns - b0 < batch ? s->nruns - b0 : batch;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (size_t i = 0; i < nb; i++)
+            if (!s->runs[b0 + i].failed)
+                static_run(s, &s->runs[b0 + i], &wk[omp_get_thread_num()], &sl[i]);
+        for (size_t i = 0; i < nb; i++) {
+            fnc_run *r = &s->runs[b0 + i];
+            if (!r->failed)
+                merge_run(s, r, &sl[i], &w);
+            size_t next = b0 + i + 1;
+            if (next == s->nruns || strcmp(r->participant, s->runs[next].participant)) {
+                double t0 = now();
+                res->participants += w.nacc > 0;
+                features_flush(&w, r->participant, s->o->decimals);
+                s->t_write += now() - t0;
+            }
+            ns_progress_update(pg, b0 + i + 1);
         }
-        ns_progress_update(pg, i + 1);
     }
     ns_progress_free(pg);
+    double t0 = now();
     if (!st && res->participants > 0)
         st = ns_afile_commit(w.f);
     else
         ns_afile_abort(w.f);
+    s->t_write += now() - t0;
     free(w.acc);
     free(w.line);
-    free(z);
-    free(block);
+    slots_free(sl, batch);
+    workers_free(wk, nth);
     return st;
 }
 
@@ -409,13 +539,15 @@ ns_status ns_fnc_study_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res)
     res->kept = s.nsel;
     res->edges = ns_fnc_nedges(s.nsel);
     if (!st)
-        st = static_pass(&s, &c, res);
+        st = static_pass(&s, res);
     if (!st && res->participants > 0)
         st = write_features_json(&s, sel, res);
     if (!st && o->dynamic)
         st = ns_fnc__dfnc_finish(&s, res);
     for (size_t i = 0; i < s.nruns; i++)
         res->runs_failed += s.runs[i].failed;
+    ns_debug("fnc timing (thread-seconds over %d threads): read %.3f s, post-processing + FNC "
+             "%.3f s, write %.3f s", omp_get_max_threads(), s.t_read, s.t_compute, s.t_write);
     ns_fnc_postproc_free(c.p);
     json_decref(sel);
     study_free(&s);

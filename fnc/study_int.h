@@ -39,6 +39,7 @@ typedef struct {
     int lowpass_applied, lowpass_skipped;
     size_t spikes;     /* despiked points over all runs */
     size_t values;     /* timecourse values over all runs */
+    double t_read, t_compute, t_write; /* seconds, for --verbose */
     /* dFNC windows of the kept components */
     float *win;
     size_t nwin, win_cap, edyn;

@@ -113,7 +113,10 @@ static ns_status resolve_tr(fnc_study *s, fnc_run *r, double data_tr, const char
     double user = s->o->tr;
     if (user > 0) {
         if (isfinite(data_tr) && fabs(data_tr - user) > 1e-6 * user) {
-            if (s->tr_mismatch_runs++ == 0)
+            int seen;
+#pragma omp atomic capture
+            seen = s->tr_mismatch_runs++;
+            if (seen == 0) /* warn once; the count goes to the sidecar */
                 ns_warn("--tr %g differs from the data's RepetitionTime %g (%s); using --tr", user,
                         data_tr, r->name);
         }

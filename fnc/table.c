@@ -3,6 +3,7 @@
  * (printf's %g costs more than the whole FNC computation). */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,51 @@ static ns_status parse_header(ns_fnc_table *t, const char *p, const char *end, c
     return NS_OK;
 }
 
+/* Decimal [p, end) by Clinger's fast path: a significand of at most 15
+ * digits and a power of ten of at most 22 give one correctly rounded
+ * operation, the same double strtod returns. Returns 0 on success, -1 when
+ * the text needs strtod (or is not a number). */
+static int parse_fast(const char *p, const char *end, double *out)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int neg = 0, nd = 0, any = 0, e10 = 0;
+    uint64_t m = 0;
+    if (p < end && (*p == '-' || *p == '+'))
+        neg = *p++ == '-';
+    for (; p < end && *p >= '0' && *p <= '9'; p++, any = 1)
+        if (m || *p != '0') {
+            m = m * 10 + (uint64_t)(*p - '0');
+            nd++;
+        }
+    if (p < end && *p == '.')
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++, any = 1, e10--)
+            if (m || *p != '0') {
+                m = m * 10 + (uint64_t)(*p - '0');
+                nd++;
+            }
+    if (!any || nd > 15)
+        return -1;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0, ev = 0, edig = 0;
+        p++;
+        if (p < end && (*p == '-' || *p == '+'))
+            eneg = *p++ == '-';
+        for (; p < end && *p >= '0' && *p <= '9' && ev < 10000; p++, edig = 1)
+            ev = ev * 10 + (*p - '0');
+        if (!edig)
+            return -1;
+        e10 += eneg ? -ev : ev;
+    }
+    if (p != end || e10 < -22 || e10 > 22)
+        return -1;
+    double v = (double)m;
+    v = e10 < 0 ? v / p10[-e10] : v * p10[e10];
+    *out = neg ? -v : v;
+    return 0;
+}
+
 /* Parses one data line into row (ncols values). */
 static ns_status parse_row(const char *p, const char *end, double *row, size_t ncols,
                            const char *path, size_t lineno)
@@ -67,7 +113,7 @@ static ns_status parse_row(const char *p, const char *end, double *row, size_t n
         const char *cell_end = (q > p && q[-1] == '\r') ? q - 1 : q;
         if (cell_end == p || (cell_end - p == 3 && !memcmp(p, "n/a", 3))) {
             row[j] = NAN;
-        } else {
+        } else if (parse_fast(p, cell_end, &row[j])) {
             char *stop;
             errno = 0;
             row[j] = strtod(p, &stop);
@@ -128,41 +174,66 @@ fail:
     return st;
 }
 
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
+
+/* Writes n right-aligned digits of v (zero-padded) ending at end. */
+static void put_digits(char *end, uint32_t v, int n)
+{
+    while (n >= 2) {
+        uint32_t r = v % 100;
+        v /= 100;
+        end -= 2;
+        end[0] = digits2[2 * r];
+        end[1] = digits2[2 * r + 1];
+        n -= 2;
+    }
+    if (n)
+        end[-1] = (char)('0' + v % 10);
+}
+
+static int count_digits(uint64_t v)
+{
+    int n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
 int ns_fnc_format_fixed(char *buf, double v, int decimals)
 {
-    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    static const uint32_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                   100000000, 1000000000};
     if (isnan(v)) {
         memcpy(buf, "n/a", 4);
         return 3;
     }
-    if (decimals < 0)
-        decimals = 0;
-    if (decimals > 9)
-        decimals = 9;
+    decimals = decimals < 0 ? 0 : (decimals > 9 ? 9 : decimals);
     double a = fabs(v) * p10[decimals];
-    if (!(a < 9e15)) /* inf or too large for the integer path */
-        return snprintf(buf, 32, "%.*g", 17, v);
-    unsigned long long q = (unsigned long long)llround(a);
-    char tmp[32];
-    int n = 0;
-    for (int d = 0; d < decimals; d++) {
-        tmp[n++] = (char)('0' + q % 10);
-        q /= 10;
-    }
-    if (decimals)
-        tmp[n++] = '.';
-    do {
-        tmp[n++] = (char)('0' + q % 10);
-        q /= 10;
-    } while (q);
+    if (!(a < 4e15)) /* inf or too large for the integer path */
+        return snprintf(buf, 32, "%.17g", v);
+    uint64_t q = (uint64_t)(a + 0.5); /* round half away from zero */
+    uint64_t ip = q / p10[decimals];
+    uint32_t fp = (uint32_t)(q % p10[decimals]);
     int o = 0;
-    int nonzero = 0;
-    for (int i = 0; i < n; i++)
-        nonzero |= tmp[i] > '0';
-    if (v < 0 && nonzero)
+    if (v < 0 && q)
         buf[o++] = '-';
-    while (n)
-        buf[o++] = tmp[--n];
+    int nd = count_digits(ip);
+    if (ip < 4294967296u) {
+        put_digits(buf + o + nd, (uint32_t)ip, nd);
+    } else {
+        put_digits(buf + o + nd, (uint32_t)(ip % 1000000000u), 9);
+        put_digits(buf + o + nd - 9, (uint32_t)(ip / 1000000000u), nd - 9);
+    }
+    o += nd;
+    if (decimals) {
+        buf[o++] = '.';
+        put_digits(buf + o + decimals, fp, decimals);
+        o += decimals;
+    }
     buf[o] = '\0';
     return o;
 }
