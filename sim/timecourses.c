@@ -28,7 +28,8 @@ static double gamma_pdf(double t, double shape)
     return t <= 0.0 ? 0.0 : exp((shape - 1.0) * log(t) - t - lgamma(shape));
 }
 
-/* Double-gamma HRF sampled every TR over 32 s (undershoot ratio 6). */
+/* Double-gamma HRF (undershoot ratio 6) over 32 s, averaged over each TR
+ * bin (an event lasts one TR), so that long TRs still see the response. */
 static size_t make_hrf(const ns_sim_subject *s, double tr, double *h, size_t cap)
 {
     size_t n = (size_t)ceil(32.0 / tr);
@@ -37,8 +38,12 @@ static size_t make_hrf(const ns_sim_subject *s, double tr, double *h, size_t cap
     if (n > cap)
         n = cap;
     for (size_t k = 0; k < n; k++) {
-        double t = (double)k * tr;
-        h[k] = gamma_pdf(t, s->hrf_shape[0]) - gamma_pdf(t, s->hrf_shape[1]) / 6.0;
+        double sum = 0.0;
+        for (int j = 0; j < 16; j++) {
+            double t = ((double)k + (j + 0.5) / 16.0) * tr;
+            sum += gamma_pdf(t, s->hrf_shape[0]) - gamma_pdf(t, s->hrf_shape[1]) / 6.0;
+        }
+        h[k] = sum / 16.0;
     }
     return n;
 }
