@@ -89,6 +89,18 @@ int ns_geom_same_grid(const ns_geom *a, const ns_geom *b);
 /* The BIDS sidecar of a NIfTI path (x.nii.gz -> x.json), newly allocated. */
 char *ns_sidecar_path(const char *nifti_path);
 
+/* A mask of volume `vol` of v: voxels whose value is finite and > threshold.
+ * *mask is nvox bytes (1 in, 0 out), newly allocated (free()); *count is
+ * the number of voxels in it. Read volume 0 cheaply with
+ * ns_load_opts.first_volume_only. */
+ns_status ns_mask_from_volume(const ns_volume *v, size_t vol, double threshold, uint8_t **mask,
+                              size_t *count);
+/* Loads a mask image (e.g. fMRIPrep's *_desc-brain_mask.nii.gz): a voxel is
+ * in when its value is finite and non-zero; only the first volume is read.
+ * When grid is not NULL the mask must be on that grid (ns_geom_same_grid),
+ * else NS_ERR_DATA. *mask as for ns_mask_from_volume. */
+ns_status ns_mask_load(const char *path, const ns_geom *grid, uint8_t **mask, size_t *count);
+
 /* Name of a NIFTI_TYPE_* code: "uint8", "int16", "float32", "complex64", ...,
  * "unknown" for codes NIfTI does not define. Static string. */
 const char *ns_nifti_datatype_name(int datatype);

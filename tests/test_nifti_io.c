@@ -601,6 +601,41 @@ START_TEST(test_stats_and_grid)
 }
 END_TEST
 
+START_TEST(test_masks)
+{
+    int64_t dim[4] = {3, 3, 2, 2};
+    double vox[3] = {2, 2, 2};
+    ns_geom g;
+    ns_geom_default(&g, 4, dim, vox, 1);
+    ns_volume *v = ns_volume_create(&g);
+    for (size_t i = 0; i < v->nvox * v->nvol; i++)
+        v->data[i] = (float)(i % 5);
+    v->data[4] = NAN;
+    uint8_t *m = NULL;
+    size_t n = 0, want = 0;
+    ck_assert_int_eq(ns_mask_from_volume(v, 1, 2.5, &m, &n), NS_OK);
+    for (size_t i = 0; i < v->nvox; i++) {
+        ck_assert_int_eq(m[i], (v->nvox + i) % 5 > 2.5);
+        want += m[i];
+    }
+    ck_assert_uint_eq(n, want);
+    free(m);
+    ck_assert_int_eq(ns_mask_from_volume(v, 2, 0, &m, &n), NS_ERR_ARG);
+    /* a mask file on the same grid, saved as uint8; and on another grid */
+    char *p = tmp_path("mask.nii.gz");
+    ck_assert_int_eq(ns_volume_save(v, p, NS_SAVE_UINT8), NS_OK);
+    ck_assert_int_eq(ns_mask_load(p, &v->geom, &m, &n), NS_OK);
+    for (size_t i = 0; i < v->nvox; i++)
+        ck_assert_int_eq(m[i], i != 4 && i % 5 != 0);
+    free(m);
+    ns_geom other = v->geom;
+    other.sto[1][3] += 4;
+    ck_assert_int_eq(ns_mask_load(p, &other, &m, &n), NS_ERR_DATA);
+    ck_assert_ptr_null(m);
+    ns_volume_free(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nifti_io");
@@ -618,6 +653,7 @@ int main(void)
     tcase_add_test(tc, test_save_failures);
     tcase_add_test(tc, test_header_only_and_errors);
     tcase_add_test(tc, test_stats_and_grid);
+    tcase_add_test(tc, test_masks);
     suite_add_tcase(s, tc);
     return ns_test_run(s);
 }
