@@ -3,9 +3,6 @@
 #ifndef NS_MODELS_NN_INT_H
 #define NS_MODELS_NN_INT_H
 
-#include <stdint.h>
-#include <string.h>
-
 #include "models/nn.h"
 
 #define NN_NONE ((size_t)-1) /* "no such parameter" (no bias) */
@@ -96,42 +93,6 @@ struct ns_nn {
     size_t nhist;
 };
 
-/* Inline exp, sigmoid and tanh (Cephes single-precision formulas, about
- * 2 ulp) without branches or libm calls, so that element loops vectorise:
- * glibc's tanhf took a third of a GRU training step. */
-static inline float nn_expf(float x)
-{
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float t = x * 1.44269504088896341f;
-    int32_t n = (int32_t)(t + (t >= 0.0f ? 0.5f : -0.5f));
-    float fn = (float)n;
-    float r = x - fn * 0.693359375f + fn * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    int32_t bits = (n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return y * scale;
-}
-
-static inline float nn_sigmoidf(float x) { return 1.0f / (1.0f + nn_expf(-x)); }
-
-static inline float nn_tanhf(float x)
-{
-    float a = x < 0.0f ? -x : x;
-    float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
-    float big = 1.0f - 2.0f / (nn_expf(2.0f * a) + 1.0f);
-    big = x < 0.0f ? -big : big;
-    return a < 0.625f ? small : big;
-}
-
 /* nn_model.c */
 ns_status nn_reserve(ns_nn *m, size_t cap);
 const nn_wlayer *nn_wlayer_of(const ns_nn *m, size_t w_offset);
@@ -139,6 +100,11 @@ ns_status nn_tap_fire(ns_nn *m, const nn_wlayer *wl, const float *A, const float
                       const size_t *idx);
 
 /* nn_act.c: activations and their derivatives, in place. */
+/* y = sigmoid(x), y = tanh(x) over n floats (y may be x): SSE vectors of 4
+ * with Cephes' single-precision exp (about 2 ulp), no libm calls; the tail
+ * goes through the same vector code, so every element is computed alike. */
+void nn_vsigmoid(const float *x, float *y, size_t n);
+void nn_vtanh(const float *x, float *y, size_t n);
 void nn_act_forward(ns_nn_act a, float slope, const float *z, float *y, size_t count);
 /* d *= phi'(z) (y = phi(z) given for tanh and sigmoid). */
 void nn_act_backward(ns_nn_act a, float slope, const float *z, const float *y, float *d,

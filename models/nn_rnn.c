@@ -4,7 +4,6 @@
  * the input projection of all steps is one GEMM, a time step is a strided
  * view (leading dimension T*gH), and the tap's A and D are plain matrices. */
 #include <cblas.h>
-#include <math.h>
 #include <string.h>
 
 #include "models/nn_int.h"
@@ -29,40 +28,48 @@ static nn_step_bufs step_bufs(const nn_rnn *r, size_t t)
     return b;
 }
 
+/* The gate non-linearities run over contiguous blocks of a sample's row
+ * (nn_vsigmoid / nn_vtanh); the rest are plain vectorisable loops. */
+static void gru_cell(float *restrict gi, const float *restrict gh, const float *restrict hp,
+                     float *restrict hn, size_t H)
+{
+    for (size_t j = 0; j < 2 * H; j++)
+        gi[j] += gh[j];
+    nn_vsigmoid(gi, gi, 2 * H); /* r, z */
+    for (size_t j = 0; j < H; j++)
+        gi[2 * H + j] += gi[j] * gh[2 * H + j];
+    nn_vtanh(gi + 2 * H, gi + 2 * H, H); /* n */
+    for (size_t j = 0; j < H; j++) {
+        float z = gi[H + j], n = gi[2 * H + j];
+        hn[j] = (1.0f - z) * n + z * hp[j];
+    }
+}
+
+static void lstm_cell(float *restrict gi, const float *restrict cp, float *restrict cn,
+                      float *restrict hn, size_t H)
+{
+    nn_vsigmoid(gi, gi, 2 * H);           /* i, f */
+    nn_vtanh(gi + 2 * H, gi + 2 * H, H);  /* g */
+    nn_vsigmoid(gi + 3 * H, gi + 3 * H, H); /* o */
+    for (size_t j = 0; j < H; j++)
+        cn[j] = gi[H + j] * cp[j] + gi[j] * gi[2 * H + j];
+    nn_vtanh(cn, hn, H);
+    for (size_t j = 0; j < H; j++)
+        hn[j] *= gi[3 * H + j];
+}
+
 static void cell_forward(const nn_rnn *r, size_t t, size_t n, const nn_step_bufs *b)
 {
     size_t H = r->H, gH = (size_t)r->g * H, ld = r->T * gH;
     for (size_t s = 0; s < n; s++) {
         float *gi = r->Gi + s * ld + t * gH;
-        const float *hp = b->hprev + s * b->ldprev;
         float *hn = b->hnext + s * b->ldnext;
-        if (r->g == 1) {
-            for (size_t j = 0; j < H; j++)
-                hn[j] = nn_tanhf(gi[j]);
-        } else if (r->g == 3) {
-            const float *gh = r->Gh + s * ld + t * gH;
-            for (size_t j = 0; j < H; j++) {
-                float rr = nn_sigmoidf(gi[j] + gh[j]), z = nn_sigmoidf(gi[H + j] + gh[H + j]);
-                float nn = nn_tanhf(gi[2 * H + j] + rr * gh[2 * H + j]);
-                gi[j] = rr;
-                gi[H + j] = z;
-                gi[2 * H + j] = nn;
-                hn[j] = (1.0f - z) * nn + z * hp[j];
-            }
-        } else {
-            const float *cp = b->cprev + s * b->ldprev;
-            float *cn = b->cnext + s * b->ldnext;
-            for (size_t j = 0; j < H; j++) {
-                float i = nn_sigmoidf(gi[j]), f = nn_sigmoidf(gi[H + j]);
-                float g = nn_tanhf(gi[2 * H + j]), o = nn_sigmoidf(gi[3 * H + j]);
-                gi[j] = i;
-                gi[H + j] = f;
-                gi[2 * H + j] = g;
-                gi[3 * H + j] = o;
-                cn[j] = f * cp[j] + i * g;
-                hn[j] = o * nn_tanhf(cn[j]);
-            }
-        }
+        if (r->g == 1)
+            nn_vtanh(gi, hn, H);
+        else if (r->g == 3)
+            gru_cell(gi, r->Gh + s * ld + t * gH, b->hprev + s * b->ldprev, hn, H);
+        else
+            lstm_cell(gi, b->cprev + s * b->ldprev, b->cnext + s * b->ldnext, hn, H);
     }
 }
 
@@ -111,8 +118,45 @@ void nn_rnn_forward(ns_nn *m, const float *X, size_t n)
     }
 }
 
-/* Deltas of step t's gate pre-activations from dh (and the LSTM's dc, which
- * is updated to dc_(t-1)); GRU: dh2 = the direct part dh * z of dh_(t-1). */
+static void gru_cell_backward(const float *restrict gi, const float *restrict gh,
+                              const float *restrict hp, const float *restrict dh,
+                              float *restrict D, float *restrict Dh, float *restrict dh2, size_t H)
+{
+    for (size_t j = 0; j < H; j++) {
+        float rr = gi[j], z = gi[H + j], nn = gi[2 * H + j];
+        float dnp = dh[j] * (1.0f - z) * (1.0f - nn * nn);
+        float dz = dh[j] * (hp[j] - nn);
+        float drp = dnp * gh[2 * H + j] * rr * (1.0f - rr);
+        float dzp = dz * z * (1.0f - z);
+        D[j] = drp;
+        Dh[j] = drp;
+        D[H + j] = dzp;
+        Dh[H + j] = dzp;
+        D[2 * H + j] = dnp;
+        Dh[2 * H + j] = dnp * rr;
+        dh2[j] = dh[j] * z;
+    }
+}
+
+/* tc: scratch of H floats for tanh(c_t). dc becomes dc_(t-1). */
+static void lstm_cell_backward(const float *restrict gi, const float *restrict cp,
+                               const float *restrict c, const float *restrict dh,
+                               float *restrict dc, float *restrict D, float *restrict tc, size_t H)
+{
+    nn_vtanh(c, tc, H);
+    for (size_t j = 0; j < H; j++) {
+        float i = gi[j], f = gi[H + j], g = gi[2 * H + j], o = gi[3 * H + j];
+        float dcv = dc[j] + dh[j] * o * (1.0f - tc[j] * tc[j]);
+        D[j] = dcv * g * i * (1.0f - i);
+        D[H + j] = dcv * cp[j] * f * (1.0f - f);
+        D[2 * H + j] = dcv * i * (1.0f - g * g);
+        D[3 * H + j] = dh[j] * tc[j] * o * (1.0f - o);
+        dc[j] = dcv * f;
+    }
+}
+
+/* Deltas of step t's gate pre-activations from dh (and the LSTM's dc);
+ * GRU: dh2 = the direct part dh * z of dh_(t-1); LSTM: dh2 is scratch. */
 static void cell_backward(const nn_rnn *r, size_t t, size_t n, const nn_step_bufs *b)
 {
     size_t H = r->H, gH = (size_t)r->g * H, ld = r->T * gH;
@@ -125,31 +169,11 @@ static void cell_backward(const nn_rnn *r, size_t t, size_t n, const nn_step_buf
             for (size_t j = 0; j < H; j++)
                 D[j] = dh[j] * (1.0f - h[j] * h[j]);
         } else if (r->g == 3) {
-            const float *gh = r->Gh + s * ld + t * gH, *hp = b->hprev + s * b->ldprev;
-            float *Dh = r->Dhh + s * ld + t * gH, *dh2 = r->dh2 + s * H;
-            for (size_t j = 0; j < H; j++) {
-                float rr = gi[j], z = gi[H + j], nn = gi[2 * H + j];
-                float dnp = dh[j] * (1.0f - z) * (1.0f - nn * nn);
-                float dz = dh[j] * (hp[j] - nn);
-                D[j] = Dh[j] = dnp * gh[2 * H + j] * rr * (1.0f - rr);
-                D[H + j] = Dh[H + j] = dz * z * (1.0f - z);
-                D[2 * H + j] = dnp;
-                Dh[2 * H + j] = dnp * rr;
-                dh2[j] = dh[j] * z;
-            }
+            gru_cell_backward(gi, r->Gh + s * ld + t * gH, b->hprev + s * b->ldprev, dh,
+                              D, r->Dhh + s * ld + t * gH, r->dh2 + s * H, H);
         } else {
-            const float *cp = b->cprev + s * b->ldprev, *c = b->cnext + s * b->ldnext;
-            float *dc = r->dc + s * H;
-            for (size_t j = 0; j < H; j++) {
-                float i = gi[j], f = gi[H + j], g = gi[2 * H + j], o = gi[3 * H + j];
-                float tc = nn_tanhf(c[j]);
-                float dcv = dc[j] + dh[j] * o * (1.0f - tc * tc);
-                D[j] = dcv * g * i * (1.0f - i);
-                D[H + j] = dcv * cp[j] * f * (1.0f - f);
-                D[2 * H + j] = dcv * i * (1.0f - g * g);
-                D[3 * H + j] = dh[j] * tc * o * (1.0f - o);
-                dc[j] = dcv * f;
-            }
+            lstm_cell_backward(gi, b->cprev + s * b->ldprev, b->cnext + s * b->ldnext, dh,
+                               r->dc + s * H, D, r->dh2 + s * H, H);
         }
     }
 }
