@@ -57,7 +57,8 @@ typedef struct {
     size_t nsv;       /* singular values computed (min(m, n, rows)) */
     size_t rank;      /* numerical rank: #{sigma_i > tol} */
     double tol;       /* sigma_1 max(m, n) eps (numpy/torch matrix_rank) */
-    double effrank;   /* exp(-sum p_i log p_i), p = sigma / sum sigma (Roy & Vetterli); 0 if G = 0 */
+    double effrank;   /* exp(-sum p_i log p_i), p = sigma / sum sigma over the sigma_i > tol
+                       * (Roy & Vetterli; round-off values count as zeros); 0 if G = 0 */
     double nuclear;   /* sum sigma_i */
     double sv1_share; /* sigma_1 / sum sigma_i (= p_1); 0 if G = 0 */
     size_t rows;      /* rows of A and D used (the group's rows) */

@@ -199,14 +199,17 @@ void ns_spectra_stats_from_sv(const double *sv, size_t nsv, size_t m, size_t n, 
     if (!nsv || !(sv[0] > 0))
         return;
     st->tol = sv[0] * (double)zmax(m, n) * eps;
-    double sum = 0, h = 0;
+    double sum = 0, kept = 0, h = 0;
     for (size_t i = 0; i < nsv; i++) {
         st->rank += sv[i] > st->tol;
         sum += sv[i];
+        kept += sv[i] > st->tol ? sv[i] : 0;
     }
+    /* entropy over the numerically non-zero values: round-off singular
+     * values are zeros, and both routes then agree exactly */
     for (size_t i = 0; i < nsv; i++) {
-        double p = sv[i] / sum;
-        if (p > 0)
+        double p = sv[i] / kept;
+        if (sv[i] > st->tol)
             h -= p * log(p);
     }
     st->nuclear = sum;

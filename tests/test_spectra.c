@@ -189,6 +189,11 @@ START_TEST(test_effective_rank)
     double three[3] = {2, 1, 1};
     ns_spectra_stats_from_sv(three, 3, 3, 3, DBL_EPSILON, &st);
     ck_assert_double_eq_tol(st.effrank, exp(1.5 * log(2)), 1e-12);
+    /* a round-off value below the rank tolerance does not count */
+    double four[4] = {2, 1, 1, 1e-20};
+    ns_spectra_stats_from_sv(four, 4, 4, 4, DBL_EPSILON, &st);
+    ck_assert_uint_eq(st.rank, 3);
+    ck_assert_double_eq_tol(st.effrank, exp(1.5 * log(2)), 1e-12);
 }
 END_TEST
 
