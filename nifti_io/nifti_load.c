@@ -43,6 +43,12 @@ static ns_status load(const char *path, const ns_load_opts *opts, int with_data,
     v->nvol_file = h.nvol;
     if (!o.no_sidecar)
         ns_nii_apply_sidecar(v, path, h.dim[0] >= 4);
+    /* A volume TR above 100 s is almost always milliseconds labelled as
+     * seconds (nibabel's example4d.nii.gz says 2000 s). Not corrected: the
+     * header is what it is, but filters built on it would be nonsense. */
+    if (v->geom.tr_source == 1 && v->geom.tr > 100 && h.dim[4] > 1)
+        ns_warn("TR of %g s from the header is implausible (milliseconds labelled as seconds?); "
+                "a BIDS sidecar's RepetitionTime would override it (%s)", v->geom.tr, path);
     *out = v;
     return NS_OK;
 }
