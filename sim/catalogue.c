@@ -147,6 +147,9 @@ static double ell(int is3d, double x, double y, double z, const double c[3], con
     return e;
 }
 
+/* Catalogue entries the tissue model follows (bilateral, single blob). */
+enum { SRC_THALAMUS = 0, SRC_CAUDATE = 23, SRC_PUTAMEN = 24, SRC_VENTRICLES = 27 };
+
 /* Deep grey-matter nuclei and ventricles follow the catalogue blobs. */
 static int in_source(int is3d, int src, double x, double y, double z, double level)
 {
@@ -167,10 +170,10 @@ static int tissue_at(int is3d, double x, double y, double z)
         return 0;
     if (ell(is3d, x, y, z, is3d ? drop3 : drop2, is3d ? dr3 : dr2) <= 1.0)
         return 4;
-    if (h > 0.93 * 0.93 || in_source(is3d, 27, x, y, z, 0.5))
+    if (h > 0.93 * 0.93 || in_source(is3d, SRC_VENTRICLES, x, y, z, 0.5))
         return 1;
-    if (in_source(is3d, 0, x, y, z, 0.4) || in_source(is3d, 23, x, y, z, 0.4) ||
-        in_source(is3d, 24, x, y, z, 0.4))
+    if (in_source(is3d, SRC_THALAMUS, x, y, z, 0.4) || in_source(is3d, SRC_CAUDATE, x, y, z, 0.4) ||
+        in_source(is3d, SRC_PUTAMEN, x, y, z, 0.4))
         return 2;
     return ell(is3d, x, y, z, o, wm) <= 1.0 ? 3 : 2;
 }

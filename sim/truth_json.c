@@ -201,7 +201,10 @@ static json_t *files_json(const ns_sim *sim)
     if (sim->p.write_subject_maps)
         set_file(f, "subject_true_maps",
                  "derivatives/simulation/sub-<label>/func/sub-<label>_task-rest_desc-true_components", ext);
-    if (sim->p.dynamic)
+    int dynamic = 0;
+    for (size_t e = 0; e < sim->neffects; e++)
+        dynamic |= sim->effects[e].kind == NS_SIM_EFFECT_DYNAMIC;
+    if (dynamic)
         json_object_set_new(
             f, "states",
             json_string("derivatives/simulation/sub-<label>/func/sub-<label>_task-rest_desc-states_timeseries.tsv"));
