@@ -80,12 +80,17 @@ void ns_report_stability_bars(ns_html *h, const ns_tsv *stab, int k)
         return;
     double *v = malloc(sizeof(double) * (stab->nrows + 1));
     const char **labels = malloc(sizeof(char *) * (stab->nrows + 1));
+    size_t finite = 0;
     if (v && labels) {
         for (size_t i = 0; i < stab->nrows; i++) {
             v[i] = NAN;
             ns_tsv_get_double(stab, i, (size_t)col, &v[i]);
             labels[i] = idcol >= 0 ? ns_tsv_get(stab, i, (size_t)idcol) : NULL;
+            finite += isfinite(v[i]) != 0;
         }
+    }
+    ns_clear_error();
+    if (finite) { /* a single ICA run has no stability index */
         char title[96];
         snprintf(title, sizeof title, "ICASSO stability index, order %d", k);
         char *svg = ns_svg_bars(v, labels, stab->nrows, title, "Iq");

@@ -34,8 +34,9 @@ static void paint_voxel(const ns_mosaic *m, size_t idx, double bgmax, double vma
         overlay_colour(v, m->threshold, vmax, px);
         return;
     }
+    /* background in dark-to-mid grey so that the hot/cold overlay stands out */
     double g = m->bg && bgmax > 0 ? m->bg[idx] / bgmax : 0;
-    uint8_t c = (uint8_t)(255 * (g < 0 ? 0 : g > 1 ? 1 : g));
+    uint8_t c = (uint8_t)(g <= 0 ? 0 : 40 + 120 * (g > 1 ? 1 : g));
     px[0] = px[1] = px[2] = c;
 }
 

@@ -49,7 +49,8 @@ static ns_status ica_section(ns_html *h, const char *outdir, int k, const float 
     snprintf(title, sizeof title, "Group ICA, model order %d", k);
     ns_html_heading(h, 2, title);
     ns_volume *v;
-    ns_status s = ns_volume_load(path, NULL, &v);
+    ns_load_opts lo = {.no_sidecar = 1};
+    ns_status s = ns_volume_load(path, &lo, &v);
     if (s)
         return s;
     ns_tsv *stab = NULL;
@@ -128,7 +129,8 @@ static float *load_mask(const char *outdir)
     char path[4096];
     snprintf(path, sizeof path, "%s/group/desc-brain_mask.nii.gz", outdir);
     ns_volume *m;
-    if (!ns_file_exists(path) || ns_volume_load(path, NULL, &m))
+    ns_load_opts lo = {.no_sidecar = 1};
+    if (!ns_file_exists(path) || ns_volume_load(path, &lo, &m))
         return NULL;
     float *data = m->data;
     m->data = NULL;

@@ -49,7 +49,8 @@ static ns_status subject_file(ns_html *h, const char *dir, const char *name)
     int order = k ? atoi(k + 9) : 0;
     if (order > 0 && ends_with(name, "_components.nii.gz")) {
         ns_volume *v;
-        ns_status s = ns_volume_load(path, NULL, &v);
+        ns_load_opts lo = {.no_sidecar = 1};
+    ns_status s = ns_volume_load(path, &lo, &v);
         if (s)
             return s;
         ns_html_heading(h, 3, name);
