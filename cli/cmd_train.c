@@ -1391,8 +1391,10 @@ static json_t *settings_json(const train_opts *o, const train_data *d, const tra
     if (s->cp.clf.kind == NS_CLF_NN) {
         char spec[256];
         ns_nn_spec_format(&o->cfg, spec, sizeof spec);
-        json_object_set_new(j, "network", json_pack("{s:s,s:i,s:i,s:f,s:s,s:b,s:f,s:f}",
-            "spec", spec, "epochs", o->cfg.epochs, "batch", o->cfg.batch, "lr", o->cfg.lr,
+        static const char *const opt[] = {"sgd", "adam", "adamw"};
+        json_object_set_new(j, "network", json_pack("{s:s,s:s,s:i,s:i,s:f,s:s,s:b,s:f,s:f}",
+            "spec", spec, "optimizer", opt[o->cfg.opt], "epochs", o->cfg.epochs,
+            "batch", o->cfg.batch, "lr", o->cfg.lr,
             "activation", ns_nn_act_name(o->cfg.act), "bias", o->cfg.bias, "dropout",
             (double)o->cfg.dropout, "weight_decay", o->cfg.weight_decay));
     }
@@ -1421,7 +1423,9 @@ static int run(train_opts *o)
 {
     train_data d = {0};
     train_setup s = {0};
-    json_t *summary = json_pack("{s:s,s:s}", "command", "train", "version", NS_VERSION);
+    /* key order of the file: settings first, filled in at the end */
+    json_t *summary = json_pack("{s:s,s:s,s:n,s:n,s:n,s:n}", "command", "train", "version",
+                                NS_VERSION, "settings", "classes", "n", "n_features");
     ns_status st = load_all(o, &d);
     if (!st && (size_t)o->folds > d.n)
         st = ns_error(NS_ERR_DATA, "%d folds for %zu participants (%s)", o->folds, d.n,
