@@ -29,24 +29,8 @@ static size_t pair_index(size_t n, size_t a, size_t b)
     return a * n - a * (a + 1) / 2 + (b - a - 1); /* a < b */
 }
 
-/* Subject a's maps as doubles: borrowed, or converted into buf. */
-typedef struct {
-    const double *const *d;
-    const float *f;
-    size_t kv;
-} map_src;
-
-static const double *subject_maps(const map_src *m, size_t a, double *buf)
-{
-    if (m->d)
-        return m->d[a];
-    const float *src = m->f + a * m->kv;
-    for (size_t i = 0; i < m->kv; i++)
-        buf[i] = src[i];
-    return buf;
-}
-
-static ns_status set_build(const map_src *m, size_t nsub, size_t v, size_t k,
+/* Allocates the set and, when maps is not NULL, fills the Gram blocks. */
+static ns_status set_build(const double *const *maps, size_t nsub, size_t v, size_t k,
                            ns_subspace_set **out)
 {
     *out = NULL;
@@ -57,33 +41,27 @@ static ns_status set_build(const map_src *m, size_t nsub, size_t v, size_t k,
         return ns_error(NS_ERR_NOMEM, "subspace cross-Gram matrices need %.1f GB (%zu subjects, "
                         "%zu components)", bytes / 1e9, nsub, k);
     ns_subspace_set *s = ns_calloc(1, sizeof *s);
-    double *buf = m->f ? ns_alloc(2 * k * v, sizeof *buf) : NULL;
-    if (!s || (m->f && !buf)) {
-        free(s);
-        free(buf);
+    if (!s)
         return NS_ERR_NOMEM;
-    }
     s->n = nsub;
     s->k = k;
     s->gram = ns_alloc(nsub * k * k, sizeof *s->gram);
     s->cross = ns_alloc(nsub * (nsub - 1) / 2 * k * k, sizeof *s->cross);
     if (!s->gram || !s->cross) {
         ns_subspace_set_free(s);
-        free(buf);
         return NS_ERR_NOMEM;
     }
     /* maps are column-major v x k: as row-major they are k x v (A), and
      * M_a^T M_b = A_a A_b^T. */
-    for (size_t a = 0; a < nsub; a++) {
-        const double *ma = subject_maps(m, a, buf);
+    for (size_t a = 0; maps && a < nsub; a++) {
+        const double *ma = maps[a];
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)v, 1.0, ma,
                     (int)v, ma, (int)v, 0.0, s->gram + a * k * k, (int)k);
         for (size_t b = a + 1; b < nsub; b++)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)v, 1.0, ma,
-                        (int)v, subject_maps(m, b, buf ? buf + k * v : NULL), (int)v, 0.0,
+                        (int)v, maps[b], (int)v, 0.0,
                         s->cross + pair_index(nsub, a, b) * k * k, (int)k);
     }
-    free(buf);
     *out = s;
     return NS_OK;
 }
@@ -91,15 +69,48 @@ static ns_status set_build(const map_src *m, size_t nsub, size_t v, size_t k,
 ns_status ns_subspace_set_create(const double *const *maps, size_t nsub, size_t v, size_t k,
                                  ns_subspace_set **out)
 {
-    map_src m = {maps, NULL, k * v};
-    return set_build(&m, nsub, v, k, out);
+    if (!maps)
+        return ns_error(NS_ERR_ARG, "no component maps");
+    return set_build(maps, nsub, v, k, out);
+}
+
+/* Float maps are contiguous (n x k x v): subject a against a whole run of
+ * subjects a..a+B-1 is one sgemm, k x (B k), far faster than n^2/2 small
+ * products (float accumulation: as precise as the float maps themselves). */
+static void cross_blocks_f32(ns_subspace_set *s, const float *maps, size_t v, float *tmp,
+                             size_t chunk)
+{
+    size_t n = s->n, k = s->k;
+    for (size_t a = 0; a < n; a++)
+        for (size_t b0 = a; b0 < n; b0 += chunk) {
+            size_t nb = n - b0 < chunk ? n - b0 : chunk;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)(nb * k), (int)v,
+                        1.0f, maps + a * k * v, (int)v, maps + b0 * k * v, (int)v, 0.0f, tmp,
+                        (int)(nb * k));
+            for (size_t t = 0; t < nb; t++) {
+                size_t b = b0 + t;
+                double *dst = b == a ? s->gram + a * k * k
+                                     : s->cross + pair_index(n, a, b) * k * k;
+                for (size_t i = 0; i < k; i++)
+                    for (size_t j = 0; j < k; j++)
+                        dst[i * k + j] = tmp[i * nb * k + t * k + j];
+            }
+        }
 }
 
 ns_status ns_subspace_set_create_f32(const float *maps, size_t nsub, size_t v, size_t k,
                                      ns_subspace_set **out)
 {
-    map_src m = {NULL, maps, k * v};
-    return set_build(&m, nsub, v, k, out);
+    *out = NULL;
+    size_t chunk = 64;
+    float *tmp = ns_alloc(k * chunk * k, sizeof *tmp);
+    if (!tmp)
+        return NS_ERR_NOMEM;
+    ns_status st = set_build(NULL, nsub, v, k, out);
+    if (!st)
+        cross_blocks_f32(*out, maps, v, tmp, chunk);
+    free(tmp);
+    return st;
 }
 
 void ns_subspace_set_free(ns_subspace_set *s)

@@ -482,6 +482,19 @@ START_TEST(test_principal_angle_kernel)
             ck_assert_double_eq_tol(sub[a * NS + b], angle_kernel_direct(two_a, two_b, V, 2),
                                     1e-9);
         }
+    /* the float constructor (one sgemm per subject) agrees */
+    float *mf = malloc(NS * V * K * sizeof *mf);
+    for (int s = 0; s < NS; s++)
+        for (int i = 0; i < V * K; i++)
+            mf[s * V * K + i] = (float)maps[s][i];
+    ns_subspace_set *sf = NULL;
+    double kf[NS * NS];
+    ck_assert_int_eq(ns_subspace_set_create_f32(mf, NS, V, K, &sf), NS_OK);
+    ck_assert_int_eq(ns_subspace_kernel(sf, NULL, 0, kf), NS_OK);
+    for (int i = 0; i < NS * NS; i++)
+        ck_assert_double_eq_tol(kf[i], kern[i], 1e-5);
+    ns_subspace_set_free(sf);
+    free(mf);
     /* positive semi-definite */
     ck_assert_int_eq(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', NS, kern, NS, ev), 0);
     ck_assert(ev[0] > -1e-10);
