@@ -32,10 +32,12 @@ static ns_status nn_fit(ns_clf *c, const double *x, size_t n, size_t p, const in
         return ns_error(NS_ERR_ARG, "network classifier without a configuration (%s)",
                         c->par.nn_spec ? c->par.nn_spec : "?");
     ns_nn_config cfg = *(const ns_nn_config *)c->par.nn_options;
-    int ndim = c->par.in_ndim ? c->par.in_ndim : 1;
-    size_t shape[2] = {c->par.in_ndim ? c->par.in_shape[0] : p, c->par.in_shape[1]};
-    if ((ndim == 1 ? shape[0] : shape[0] * shape[1]) != p)
-        return ns_error(NS_ERR_ARG, "network input shape does not match %zu features", p);
+    /* tabular samples take the width seen at fit (selection may narrow it) */
+    int ndim = c->par.in_ndim == 2 ? 2 : 1;
+    size_t shape[2] = {ndim == 2 ? c->par.in_shape[0] : p, c->par.in_shape[1]};
+    if (ndim == 2 && shape[0] * shape[1] != p)
+        return ns_error(NS_ERR_ARG, "sequences of %zu x %zu values but %zu features (%s)",
+                        shape[0], shape[1], p, c->par.nn_spec ? c->par.nn_spec : "network");
     ns_nn *m = NULL;
     ns_status st = ns_nn_create(&cfg, ndim, shape, nclass, &m);
     if (st)

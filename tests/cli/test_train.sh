@@ -100,10 +100,10 @@ head -25 participants.tsv > p24.tsv
 "$NS_BIN" train ts --labels p24.tsv --target diagnosis --model rnn:4 --epochs 3 --folds 3 -o seq -q
 [ "$(tail -n +2 seq/predictions.tsv | wc -l)" -eq 24 ] || fail "sequence predictions"
 "$NS_BIN" train fnc.tsv --labels participants.tsv --target diagnosis --model mlp:8 --epochs 5 \
-  --folds 2 --optimizer adamw --lr 0.01 -o mlp -q
+  --folds 2 --optimizer adamw --lr 0.01 --select univariate:10 -o mlp -q
 "$NS_PYTHON" -c "
-import numpy as np; z = np.load('mlp/fold-0_model.npz'); assert z['fc0.weight'].shape == (8, 60)" \
-  || fail "network checkpoint"
+import numpy as np; z = np.load('mlp/fold-0_model.npz'); assert z['fc0.weight'].shape == (8, 10)" \
+  || fail "network checkpoint (selected columns as inputs)"
 
 # bad input: exit 1 and exactly one line naming the problem
 one_error() { # expected-substring, command...
