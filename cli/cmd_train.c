@@ -4,7 +4,7 @@
  *
  * Layout, so that other stages add options without rewriting this file:
  *   train_opts      every option; other stages add their fields at the end
- *   long_opts[]     + take_option(): one table entry and one case per option
+ *   long_opts[]     + take_ext_option(): one table entry and one case per option
  *   load_*()        inputs -> train_data (features, ids, labels)
  *   setup_cv()      options -> ns_cv_params
  *   hooks_setup()   HOOK: spectra (--spectra --groups ...) and dist (--dist ...)
@@ -187,7 +187,7 @@ static int take_nn_option(int c, const char *a, train_opts *o)
         return ns_nn_act_parse(a, &o->cfg.act, &o->cfg.act_slope)
                    ? ns_cli_usage_error("train", "%s", ns_last_error()) : 0;
     case O_NOBIAS: o->cfg.bias = 0; return 0;
-    default: /* O_LR, O_DROP, O_WD, O_MOM */
+    case O_LR: case O_DROP: case O_WD: case O_MOM:
         if (ns_cli_parse_double(a, &d) || !(d >= 0))
             return ns_cli_usage_error("train", "invalid value '%s'", a);
         if (c == O_LR) o->cfg.lr = d;
@@ -195,7 +195,20 @@ static int take_nn_option(int c, const char *a, train_opts *o)
         else if (c == O_WD) o->cfg.weight_decay = d;
         else o->cfg.momentum = d;
         return 0;
+    default:
+        return -1;
     }
+}
+
+/* HOOK: options of other stages (spectra: --spectra --groups; dist: --dist).
+ * Returns 0 when handled, an exit code on a bad value, -1 when c is not one
+ * of theirs. */
+static int take_ext_option(int c, const char *a, train_opts *o)
+{
+    (void)c;
+    (void)a;
+    (void)o;
+    return -1;
 }
 
 /* One option; returns 0 or an exit code. */
@@ -246,8 +259,12 @@ static int take_option(int c, const char *a, train_opts *o)
         else if (c == O_PERM) o->permutations = (int)v;
         else o->per_domain = (size_t)v;
         return 0;
-    default:
-        return take_nn_option(c, a, o);
+    default: {
+        int rc = take_nn_option(c, a, o);
+        if (rc < 0)
+            rc = take_ext_option(c, a, o);
+        return rc < 0 ? ns_cli_usage_error("train", "unhandled option %d", c) : rc;
+    }
     }
 }
 
