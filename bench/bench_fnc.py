@@ -78,7 +78,7 @@ def write_labelled(path, label, cols, names, M):
 
 
 def peer(out, orders):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     compute = 0.0
     subs = sorted(d for d in os.listdir(out) if d.startswith("sub-"))
     names = [i for K in orders for i in ids_of(K)]
@@ -90,10 +90,10 @@ def peer(out, orders):
         x = np.hstack([np.loadtxt(stem + "_desc-ica%d_timeseries.tsv" % K, skiprows=1, ndmin=2)
                        for K in orders])
         tr = json.load(open(stem + "_desc-ica%d_timeseries.json" % orders[0]))["RepetitionTime"]
-        c0 = time.perf_counter()
+        c0 = time.process_time()
         Z = fisher(postproc(x, tr, cache))
         rows.append(Z[iu])
-        compute += time.perf_counter() - c0
+        compute += time.process_time() - c0
         for j, K in enumerate(orders):
             a, b = off[j], off[j + 1]
             write_labelled(stem + "_desc-ica%d_peer_relmat.tsv" % K, "component", names[a:b],
@@ -102,7 +102,7 @@ def peer(out, orders):
     cols = ["%s-%s" % (names[i], names[j]) for i, j in zip(*iu)]
     write_labelled(os.path.join(out, "group", "desc-fnc_peer_features.tsv"), "participant_id",
                    cols, subs, np.array(rows))
-    print("peer_total=%.3f" % (time.perf_counter() - t0))
+    print("peer_total=%.3f" % (time.process_time() - t0))
     print("peer_compute=%.3f" % compute)
 
 

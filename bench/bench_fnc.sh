@@ -23,27 +23,36 @@ if [ ! -f "$tree/.complete" ]; then
   touch "$tree/.complete"
 fi
 
-# time: wall, user+sys (seconds) of a command, its stdout+stderr kept in $2
-measure() {
-  local out=$1; shift
-  /usr/bin/time -f "__time %e %U %S" "$@" > "$out" 2>&1
+# One BLAS thread everywhere (small matrices; no oversubscription on a shared
+# machine); neurospectra runs with its OpenMP threads (default) and with one.
+export OPENBLAS_NUM_THREADS=1
+measure() {  # LOG CMD...: wall, user+sys and the compute CPU seconds
+  local log=$1; shift
+  /usr/bin/time -f "__time %e %U %S" "$@" > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  awk '/__time/ {w=$2; cpu=$3+$4}
+       /fnc timing/ {for (i=1;i<=NF;i++) if ($i=="FNC") comp=$(i+1)}
+       /peer_compute=/ {split($0,a,"="); comp=a[2]}
+       END {print w, cpu, comp}' "$log"
 }
-best_c= best_p=
+min3() { awk '{for (i=1;i<=NF;i++) if (NR==1 || $i<m[i]) m[i]=$i} END {print m[1], m[2], m[3]}'; }
+cn= c1= pp=
 for rep in 1 2 3; do  # best of three: the machine is shared
-  measure "$tmp/c.log" "$NS_BIN" fnc "$tree" --verbose
-  measure "$tmp/p.log" "$NS_PYTHON" "$here/bench_fnc.py" peer "$tree" "$orders"
-  c=$(awk '/__time/ {w=$2; cpu=$3+$4} /fnc timing/ {for(i=1;i<=NF;i++) if ($i=="FNC") comp=$(i+1)} END {print w, cpu, comp}' "$tmp/c.log")
-  p=$(awk '/__time/ {w=$2; cpu=$3+$4} /peer_compute=/ {split($0,a,"="); comp=a[2]} END {print w, cpu, comp}' "$tmp/p.log")
-  best_c=$(echo "$best_c|$c" | awk -F'|' '{ if ($1=="") print $2; else { split($1,a," "); split($2,b," "); print (a[1]<b[1]?a[1]:b[1]), (a[2]<b[2]?a[2]:b[2]), (a[3]<b[3]?a[3]:b[3]) } }')
-  best_p=$(echo "$best_p|$p" | awk -F'|' '{ if ($1=="") print $2; else { split($1,a," "); split($2,b," "); print (a[1]<b[1]?a[1]:b[1]), (a[2]<b[2]?a[2]:b[2]), (a[3]<b[3]?a[3]:b[3]) } }')
+  cn+="$(measure "$tmp/c.log" "$NS_BIN" fnc "$tree" --verbose)"$'\n'
+  c1+="$(OMP_NUM_THREADS=1 measure "$tmp/c1.log" "$NS_BIN" fnc "$tree" --verbose)"$'\n'
+  pp+="$(measure "$tmp/p.log" "$NS_PYTHON" "$here/bench_fnc.py" peer "$tree" "$orders")"$'\n'
 done
+read -r cn_w cn_cpu cn_comp <<< "$(printf '%s' "$cn" | min3)"
+read -r c1_w c1_cpu c1_comp <<< "$(printf '%s' "$c1" | min3)"
+read -r p_w p_cpu p_comp <<< "$(printf '%s' "$pp" | min3)"
+nth=$(grep -o 'over [0-9]* threads' "$tmp/c.log" | awk '{print $2}')
 diff=$("$NS_PYTHON" "$here/bench_fnc.py" compare "$tree/group/desc-fnc_features.tsv" \
        "$tree/group/desc-fnc_peer_features.tsv")
 echo
 echo "fnc: $nsub subjects x $T TRs x 300 components (orders $orders), best of 3"
 echo "feature tables neurospectra vs numpy/scipy: $diff"
-printf "%-44s %12s %12s %8s\n" "measure" "neurospectra" "numpy/scipy" "ratio"
-echo "$best_c $best_p" | awk '{
-  printf "%-44s %11.2fs %11.2fs %7.1fx\n", "end to end, wall (read, compute, write)", $1, $4, $4/$1;
-  printf "%-44s %11.2fs %11.2fs %7.1fx\n", "end to end, CPU user+sys", $2, $5, $5/$2;
-  printf "%-44s %11.2fs %11.2fs %7.1fx\n", "post-processing + FNC only, wall", $3, $6, $6/$3 }'
+row() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {printf "%-46s %11.2fs %11.2fs %7.1fx\n", n, a, b, b/a}'; }
+printf "%-46s %12s %12s %8s\n" "measure" "neurospectra" "numpy/scipy" "ratio"
+row "end to end, wall ($nth threads)" "$cn_w" "$p_w"
+row "end to end, wall (1 thread)" "$c1_w" "$p_w"
+row "end to end, CPU user+sys (1 thread)" "$c1_cpu" "$p_cpu"
+row "post-processing + FNC only, CPU (1 thread)" "$c1_comp" "$p_comp"

@@ -29,6 +29,29 @@ void ns_fnc_dfnc_taper(size_t T, size_t w, double sigma, size_t start, double *c
         c[t] = peak > 0.0 ? c[t] / peak : 0.0;
 }
 
+/* One window: tapered series, correlation, Fisher z, upper triangle into o.
+ * buf: T + 2 T K + K K + 2 K doubles. Returns 0 or 1 + the constant column. */
+static size_t one_window(const double *x, size_t T, size_t K, size_t w, double sigma, size_t i,
+                         double *buf, float *o)
+{
+    double *c = buf, *xw = c + T, *z = xw + T * K, *r = z + T * K, *st = r + K * K;
+    ns_fnc_dfnc_taper(T, w, sigma, i, c);
+    for (size_t t = 0; t < T; t++)
+        for (size_t k = 0; k < K; k++)
+            xw[t * K + k] = x[t * K + k] * c[t];
+    size_t bad = ns_fnc__standardise(xw, T, K, z, st, st + K);
+    if (bad < K)
+        return bad + 1;
+    ns_fnc__gram(z, T, K, r);
+    size_t e = 0;
+    for (size_t a = 0; a + 1 < K; a++) {
+        ns_fnc_fisher_z(r + a * K + a + 1, K - a - 1, 0.0);
+        for (size_t b = a + 1; b < K; b++)
+            o[e++] = (float)r[a * K + b];
+    }
+    return 0;
+}
+
 ns_status ns_fnc_dfnc_windows(const double *x, size_t T, size_t K, size_t w, double sigma,
                               float *out)
 {
@@ -36,33 +59,35 @@ ns_status ns_fnc_dfnc_windows(const double *x, size_t T, size_t K, size_t w, dou
     if (nw == 0 || w < 2)
         return ns_error(NS_ERR_DATA, "window of %zu time points does not fit %zu time points", w,
                         T);
-    size_t E = ns_fnc_nedges(K);
-    double *buf = ns_alloc(T + 2 * T * K + K * K + 2 * K, sizeof(double));
-    if (!buf)
-        return NS_ERR_NOMEM;
-    double *c = buf, *xw = c + T, *z = xw + T * K, *r = z + T * K, *st = r + K * K;
-    ns_status rc = NS_OK;
-    for (size_t i = 0; i < nw && !rc; i++) {
-        ns_fnc_dfnc_taper(T, w, sigma, i, c);
-        for (size_t t = 0; t < T; t++)
-            for (size_t k = 0; k < K; k++)
-                xw[t * K + k] = x[t * K + k] * c[t];
-        size_t bad = ns_fnc__standardise(xw, T, K, z, st, st + K);
-        if (bad < K) {
-            rc = ns_error(NS_ERR_DATA, "component %zu is constant in window %zu", bad + 1, i + 1);
-            break;
+    size_t E = ns_fnc_nedges(K), per = T + 2 * T * K + K * K + 2 * K;
+    size_t bad_win = nw, bad_col = 0;
+    int nomem = 0;
+#pragma omp parallel
+    {
+        double *buf = malloc(per * sizeof(double));
+        if (!buf) {
+#pragma omp atomic write
+            nomem = 1;
         }
-        ns_fnc__gram(z, T, K, r);
-        float *o = out + i * E;
-        size_t e = 0;
-        for (size_t a = 0; a + 1 < K; a++) {
-            ns_fnc_fisher_z(r + a * K + a + 1, K - a - 1, 0.0);
-            for (size_t b = a + 1; b < K; b++)
-                o[e++] = (float)r[a * K + b];
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < nw; i++) {
+            size_t bad = buf ? one_window(x, T, K, w, sigma, i, buf, out + i * E) : 0;
+            if (bad) {
+#pragma omp critical(ns_fnc_dfnc_bad)
+                if (i < bad_win) {
+                    bad_win = i;
+                    bad_col = bad - 1;
+                }
+            }
         }
+        free(buf);
     }
-    free(buf);
-    return rc;
+    if (nomem)
+        return ns_error(NS_ERR_NOMEM, "out of memory for windowed FNC");
+    if (bad_win < nw)
+        return ns_error(NS_ERR_DATA, "component %zu is constant in window %zu", bad_col + 1,
+                        bad_win + 1);
+    return NS_OK;
 }
 
 void ns_fnc_dfnc_exemplars(const float *win, size_t n, size_t d, size_t *idx, size_t *nidx)

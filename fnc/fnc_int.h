@@ -17,4 +17,8 @@ size_t ns_fnc__standardise(const double *x, size_t T, size_t K, double *z, doubl
 /* r = z^T z, symmetric, clamped to [-1, 1], diagonal 0. */
 void ns_fnc__gram(const double *z, size_t T, size_t K, double *r);
 
+/* Formats n values as "\tv1\tv2...\n" into line (34 n + 2 bytes); returns
+ * the length. */
+int ns_fnc__format_line(char *line, const double *x, size_t n, int decimals);
+
 #endif

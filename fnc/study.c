@@ -7,12 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "fnc/fnc_int.h"
 #include "fnc/study_int.h"
 
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: robust on a shared machine */
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -260,12 +261,9 @@ static void features_flush(feat_writer *w, const char *participant, int decimals
 {
     if (w->nacc == 0)
         return;
-    size_t o = 0;
-    for (size_t e = 0; e < w->E; e++) {
-        w->line[o++] = '\t';
-        o += (size_t)ns_fnc_format_fixed(w->line + o, w->acc[e] / (double)w->nacc, decimals);
-    }
-    w->line[o++] = '\n';
+    for (size_t e = 0; e < w->E; e++)
+        w->acc[e] /= (double)w->nacc;
+    size_t o = (size_t)ns_fnc__format_line(w->line, w->acc, w->E, decimals);
     FILE *fp = ns_afile_stream(w->f);
     fputs(participant, fp);
     fwrite(w->line, 1, o, fp);
@@ -546,7 +544,7 @@ ns_status ns_fnc_study_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res)
         st = ns_fnc__dfnc_finish(&s, res);
     for (size_t i = 0; i < s.nruns; i++)
         res->runs_failed += s.runs[i].failed;
-    ns_debug("fnc timing (thread-seconds over %d threads): read %.3f s, post-processing + FNC "
+    ns_debug("fnc timing (CPU seconds over %d threads): read %.3f s, post-processing + FNC "
              "%.3f s, write %.3f s", omp_get_max_threads(), s.t_read, s.t_compute, s.t_write);
     ns_fnc_postproc_free(c.p);
     json_decref(sel);

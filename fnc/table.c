@@ -179,7 +179,7 @@ static const char digits2[201] = "0001020304050607080910111213141516171819202122
                                  "8081828384858687888990919293949596979899";
 
 /* Writes n right-aligned digits of v (zero-padded) ending at end. */
-static void put_digits(char *end, uint32_t v, int n)
+static inline void put_digits(char *end, uint32_t v, int n)
 {
     while (n >= 2) {
         uint32_t r = v % 100;
@@ -203,7 +203,8 @@ static int count_digits(uint64_t v)
     return n;
 }
 
-int ns_fnc_format_fixed(char *buf, double v, int decimals)
+/* The formatter; inline so that the table writers avoid a call per cell. */
+static inline int format_fixed(char *buf, double v, int decimals)
 {
     static const uint32_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
                                    100000000, 1000000000};
@@ -221,14 +222,18 @@ int ns_fnc_format_fixed(char *buf, double v, int decimals)
     int o = 0;
     if (v < 0 && q)
         buf[o++] = '-';
-    int nd = count_digits(ip);
-    if (ip < 4294967296u) {
-        put_digits(buf + o + nd, (uint32_t)ip, nd);
+    if (ip < 10) { /* the usual case for correlations and Fisher z */
+        buf[o++] = (char)('0' + ip);
     } else {
-        put_digits(buf + o + nd, (uint32_t)(ip % 1000000000u), 9);
-        put_digits(buf + o + nd - 9, (uint32_t)(ip / 1000000000u), nd - 9);
+        int nd = count_digits(ip);
+        if (ip < 4294967296u) {
+            put_digits(buf + o + nd, (uint32_t)ip, nd);
+        } else {
+            put_digits(buf + o + nd, (uint32_t)(ip % 1000000000u), 9);
+            put_digits(buf + o + nd - 9, (uint32_t)(ip / 1000000000u), nd - 9);
+        }
+        o += nd;
     }
-    o += nd;
     if (decimals) {
         buf[o++] = '.';
         put_digits(buf + o + decimals, fp, decimals);
@@ -236,6 +241,22 @@ int ns_fnc_format_fixed(char *buf, double v, int decimals)
     }
     buf[o] = '\0';
     return o;
+}
+
+int ns_fnc_format_fixed(char *buf, double v, int decimals)
+{
+    return format_fixed(buf, v, decimals);
+}
+
+int ns_fnc__format_line(char *line, const double *x, size_t n, int decimals)
+{
+    size_t o = 0;
+    for (size_t j = 0; j < n; j++) {
+        line[o++] = '\t';
+        o += (size_t)format_fixed(line + o, x[j], decimals);
+    }
+    line[o++] = '\n';
+    return (int)o;
 }
 
 ns_status ns_fnc_write_labelled(const char *path, const double *x, size_t rows, size_t cols,
@@ -259,12 +280,7 @@ ns_status ns_fnc_write_labelled(const char *path, const double *x, size_t rows, 
         return ns_error(NS_ERR_NOMEM, "out of memory (%s)", path);
     }
     for (size_t i = 0; i < rows; i++) {
-        size_t o = 0;
-        for (size_t j = 0; j < cols; j++) {
-            line[o++] = '\t';
-            o += (size_t)ns_fnc_format_fixed(line + o, x[i * cols + j], decimals);
-        }
-        line[o++] = '\n';
+        size_t o = (size_t)ns_fnc__format_line(line, x + i * cols, cols, decimals);
         fputs(row_names[i], fp);
         fwrite(line, 1, o, fp);
     }
