@@ -19,7 +19,7 @@ struct ns_spectra_batch {
     size_t len;
     FILE *mem;
     const char *layer;
-    char group[32];
+    size_t *bound;
     int sub;
 };
 
@@ -69,6 +69,8 @@ ns_status ns_spectra_batch_create(const int *sample_group, size_t nsamples,
         b->o.topk = 0; /* every singular value */
     }
     ns_status s = sample_group ? map_groups(b, sample_group, nsamples) : NS_OK;
+    if (s == NS_OK && !(b->bound = ns_calloc((size_t)b->ngroups + 1, sizeof *b->bound)))
+        s = NS_ERR_NOMEM;
     if (s == NS_OK && !(b->mem = open_memstream(&b->text, &b->len)))
         s = ns_error(NS_ERR_NOMEM, "cannot create a text buffer (spectra batch)");
     if (s != NS_OK) {
@@ -89,6 +91,7 @@ void ns_spectra_batch_free(ns_spectra_batch *b)
     free(b->text);
     free(b->sample_group);
     free(b->gvalue);
+    free(b->bound);
     spectra_scratch_free(&b->sc);
     free(b);
 }
@@ -99,11 +102,14 @@ void ns_spectra_batch_set_arch(ns_spectra_batch *b, const ns_spectra_arch *a)
     b->have_arch = 1;
 }
 
-static ns_status batch_emit(void *user, spectra_quantity q, size_t index, double value)
+static ns_status batch_emit(void *user, int group, spectra_quantity q, size_t index, double value)
 {
     ns_spectra_batch *b = user;
-    fprintf(b->mem, "%s\t%s\t%s\t%zu\t%.9g\n", b->layer, b->group, spectra_quantity_names[q], index,
-            value);
+    if (group < 0)
+        fprintf(b->mem, "%s\tall\t%s\t%zu\t%.9g\n", b->layer, spectra_quantity_names[q], index, value);
+    else
+        fprintf(b->mem, "%s\t%d\t%s\t%zu\t%.9g\n", b->layer, b->gvalue[group],
+                spectra_quantity_names[q], index, value);
     return NS_OK;
 }
 
@@ -113,7 +119,8 @@ ns_status ns_spectra_batch_layer(ns_spectra_batch *b, const ns_spectra_layer *l)
     if (rows != l->nsamples * R || l->D->rows != rows)
         return ns_error(NS_ERR_ARG, "layer %s: %zu rows for %zu samples x %zu", l->name, rows,
                         l->nsamples, R);
-    ns_status s = spectra_scratch_reserve(&b->sc, rows, l->A->cols, l->D->cols, b->o.precision);
+    ns_status s = spectra_scratch_reserve(&b->sc, rows, l->A->cols, l->D->cols, b->ngroups,
+                                          b->o.precision);
     int *rg = b->ngroups ? b->sc.row_group : NULL;
     for (size_t n = 0; s == NS_OK && rg && n < l->nsamples; n++)
         if ((l->sample_idx ? l->sample_idx[n] : n) >= b->nsamples)
@@ -124,19 +131,8 @@ ns_status ns_spectra_batch_layer(ns_spectra_batch *b, const ns_spectra_layer *l)
     if (rg)
         ns_spectra_row_groups(b->sample_group, l->sample_idx, l->nsamples, R, rg);
     b->layer = l->name;
-    for (int g = -1; g < b->ngroups && s == NS_OK; g++) {
-        size_t ng = 0;
-        for (size_t n = 0; g >= 0 && n < l->nsamples; n++)
-            ng += rg[n * R] == g;
-        if (g < 0)
-            snprintf(b->group, sizeof b->group, "all");
-        else
-            snprintf(b->group, sizeof b->group, "%d", b->gvalue[g]);
-        size_t bound = b->have_arch ? spectra_layer_bound(&b->arch, l->name, g < 0 ? l->nsamples : ng)
-                                    : SIZE_MAX;
-        s = spectra_emit_group(&b->sc, l, rg, g, &b->o, bound, batch_emit, b);
-    }
-    return s;
+    spectra_group_bounds(b->have_arch ? &b->arch : NULL, l, rg, b->ngroups, b->bound);
+    return spectra_emit_layer(&b->sc, l, rg, b->ngroups, &b->o, b->bound, batch_emit, b);
 }
 
 ns_status ns_spectra_batch_write(const ns_spectra_batch *b, const char *path)

@@ -285,3 +285,15 @@ size_t spectra_layer_bound(const ns_spectra_arch *a, const char *name, size_t ns
             return b[i].bound;
     return (size_t)-1;
 }
+
+void spectra_group_bounds(const ns_spectra_arch *a, const ns_spectra_layer *l, const int *rg,
+                          int ngroups, size_t *bound)
+{
+    size_t R = l->rows_per_sample ? l->rows_per_sample : 1;
+    for (int g = -1; g < ngroups; g++) {
+        size_t n = 0;
+        for (size_t s = 0; g >= 0 && rg && s < l->nsamples; s++)
+            n += rg[s * R] == g;
+        bound[g + 1] = a ? spectra_layer_bound(a, l->name, g < 0 ? l->nsamples : n) : SIZE_MAX;
+    }
+}

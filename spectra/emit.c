@@ -18,9 +18,10 @@ void ns_spectra_opts_default(ns_spectra_opts *o)
 }
 
 ns_status spectra_scratch_reserve(spectra_scratch *sc, size_t rows, size_t h_in, size_t h_out,
-                                  ns_spectra_precision prec)
+                                  int ngroups, ns_spectra_precision prec)
 {
     size_t need = h_in > h_out ? h_in : h_out; /* act_sv/delta_sv need min(rows, width) */
+    size_t ng = (size_t)ngroups + 1;
     if (!sc->ws) {
         sc->ws = ns_spectra_ws_create(rows, h_in, h_out, prec);
         if (!sc->ws)
@@ -30,12 +31,17 @@ ns_status spectra_scratch_reserve(spectra_scratch *sc, size_t rows, size_t h_in,
         if (s != NS_OK)
             return s;
     }
-    if (need > sc->svcap) {
-        double *p = realloc(sc->sv, need * sizeof *p);
-        if (!p)
-            return ns_error(NS_ERR_NOMEM, "out of memory for %zu singular values", need);
-        sc->sv = p;
-        sc->svcap = need;
+    if (need > sc->ldsv || ng > sc->ngcap) {
+        size_t ld = need > sc->ldsv ? need : sc->ldsv, g = ng > sc->ngcap ? ng : sc->ngcap;
+        double *p = realloc(sc->sv, ld * g * sizeof *p);
+        ns_spectra_stats *st = p ? realloc(sc->st, g * sizeof *st) : NULL;
+        if (p)
+            sc->sv = p;
+        if (!st)
+            return ns_error(NS_ERR_NOMEM, "out of memory for %zu x %zu singular values", g, ld);
+        sc->st = st;
+        sc->ldsv = ld;
+        sc->ngcap = g;
     }
     if (rows > sc->rgcap) {
         int *p = realloc(sc->row_group, rows * sizeof *p);
@@ -51,58 +57,73 @@ void spectra_scratch_free(spectra_scratch *sc)
 {
     ns_spectra_ws_free(sc->ws);
     free(sc->sv);
+    free(sc->st);
     free(sc->row_group);
     *sc = (spectra_scratch){0};
 }
 
-static ns_status emit_sv(spectra_emit_fn emit, void *user, spectra_quantity q, const double *sv,
-                         size_t nsv, size_t topk, double scale)
+static ns_status emit_sv(spectra_emit_fn emit, void *user, int g, spectra_quantity q,
+                         const double *sv, size_t nsv, size_t topk, double scale)
 {
     size_t k = topk && topk < nsv ? topk : nsv;
     ns_status s = NS_OK;
     for (size_t i = 0; i < k && s == NS_OK; i++)
-        s = emit(user, q, i + 1, sv[i] * scale);
+        s = emit(user, g, q, i + 1, sv[i] * scale);
     return s;
 }
 
-/* act_sv, act_rank, delta_sv, delta_rank of the group's rows. */
+/* The gradient quantities of group g (-1 = all) from sc->sv / sc->st. */
+static ns_status emit_grad(spectra_scratch *sc, int g, size_t topk, size_t bound,
+                           spectra_emit_fn emit, void *user)
+{
+    const ns_spectra_stats *st = &sc->st[g + 1];
+    const double *sv = sc->sv + (size_t)(g + 1) * sc->ldsv;
+    double ps = 1 / st->share; /* per-sample normalisation: divide by n_g / N */
+    ns_status s;
+    if ((s = emit_sv(emit, user, g, Q_GRAD_SV, sv, st->nsv, topk, 1.0)) != NS_OK ||
+        (s = emit_sv(emit, user, g, Q_GRAD_SV_PS, sv, st->nsv, topk, ps)) != NS_OK ||
+        (s = emit(user, g, Q_GRAD_RANK, 1, (double)st->rank)) != NS_OK ||
+        (s = emit(user, g, Q_GRAD_EFFRANK, 1, st->effrank)) != NS_OK ||
+        (s = emit(user, g, Q_GRAD_NUCLEAR, 1, st->nuclear)) != NS_OK ||
+        (s = emit(user, g, Q_GRAD_NUCLEAR_PS, 1, st->nuclear * ps)) != NS_OK ||
+        (s = emit(user, g, Q_GRAD_SV1_SHARE, 1, st->sv1_share)) != NS_OK)
+        return s;
+    return bound != SIZE_MAX ? emit(user, g, Q_BOUND, 1, (double)bound) : NS_OK;
+}
+
+/* act_sv, act_rank, delta_sv, delta_rank of all rows and every group. */
 static ns_status emit_act_delta(spectra_scratch *sc, const ns_spectra_layer *l, const int *rg,
-                                int group, size_t topk, spectra_emit_fn emit, void *user)
+                                int ngroups, size_t topk, spectra_emit_fn emit, void *user)
 {
     const ns_matrix *X[2] = {l->A, l->D};
     spectra_quantity qs[2] = {Q_ACT_SV, Q_DELTA_SV}, qr[2] = {Q_ACT_RANK, Q_DELTA_RANK};
     for (int k = 0; k < 2; k++) {
-        ns_spectra_stats st;
-        ns_status s = ns_spectra_matrix_sv(sc->ws, X[k], rg, group, sc->sv, &st);
-        if (s == NS_OK)
-            s = emit_sv(emit, user, qs[k], sc->sv, st.nsv, topk, 1.0);
-        if (s == NS_OK)
-            s = emit(user, qr[k], 1, (double)st.rank);
+        ns_status s = ns_spectra_matrix_sv_groups(sc->ws, X[k], rg, ngroups, sc->sv, sc->ldsv, sc->st);
+        for (int g = -1; g < ngroups && s == NS_OK; g++) {
+            const ns_spectra_stats *st = &sc->st[g + 1];
+            if (!st->rows)
+                continue;
+            s = emit_sv(emit, user, g, qs[k], sc->sv + (size_t)(g + 1) * sc->ldsv, st->nsv, topk, 1.0);
+            if (s == NS_OK)
+                s = emit(user, g, qr[k], 1, (double)st->rank);
+        }
         if (s != NS_OK)
             return s;
     }
     return NS_OK;
 }
 
-ns_status spectra_emit_group(spectra_scratch *sc, const ns_spectra_layer *l, const int *row_group,
-                             int group, const ns_spectra_opts *o, size_t bound,
+ns_status spectra_emit_layer(spectra_scratch *sc, const ns_spectra_layer *l, const int *row_group,
+                             int ngroups, const ns_spectra_opts *o, const size_t *bound,
                              spectra_emit_fn emit, void *user)
 {
-    ns_spectra_stats st;
     size_t topk = o->topk > 0 ? (size_t)o->topk : 0;
-    ns_status s = ns_spectra_grad_sv(sc->ws, l->A, l->D, row_group, group, o->method, sc->sv, &st);
-    if (s != NS_OK || st.rows == 0)
-        return s;
-    double ps = 1 / st.share; /* per-sample normalisation: divide by n_g / N */
-    if ((s = emit_sv(emit, user, Q_GRAD_SV, sc->sv, st.nsv, topk, 1.0)) != NS_OK ||
-        (s = emit_sv(emit, user, Q_GRAD_SV_PS, sc->sv, st.nsv, topk, ps)) != NS_OK ||
-        (s = emit(user, Q_GRAD_RANK, 1, (double)st.rank)) != NS_OK ||
-        (s = emit(user, Q_GRAD_EFFRANK, 1, st.effrank)) != NS_OK ||
-        (s = emit(user, Q_GRAD_NUCLEAR, 1, st.nuclear)) != NS_OK ||
-        (s = emit(user, Q_GRAD_NUCLEAR_PS, 1, st.nuclear * ps)) != NS_OK ||
-        (s = emit(user, Q_GRAD_SV1_SHARE, 1, st.sv1_share)) != NS_OK)
-        return s;
-    if (bound != SIZE_MAX && (s = emit(user, Q_BOUND, 1, (double)bound)) != NS_OK)
-        return s;
-    return o->act_delta ? emit_act_delta(sc, l, row_group, group, topk, emit, user) : NS_OK;
+    ns_status s = ns_spectra_grad_sv_groups(sc->ws, l->A, l->D, row_group, ngroups, o->method,
+                                            sc->sv, sc->ldsv, sc->st);
+    for (int g = -1; g < ngroups && s == NS_OK; g++)
+        if (sc->st[g + 1].rows)
+            s = emit_grad(sc, g, topk, bound ? bound[g + 1] : SIZE_MAX, emit, user);
+    if (s == NS_OK && o->act_delta)
+        s = emit_act_delta(sc, l, row_group, ngroups, topk, emit, user);
+    return s;
 }

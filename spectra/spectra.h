@@ -86,10 +86,24 @@ ns_status ns_spectra_grad_sv(ns_spectra_ws *ws, const ns_matrix *A, const ns_mat
                              const int *row_group, int group, ns_spectra_method method,
                              double *sv, ns_spectra_stats *st);
 
+/* The batch and every group at once: row 0 of sv (leading dimension ldsv
+ * >= min(h_in, h_out)) and st[0] for all rows, row g+1 and st[g+1] for
+ * group g = 0..ngroups-1. With the QR route A^T and D^T are factorised once
+ * and a group's R factors are column subsets of theirs (A_g^T = Q1 R1[:, g],
+ * so G_g = Q2 (R2[:, g] R1[:, g]^T) Q1^T): the groups cost almost nothing. */
+ns_status ns_spectra_grad_sv_groups(ns_spectra_ws *ws, const ns_matrix *A, const ns_matrix *D,
+                                    const int *row_group, int ngroups, ns_spectra_method method,
+                                    double *sv, size_t ldsv, ns_spectra_stats *st);
+
 /* Singular values of the group's rows of X (A or D: rows x cols), into sv
  * (capacity min(rows, cols)). st->tol uses the group's rows x cols. */
 ns_status ns_spectra_matrix_sv(ns_spectra_ws *ws, const ns_matrix *X, const int *row_group,
                                int group, double *sv, ns_spectra_stats *st);
+
+/* Same for all rows and every group (layout as ns_spectra_grad_sv_groups;
+ * ldsv >= min(rows, cols)): one QR of X^T serves them all. */
+ns_status ns_spectra_matrix_sv_groups(ns_spectra_ws *ws, const ns_matrix *X, const int *row_group,
+                                      int ngroups, double *sv, size_t ldsv, ns_spectra_stats *st);
 
 /* Fills st from a spectrum of an m x n matrix (rank tolerance with eps). */
 void ns_spectra_stats_from_sv(const double *sv, size_t nsv, size_t m, size_t n, double eps,

@@ -10,6 +10,8 @@ struct ns_spectra_ws {
     size_t rows, h_in, h_out;  /* capacity */
     void *a, *d;               /* gathered rows, column-major A_g^T (h_in x n), D_g^T */
     void *r1, *r2, *m, *g;     /* R1, R2 (k x n), R2 R1^T, the formed G (h_out x h_in) */
+    void *c1, *c2;             /* column subsets of R1, R2 (a group's rows) */
+    size_t *cols;              /* the group's rows (rows capacity) */
     void *s, *tau, *work;
     size_t lwork;
     int *iwork;
@@ -20,8 +22,18 @@ struct ns_spectra_ws {
  * the LAPACK info in *info. */
 size_t sv_gather_f32(const ns_matrix *X, const int *rg, int g, float *out);
 size_t sv_gather_f64(const ns_matrix *X, const int *rg, int g, double *out);
-long sv_qr_f32(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
-long sv_qr_f64(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
+int sv_r_factor_f32(ns_spectra_ws *ws, float *x, size_t m, size_t n, float *r);
+int sv_r_factor_f64(ns_spectra_ws *ws, double *x, size_t m, size_t n, double *r);
+int sv_qr_factor_f32(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out);
+int sv_qr_factor_f64(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out);
+long sv_qr_cols_f32(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, const size_t *cols,
+                    size_t nc, int *info);
+long sv_qr_cols_f64(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, const size_t *cols,
+                    size_t nc, int *info);
+long sv_r_cols_f32(ns_spectra_ws *ws, const float *r, size_t k, const size_t *cols, size_t nc,
+                   int *info);
+long sv_r_cols_f64(ns_spectra_ws *ws, const double *r, size_t k, const size_t *cols, size_t nc,
+                   int *info);
 long sv_full_f32(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
 long sv_full_f64(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info);
 long sv_plain_f32(ns_spectra_ws *ws, void *x, size_t cols, size_t n, int *info);
@@ -36,34 +48,42 @@ typedef enum {
 } spectra_quantity;
 extern const char *const spectra_quantity_names[Q_COUNT];
 
-/* Emits the rows of one layer and group: called with (quantity, index
- * 1-based, value). */
-typedef ns_status (*spectra_emit_fn)(void *user, spectra_quantity q, size_t index, double value);
+/* Emits one row: group (-1 = all), quantity, index (1-based), value. */
+typedef ns_status (*spectra_emit_fn)(void *user, int group, spectra_quantity q, size_t index,
+                                     double value);
 
 /* Per-layer scratch shared by the tracker and the batch writer. */
 typedef struct {
     ns_spectra_ws *ws;
-    double *sv;        /* capacity svcap */
-    size_t svcap;
-    int *row_group;    /* capacity rgcap */
+    double *sv;              /* (ngroups + 1) x ldsv */
+    size_t ldsv, ngcap;
+    ns_spectra_stats *st;    /* ngroups + 1 */
+    int *row_group;          /* capacity rgcap */
     size_t rgcap;
 } spectra_scratch;
 
-/* Sizes sc for a layer (allocates only when it grows). */
+/* Sizes sc for a layer and ngroups groups (allocates only when it grows). */
 ns_status spectra_scratch_reserve(spectra_scratch *sc, size_t rows, size_t h_in, size_t h_out,
-                                  ns_spectra_precision prec);
+                                  int ngroups, ns_spectra_precision prec);
 void spectra_scratch_free(spectra_scratch *sc);
-/* Computes and emits every quantity of one layer for one group (group
- * NS_SPECTRA_ALL or 0..), with topk singular values (0 = all). bound: the
- * layer's bound for this group (SIZE_MAX: none). */
-ns_status spectra_emit_group(spectra_scratch *sc, const ns_spectra_layer *l, const int *row_group,
-                             int group, const ns_spectra_opts *o, size_t bound,
+/* Computes and emits every quantity of one layer for all rows and each
+ * group 0..ngroups-1 (row_group may be NULL with ngroups 0), topk singular
+ * values (0 = all). bound[g + 1]: the layer's bound for group g (bound[0]
+ * all rows; SIZE_MAX or bound NULL: none). Groups without rows emit
+ * nothing. */
+ns_status spectra_emit_layer(spectra_scratch *sc, const ns_spectra_layer *l, const int *row_group,
+                             int ngroups, const ns_spectra_opts *o, const size_t *bound,
                              spectra_emit_fn emit, void *user);
 /* The tap subscription of a one-batch collector (-1 = none). */
 void spectra_batch_set_sub(ns_spectra_batch *b, int sub);
 int spectra_batch_sub(const ns_spectra_batch *b);
 /* The bound of layer `name` for nsamples samples, or SIZE_MAX. */
 size_t spectra_layer_bound(const ns_spectra_arch *a, const char *name, size_t nsamples);
+/* bound[0] for all samples of the layer's batch, bound[g + 1] for group g
+ * (B8: the bound for its sample count); SIZE_MAX everywhere without arch.
+ * rg: the layer's row groups (rows n*R .. belong to sample n) or NULL. */
+void spectra_group_bounds(const ns_spectra_arch *a, const ns_spectra_layer *l, const int *rg,
+                          int ngroups, size_t *bound);
 
 #endif
 
@@ -102,6 +122,7 @@ struct ns_spectra_tracker {
     size_t nrecs, caprecs;
     spectra_rec cur;            /* fold/epoch/step/layer/group of the rows being emitted */
     int finished;
+    size_t *bound;              /* ngroups + 1: the current layer's bound per group */
     void *glue;                 /* tap.c's training glue, freed with the tracker */
     void (*glue_free)(void *);
 };

@@ -38,7 +38,8 @@ double ns_spectra_eps(ns_spectra_precision prec)
 
 static void ws_release(ns_spectra_ws *ws)
 {
-    void **bufs[] = {&ws->a, &ws->d, &ws->r1, &ws->r2, &ws->m, &ws->g, &ws->s, &ws->tau, &ws->work};
+    void **bufs[] = {&ws->a,  &ws->d, &ws->r1,  &ws->r2,   &ws->c1,  &ws->c2,
+                     &ws->m,  &ws->g, &ws->s,   &ws->tau,  &ws->work, (void **)&ws->cols};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         free(*bufs[i]);
         *bufs[i] = NULL;
@@ -59,14 +60,17 @@ static ns_status ws_alloc(ns_spectra_ws *ws)
     ws->d = ns_alloc(zmax(rows * ho, 1), el);
     ws->r1 = ns_alloc(zmax(k1 * rows, 1), el);
     ws->r2 = ns_alloc(zmax(k2 * rows, 1), el);
+    ws->c1 = ns_alloc(zmax(zmax(k1, k2) * rows, 1), el);
+    ws->c2 = ns_alloc(zmax(k2 * rows, 1), el);
+    ws->cols = ns_alloc(zmax(rows, 1), sizeof(size_t));
     ws->m = ns_alloc(zmax(k1 * k2, 1), el);
     ws->g = ns_alloc(zmax(hi * ho, 1), el);
     ws->s = ns_alloc(zmax(mn, 1), el);
     ws->tau = ns_alloc(zmax(zmax(rows, zmax(hi, ho)), 1), el);
     ws->work = ns_alloc(zmax(ws->lwork, 1), el);
     ws->iwork = ns_alloc(8 * zmax(mn, 1), sizeof(int));
-    if (!ws->a || !ws->d || !ws->r1 || !ws->r2 || !ws->m || !ws->g || !ws->s || !ws->tau ||
-        !ws->work || !ws->iwork) {
+    if (!ws->a || !ws->d || !ws->r1 || !ws->r2 || !ws->c1 || !ws->c2 || !ws->cols || !ws->m ||
+        !ws->g || !ws->s || !ws->tau || !ws->work || !ws->iwork) {
         ws_release(ws);
         return ns_error(NS_ERR_NOMEM, "out of memory for a spectra workspace (%zu x %zu, %zu rows)",
                         ho, hi, rows);
@@ -143,30 +147,140 @@ static size_t count_rows(const int *rg, int g, size_t rows)
     return n;
 }
 
+/* Rows (columns of the gathered batch) of group g; all when g == ALL. */
+static size_t group_cols(const int *rg, int g, size_t n, size_t *cols)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++)
+        if (g == NS_SPECTRA_ALL || (rg && rg[j] == g))
+            cols[k++] = j;
+    return k;
+}
+
+static ns_status lapack_failed(int info, const char *what, size_t m, size_t n)
+{
+    return ns_error(NS_ERR_NUMERIC, "%s failed (LAPACK info %d) on a %zu x %zu matrix", what, info,
+                    m, n);
+}
+
+/* Spectrum of the rows cols of the factorised batch (QR route). */
+static ns_status qr_group(ns_spectra_ws *ws, size_t n, size_t hi, size_t ho, size_t nc,
+                          double *sv, ns_spectra_stats *st)
+{
+    int info = 0;
+    long k = ws->prec == NS_SPECTRA_F64 ? sv_qr_cols_f64(ws, n, hi, ho, ws->cols, nc, &info)
+                                        : sv_qr_cols_f32(ws, n, hi, ho, ws->cols, nc, &info);
+    if (k < 0)
+        return lapack_failed(info, "QR-route SVD", ho, hi);
+    copy_sv(ws, k, sv);
+    ns_spectra_stats_from_sv(sv, (size_t)k, ho, hi, ns_spectra_eps(ws->prec), st);
+    st->rows = nc;
+    st->share = n ? (double)nc / (double)n : 0;
+    return NS_OK;
+}
+
+/* Forms G_g and runs gesdd (the check route). */
+static ns_status full_group(ns_spectra_ws *ws, const ns_matrix *A, const ns_matrix *D,
+                            const int *rg, int g, double *sv, ns_spectra_stats *st)
+{
+    int info = 0;
+    size_t hi = A->cols, ho = D->cols, n = gather(ws, A, rg, g, ws->a);
+    gather(ws, D, rg, g, ws->d);
+    long k = ws->prec == NS_SPECTRA_F64 ? sv_full_f64(ws, n, hi, ho, &info)
+                                        : sv_full_f32(ws, n, hi, ho, &info);
+    if (k < 0)
+        return lapack_failed(info, "SVD", ho, hi);
+    copy_sv(ws, k, sv);
+    ns_spectra_stats_from_sv(sv, (size_t)k, ho, hi, ns_spectra_eps(ws->prec), st);
+    st->rows = n;
+    st->share = A->rows ? (double)n / (double)A->rows : 0;
+    return NS_OK;
+}
+
+ns_status ns_spectra_grad_sv_groups(ns_spectra_ws *ws, const ns_matrix *A, const ns_matrix *D,
+                                    const int *row_group, int ngroups, ns_spectra_method method,
+                                    double *sv, size_t ldsv, ns_spectra_stats *st)
+{
+    size_t hi = A->cols, ho = D->cols, n = A->rows;
+    if (A->rows != D->rows)
+        return ns_error(NS_ERR_ARG, "A has %zu rows but D has %zu (spectra of a gradient)",
+                        A->rows, D->rows);
+    ns_status s = ns_spectra_ws_reserve(ws, n, hi, ho);
+    if (s != NS_OK)
+        return s;
+    int qr = method == NS_SPECTRA_QR || (method == NS_SPECTRA_AUTO && use_qr(n, hi, ho));
+    for (int g = -1; !qr && g < ngroups && s == NS_OK; g++)
+        s = full_group(ws, A, D, row_group, g, sv + (size_t)(g + 1) * ldsv, &st[g + 1]);
+    if (!qr)
+        return s;
+    gather(ws, A, NULL, NS_SPECTRA_ALL, ws->a);
+    gather(ws, D, NULL, NS_SPECTRA_ALL, ws->d);
+    int info = ws->prec == NS_SPECTRA_F64 ? sv_qr_factor_f64(ws, n, hi, ho)
+                                          : sv_qr_factor_f32(ws, n, hi, ho);
+    if (info)
+        return lapack_failed(info, "QR", hi + ho, n);
+    for (int g = -1; g < ngroups && s == NS_OK; g++) {
+        size_t nc = group_cols(row_group, g, n, ws->cols);
+        s = qr_group(ws, n, hi, ho, nc, sv + (size_t)(g + 1) * ldsv, &st[g + 1]);
+    }
+    return s;
+}
+
 ns_status ns_spectra_grad_sv(ns_spectra_ws *ws, const ns_matrix *A, const ns_matrix *D,
                              const int *row_group, int group, ns_spectra_method method,
                              double *sv, ns_spectra_stats *st)
 {
+    if (group == NS_SPECTRA_ALL || group < 0)
+        return ns_spectra_grad_sv_groups(ws, A, D, NULL, 0, method, sv, 0, st);
+    /* one group: only its rows are factorised */
     size_t hi = A->cols, ho = D->cols;
-    int info = 0, f64 = ws->prec == NS_SPECTRA_F64;
     if (A->rows != D->rows)
         return ns_error(NS_ERR_ARG, "A has %zu rows but D has %zu (spectra of a gradient)",
                         A->rows, D->rows);
     ns_status s = ns_spectra_ws_reserve(ws, count_rows(row_group, group, A->rows), hi, ho);
     if (s != NS_OK)
         return s;
-    size_t n = gather(ws, A, row_group, group, ws->a);
+    size_t n = count_rows(row_group, group, A->rows);
+    if (!(method == NS_SPECTRA_QR || (method == NS_SPECTRA_AUTO && use_qr(n, hi, ho))))
+        return full_group(ws, A, D, row_group, group, sv, st);
+    gather(ws, A, row_group, group, ws->a);
     gather(ws, D, row_group, group, ws->d);
-    int qr = method == NS_SPECTRA_QR || (method == NS_SPECTRA_AUTO && use_qr(n, hi, ho));
-    long k = qr ? (f64 ? sv_qr_f64(ws, n, hi, ho, &info) : sv_qr_f32(ws, n, hi, ho, &info))
-                : (f64 ? sv_full_f64(ws, n, hi, ho, &info) : sv_full_f32(ws, n, hi, ho, &info));
-    if (k < 0)
-        return ns_error(NS_ERR_NUMERIC, "%s failed (LAPACK info %d) on a %zu x %zu gradient",
-                        qr ? "QR-route SVD" : "SVD", info, ho, hi);
-    copy_sv(ws, k, sv);
-    ns_spectra_stats_from_sv(sv, (size_t)k, ho, hi, ns_spectra_eps(ws->prec), st);
-    st->rows = n;
+    int info = n ? (ws->prec == NS_SPECTRA_F64 ? sv_qr_factor_f64(ws, n, hi, ho)
+                                               : sv_qr_factor_f32(ws, n, hi, ho)) : 0;
+    if (info)
+        return lapack_failed(info, "QR", hi + ho, n);
+    group_cols(NULL, NS_SPECTRA_ALL, n, ws->cols);
+    s = qr_group(ws, n, hi, ho, n, sv, st);
     st->share = A->rows ? (double)n / (double)A->rows : 0;
+    return s;
+}
+
+ns_status ns_spectra_matrix_sv_groups(ns_spectra_ws *ws, const ns_matrix *X, const int *row_group,
+                                      int ngroups, double *sv, size_t ldsv, ns_spectra_stats *st)
+{
+    size_t cols = X->cols, n = X->rows, k = zmin(cols, n);
+    ns_status s = ns_spectra_ws_reserve(ws, n, cols, 0);
+    if (s != NS_OK)
+        return s;
+    gather(ws, X, NULL, NS_SPECTRA_ALL, ws->a);
+    int info = !n ? 0 : ws->prec == NS_SPECTRA_F64 ? sv_r_factor_f64(ws, ws->a, cols, n, ws->r1)
+                                                   : sv_r_factor_f32(ws, ws->a, cols, n, ws->r1);
+    if (info)
+        return lapack_failed(info, "QR", cols, n);
+    for (int g = -1; g < ngroups; g++) {
+        size_t nc = group_cols(row_group, g, n, ws->cols);
+        /* X_S^T = Q R[:, S]: the singular values of the k x nc block */
+        long kk = ws->prec == NS_SPECTRA_F64 ? sv_r_cols_f64(ws, ws->r1, k, ws->cols, nc, &info)
+                                             : sv_r_cols_f32(ws, ws->r1, k, ws->cols, nc, &info);
+        if (kk < 0)
+            return lapack_failed(info, "SVD", nc, cols);
+        ns_spectra_stats *t = &st[g + 1];
+        copy_sv(ws, kk, sv + (size_t)(g + 1) * ldsv);
+        ns_spectra_stats_from_sv(sv + (size_t)(g + 1) * ldsv, (size_t)kk, nc, cols,
+                                 ns_spectra_eps(ws->prec), t);
+        t->rows = nc;
+        t->share = n ? (double)nc / (double)n : 0;
+    }
     return NS_OK;
 }
 
@@ -175,6 +289,8 @@ ns_status ns_spectra_matrix_sv(ns_spectra_ws *ws, const ns_matrix *X, const int 
 {
     int info = 0;
     size_t cols = X->cols;
+    if (group == NS_SPECTRA_ALL || group < 0)
+        return ns_spectra_matrix_sv_groups(ws, X, NULL, 0, sv, 0, st);
     ns_status s = ns_spectra_ws_reserve(ws, count_rows(row_group, group, X->rows), cols, 0);
     if (s != NS_OK)
         return s;
@@ -182,8 +298,7 @@ ns_status ns_spectra_matrix_sv(ns_spectra_ws *ws, const ns_matrix *X, const int 
     long k = ws->prec == NS_SPECTRA_F64 ? sv_plain_f64(ws, ws->a, cols, n, &info)
                                         : sv_plain_f32(ws, ws->a, cols, n, &info);
     if (k < 0)
-        return ns_error(NS_ERR_NUMERIC, "SVD failed (LAPACK info %d) on a %zu x %zu matrix", info,
-                        n, cols);
+        return lapack_failed(info, "SVD", n, cols);
     copy_sv(ws, k, sv);
     ns_spectra_stats_from_sv(sv, (size_t)k, n, cols, ns_spectra_eps(ws->prec), st);
     st->rows = n;

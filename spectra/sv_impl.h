@@ -77,28 +77,58 @@ static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld
     return *info ? -1 : (long)FN(minz)(m, n);
 }
 
-/* ws->a holds A_g^T (h_in x n), ws->d holds D_g^T (h_out x n). G_g = Q2 R2
- * R1^T Q1^T with orthonormal Q1, Q2, so G_g and R2 R1^T (k2 x k1) share
- * their singular values; this is exact for any n, cheap for n < widths. */
-long FN(sv_qr)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, int *info)
+/* QR of x (m x n, column-major, destroyed); the upper trapezoid R
+ * (min(m, n) x n) into r. Returns the LAPACK info. */
+int FN(sv_r_factor)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, REAL *r)
 {
-    REAL *a = ws->a, *d = ws->d, *tau = ws->tau, *work = ws->work;
+    int info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, x, (lapack_int)m,
+                              ws->tau, ws->work, (lapack_int)ws->lwork);
+    if (!info)
+        FN(take_r)(x, m, FN(minz)(m, n), n, r);
+    return info;
+}
+
+/* ws->a holds A^T (h_in x n), ws->d holds D^T (h_out x n), column j = row
+ * j. Keeps R1 (k1 x n) in ws->r1 and R2 (k2 x n) in ws->r2. */
+int FN(sv_qr_factor)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out)
+{
+    int info = FN(sv_r_factor)(ws, ws->a, h_in, n, ws->r1);
+    return info ? info : FN(sv_r_factor)(ws, ws->d, h_out, n, ws->r2);
+}
+
+/* Singular values of the gradient of the rows cols[0..nc) after
+ * sv_qr_factor: A_S^T = Q1 R1[:, S] and D_S^T = Q2 R2[:, S] with orthonormal
+ * Q1, Q2, so G_S = D_S^T A_S = Q2 (R2[:, S] R1[:, S]^T) Q1^T has the
+ * singular values of the k2 x k1 matrix R2[:, S] R1[:, S]^T. Exact; one
+ * factorisation serves the batch and every group. Returns how many values
+ * (min(k1, k2, nc): the rest are zero) or -1. */
+long FN(sv_qr_cols)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, const size_t *cols,
+                    size_t nc, int *info)
+{
     size_t k1 = FN(minz)(h_in, n), k2 = FN(minz)(h_out, n);
-    if (!n)
+    const REAL *r1 = ws->r1, *r2 = ws->r2;
+    REAL *c1 = ws->c1, *c2 = ws->c2;
+    if (!nc)
         return 0;
-    *info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)h_in, (lapack_int)n, a,
-                           (lapack_int)h_in, tau, work, (lapack_int)ws->lwork);
-    if (*info)
-        return -1;
-    *info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)h_out, (lapack_int)n, d,
-                           (lapack_int)h_out, tau, work, (lapack_int)ws->lwork);
-    if (*info)
-        return -1;
-    FN(take_r)(a, h_in, k1, n, ws->r1);
-    FN(take_r)(d, h_out, k2, n, ws->r2);
-    CB(gemm)(CblasColMajor, CblasNoTrans, CblasTrans, (int)k2, (int)k1, (int)n, 1, ws->r2, (int)k2,
-             ws->r1, (int)k1, 0, ws->m, (int)k2);
-    return FN(values)(ws, ws->m, k2, k1, k2, info);
+    for (size_t j = 0; j < nc; j++) {
+        memcpy(c1 + j * k1, r1 + cols[j] * k1, k1 * sizeof(REAL));
+        memcpy(c2 + j * k2, r2 + cols[j] * k2, k2 * sizeof(REAL));
+    }
+    CB(gemm)(CblasColMajor, CblasNoTrans, CblasTrans, (int)k2, (int)k1, (int)nc, 1, c2, (int)k2,
+             c1, (int)k1, 0, ws->m, (int)k2);
+    long k = FN(values)(ws, ws->m, k2, k1, k2, info);
+    return k < 0 ? k : (long)FN(minz)((size_t)k, nc);
+}
+
+/* Singular values of the rows cols of the matrix whose R factor is r (k x
+ * n, from sv_qr_factor): X_S^T = Q R[:, S]. */
+long FN(sv_r_cols)(ns_spectra_ws *ws, const REAL *r, size_t k, const size_t *cols, size_t nc,
+                   int *info)
+{
+    REAL *c = ws->c1;
+    for (size_t j = 0; j < nc; j++)
+        memcpy(c + j * k, r + cols[j] * k, k * sizeof(REAL));
+    return nc ? FN(values)(ws, c, k, nc, k, info) : 0;
 }
 
 /* G_g = D_g^T A_g = (D_g^T)(A_g^T)^T formed (h_out x h_in), then gesdd. */

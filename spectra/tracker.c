@@ -24,8 +24,10 @@ ns_status ns_spectra_tracker_create(const char *out_dir, const ns_spectra_opts *
         t->o.every = 1;
     t->dir = strdup(out_dir);
     t->gnames = ns_calloc((size_t)ngroups + 1, sizeof *t->gnames);
+    t->bound = ns_calloc((size_t)ngroups + 1, sizeof *t->bound);
     t->ngroups = ngroups;
-    ns_status s = t->dir && t->gnames ? NS_OK : ns_error(NS_ERR_NOMEM, "out of memory (spectra)");
+    ns_status s = t->dir && t->gnames && t->bound ? NS_OK
+                                                  : ns_error(NS_ERR_NOMEM, "out of memory (spectra)");
     for (int g = 0; g < ngroups && s == NS_OK; g++)
         if (!(t->gnames[g] = strdup(group_names[g])))
             s = ns_error(NS_ERR_NOMEM, "out of memory (spectra)");
@@ -58,6 +60,7 @@ void ns_spectra_tracker_free(ns_spectra_tracker *t)
     for (int i = 0; i < t->nlayers; i++)
         spectra_scratch_free(&t->layers[i].sc);
     free(t->sample_group);
+    free(t->bound);
     free(t->recs);
     free(t->dir);
     free(t);
@@ -108,10 +111,11 @@ static ns_status push(ns_spectra_tracker *t, const spectra_rec *r)
     return NS_OK;
 }
 
-static ns_status tracker_emit(void *user, spectra_quantity q, size_t index, double value)
+static ns_status tracker_emit(void *user, int group, spectra_quantity q, size_t index, double value)
 {
     ns_spectra_tracker *t = user;
     spectra_rec r = t->cur;
+    r.group = (uint16_t)(group + 1);
     r.q = (uint8_t)q;
     r.index = (uint16_t)(index < UINT16_MAX ? index : UINT16_MAX);
     r.value = (float)value;
@@ -132,11 +136,6 @@ static int layer_slot(ns_spectra_tracker *t, const char *name)
     return t->nlayers++;
 }
 
-static size_t group_bound(const ns_spectra_tracker *t, const char *name, size_t nsamples)
-{
-    return t->have_arch ? spectra_layer_bound(&t->arch, name, nsamples) : SIZE_MAX;
-}
-
 ns_status ns_spectra_tracker_layer(ns_spectra_tracker *t, const ns_spectra_layer *l)
 {
     if (t->finished || l->step % t->o.every != 0)
@@ -149,11 +148,12 @@ ns_status ns_spectra_tracker_layer(ns_spectra_tracker *t, const ns_spectra_layer
     if (rows != l->nsamples * R || l->D->rows != rows)
         return ns_error(NS_ERR_ARG, "layer %s: %zu rows for %zu samples x %zu", l->name, rows,
                         l->nsamples, R);
-    ns_status s = spectra_scratch_reserve(&ls->sc, rows, l->A->cols, l->D->cols, t->o.precision);
+    int ng = t->sample_group ? t->ngroups : 0;
+    ns_status s = spectra_scratch_reserve(&ls->sc, rows, l->A->cols, l->D->cols, ng, t->o.precision);
     if (s != NS_OK)
         return s;
     int *rg = NULL;
-    if (t->sample_group && t->ngroups > 0) {
+    if (ng > 0) {
         for (size_t n = 0; n < l->nsamples; n++) {
             size_t idx = l->sample_idx ? l->sample_idx[n] : n;
             if (idx >= t->nsamples)
@@ -163,17 +163,10 @@ ns_status ns_spectra_tracker_layer(ns_spectra_tracker *t, const ns_spectra_layer
         rg = ls->sc.row_group;
         ns_spectra_row_groups(t->sample_group, l->sample_idx, l->nsamples, R, rg);
     }
+    spectra_group_bounds(t->have_arch ? &t->arch : NULL, l, rg, ng, t->bound);
     t->cur = (spectra_rec){.fold = t->fold, .epoch = l->epoch, .step = (int32_t)l->step,
                            .layer = (uint16_t)slot};
-    for (int g = -1; g < (rg ? t->ngroups : 0) && s == NS_OK; g++) {
-        size_t ng = 0;
-        for (size_t n = 0; rg && g >= 0 && n < l->nsamples; n++)
-            ng += rg[n * R] == g;
-        t->cur.group = (uint16_t)(g + 1);
-        s = spectra_emit_group(&ls->sc, l, rg, g, &t->o,
-                               group_bound(t, l->name, g < 0 ? l->nsamples : ng), tracker_emit, t);
-    }
-    return s;
+    return spectra_emit_layer(&ls->sc, l, rg, ng, &t->o, t->bound, tracker_emit, t);
 }
 
 ns_status ns_spectra_tracker_finish(ns_spectra_tracker *t)

@@ -129,6 +129,30 @@ START_TEST(test_qr_route_matches_svd)
                 ns_spectra_ws_free(ws);
             }
         }
+        /* the batch and both groups from one factorisation */
+        for (int prec = 0; prec < 2; prec++) {
+            ns_spectra_ws *ws = ns_spectra_ws_create(n, hi, ho, prec);
+            size_t ld = hi < ho ? hi : ho;
+            double *all = malloc(3 * (ld > n ? ld : n) * sizeof *all), ref[300];
+            ns_spectra_stats st[3];
+            ck_assert_int_eq(ns_spectra_grad_sv_groups(ws, A, D, rg, 2, NS_SPECTRA_QR, all, ld, st), NS_OK);
+            for (int g = -1; g <= 1; g++) {
+                ref_sv(A, D, rg, g, ref);
+                for (size_t i = 0; i < st[g + 1].nsv; i++)
+                    ck_assert_msg(fabs(all[(size_t)(g + 1) * ld + i] - ref[i]) <= 1e-5 * (ref[i] + (prec ? 0 : ref[0])),
+                                  "groups: shape %zu group %d value %zu", c, g, i);
+            }
+            /* singular values of A's rows by group, against the gathered rows' own SVD */
+            ck_assert_int_eq(ns_spectra_matrix_sv_groups(ws, A, rg, 2, all, ld > n ? ld : n, st), NS_OK);
+            double one[300];
+            ns_spectra_stats s1;
+            ck_assert_int_eq(ns_spectra_matrix_sv(ws, A, rg, 1, one, &s1), NS_OK);
+            ck_assert_uint_eq(s1.nsv, st[2].nsv);
+            for (size_t i = 0; i < s1.nsv; i++)
+                ck_assert_double_le(fabs(all[2 * (ld > n ? ld : n) + i] - one[i]), 1e-5 * one[0]);
+            free(all);
+            ns_spectra_ws_free(ws);
+        }
         free(rg);
         ns_matrix_free(A);
         ns_matrix_free(D);
