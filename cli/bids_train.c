@@ -1,0 +1,163 @@
+/* Group level, second half: FNC feature tables, classifiers with gradient
+ * spectra by group, the report, the run summary. */
+/* requires: nifti_io ica fnc models report */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bids_int.h"
+#include "cli_util.h"
+#include "fnc/fnc.h"
+#include "report/report.h"
+
+int ns_cmd_train(int argc, char **argv);
+
+typedef struct {
+    const ns_bids_opts *o;
+    size_t failed;
+} fnc_ctx;
+
+static void fnc_error(void *ctx, const char *message)
+{
+    fnc_ctx *c = ctx;
+    c->failed++;
+    fprintf(stderr, "neurospectra: error: %s\n", message);
+}
+
+static ns_status run_fnc(const ns_bids_opts *o, size_t *failed)
+{
+    ns_fnc_study_opts fo;
+    ns_fnc_study_defaults(&fo);
+    fo.out_dir = o->out_dir;
+    fo.orders = o->orders;
+    fo.norders = o->orders ? o->norders : 0;
+    fo.confounds = o->space || strstr(o->bids_dir, "fmriprep") ? "motion" : NULL;
+    fo.km.seed = o->seed;
+    fnc_ctx c = {o, 0};
+    fo.on_error = fnc_error;
+    fo.ctx = &c;
+    ns_fnc_study_result res;
+    ns_status s = ns_fnc_study_run(&fo, &res);
+    *failed = c.failed;
+    if (!s)
+        ns_info("fnc: %zu participants, %zu edges (%zu runs failed)", res.participants, res.edges, c.failed);
+    return s;
+}
+
+/* Copies BIDS_DIR/participants.tsv to OUT/group/participants.tsv. */
+static int copy_participants(const ns_bids_opts *o, char *dst, size_t n)
+{
+    char src[4200];
+    snprintf(src, sizeof src, "%s/participants.tsv", o->bids_dir);
+    snprintf(dst, n, "%s/group/participants.tsv", o->out_dir);
+    ns_tsv *t;
+    if (!ns_file_exists(src))
+        return 0;
+    if (ns_tsv_read(src, &t))
+        return -1;
+    ns_status s = ns_tsv_write(t, dst);
+    ns_tsv_free(t);
+    return s ? -1 : 1;
+}
+
+static int is_network(const char *model)
+{
+    return strchr(model, ':') != NULL;
+}
+
+/* neurospectra train for one model, through the train command itself. */
+static int train_one(const ns_bids_opts *o, const char *model, const char *target, const char *parts)
+{
+    char features[4200], dir[4400], folds[16], seed[32], epochs[16], name[128];
+    snprintf(features, sizeof features, "%s/group/desc-fnc_features.tsv", o->out_dir);
+    snprintf(name, sizeof name, "%s", model);
+    for (char *p = name; *p; p++)
+        if (*p == ':' || *p == ',')
+            *p = '_';
+    snprintf(dir, sizeof dir, "%s/group/train-%s-%s", o->out_dir, target, name);
+    snprintf(folds, sizeof folds, "%d", o->folds);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+    snprintf(epochs, sizeof epochs, "%d", o->epochs);
+    const char *groups = o->groups ? o->groups : target;
+    char *argv[32] = {"train", features, "--labels", (char *)parts, "--target", (char *)target, "--model",
+                      (char *)model, "--folds", folds, "--seed", seed, "-o", dir};
+    int argc = 14;
+    if (ns_log_get_level() < NS_LOG_INFO)
+        argv[argc++] = "--quiet";
+    if (is_network(model)) {
+        argv[argc++] = "--epochs";
+        argv[argc++] = epochs;
+        argv[argc++] = "--spectra";
+        argv[argc++] = "--groups";
+        argv[argc++] = (char *)groups;
+    }
+    optind = 0; /* a fresh getopt scan for the train command */
+    ns_info("train: %s on %s -> %s", model, target, dir);
+    return ns_cmd_train(argc, argv);
+}
+
+static int train_all(const ns_bids_opts *o, const char *parts)
+{
+    ns_tsv *t;
+    if (ns_tsv_read(parts, &t))
+        return ns_cli_fail();
+    const char *target = o->target ? o->target : "diagnosis";
+    int has = ns_tsv_column(t, target) >= 0;
+    ns_tsv_free(t);
+    if (!has) {
+        if (o->target)
+            return ns_cli_failf("no column '%s' in participants.tsv (%s)", target, parts);
+        ns_info("participants.tsv has no 'diagnosis' column: no classifier trained (use --target)");
+        return NS_EXIT_OK;
+    }
+    /* Models are separated by commas; a spec's own commas ("mlp:64,32",
+     * "cnn1d:16k5,32k3") are always followed by a digit. */
+    char *models = strdup(o->models);
+    int rc = models ? NS_EXIT_OK : NS_EXIT_FAIL;
+    for (char *start = models, *p = models; p && *start; p++) {
+        if (*p != '\0' && !(*p == ',' && !(p[1] >= '0' && p[1] <= '9')))
+            continue;
+        int end = *p == '\0';
+        *p = '\0';
+        if (*start && train_one(o, start, target, parts) != NS_EXIT_OK)
+            rc = NS_EXIT_FAIL;
+        if (end)
+            break;
+        start = p + 1;
+    }
+    free(models);
+    return rc;
+}
+
+static ns_status write_bidsignore(const ns_bids_opts *o)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.bidsignore", o->out_dir);
+    ns_afile *f;
+    ns_status s = ns_afile_open(path, &f);
+    if (s)
+        return s;
+    fputs("work/\n*.html\ngroup/train-*/\n", ns_afile_stream(f));
+    return ns_afile_commit(f);
+}
+
+int ns_bids_train_and_report(const ns_bids_opts *o)
+{
+    size_t fnc_failed = 0, nfailed = 0;
+    if (run_fnc(o, &fnc_failed))
+        return ns_cli_fail();
+    char parts[4200];
+    int have = copy_participants(o, parts, sizeof parts);
+    if (have < 0)
+        return ns_cli_fail();
+    int rc = have ? train_all(o, parts) : NS_EXIT_OK;
+    ns_report_opts ro;
+    ns_report_opts_default(&ro);
+    ro.groups = o->groups ? o->groups : o->target ? o->target : "diagnosis";
+    int pages = 0;
+    if (ns_report_study(o->out_dir, &ro, &pages) || write_bidsignore(o) || ns_bids_write_summary(o, &nfailed))
+        return ns_cli_fail();
+    ns_info("group level done: %s/report.html (%d pages); %zu run(s) failed, see %s/group/desc-run_summary.tsv",
+            o->out_dir, pages, nfailed, o->out_dir);
+    return (rc != NS_EXIT_OK || fnc_failed || nfailed) ? NS_EXIT_FAIL : NS_EXIT_OK;
+}
