@@ -21,6 +21,9 @@
 
 #include "cli_util.h"
 #include "models/models.h"
+#ifdef NS_HAVE_NIFTI_IO
+#include "nifti_io/nifti_io.h"
+#endif
 
 const char ns_cmd_train_summary[] =
     "cross-validated classifiers (logreg, SVM, principal-angle kernel, networks) on features";
@@ -39,6 +42,9 @@ static void usage(FILE *out)
         "                C columns, e.g. sub-01/func/sub-01_desc-ica25_timeseries.tsv);\n"
         "                --match S keeps file names containing S; one file per subject\n"
         "  maps.npy      with --model svm-subspace: N x K x V component maps per subject\n"
+        "  ICA_OUT       with --model svm-subspace: the output tree of `neurospectra ica`:\n"
+        "                every sub-*_components.nii[.gz] (--match desc-ica25 picks the\n"
+        "                order) masked with ICA_OUT/group/desc-brain_mask.nii.gz\n"
         "  kernel.tsv    with --model svm-precomputed: participant_id + one column per\n"
         "                participant_id (a kernel between subjects)\n"
         "Labels: participants.tsv (BIDS), joined on participant_id ('sub-' optional);\n"
@@ -442,8 +448,9 @@ typedef struct {
     size_t n, cap;
 } path_list;
 
-/* Every *_timeseries.tsv under dir (containing match when given). */
-static ns_status find_series(const char *dir, const char *match, path_list *l, int depth)
+/* Every sub-*<suffix> file under dir (containing match when given). */
+static ns_status find_files(const char *dir, const char *suffix, const char *match,
+                            path_list *l, int depth)
 {
     DIR *dh = opendir(dir);
     if (!dh)
@@ -458,8 +465,8 @@ static ns_status find_series(const char *dir, const char *match, path_list *l, i
             break;
         }
         if (is_dir(p) && depth < 8) {
-            st = find_series(p, match, l, depth + 1);
-        } else if (has_suffix(e->d_name, "_timeseries.tsv") &&
+            st = find_files(p, suffix, match, l, depth + 1);
+        } else if (has_suffix(e->d_name, suffix) && !strncmp(e->d_name, "sub-", 4) &&
                    (!match || strstr(e->d_name, match))) {
             if (l->n == l->cap) {
                 l->cap = l->cap ? 2 * l->cap : 64;
@@ -525,7 +532,7 @@ static ns_status read_series(const char *path, double **x, size_t *T, size_t *C)
 static ns_status load_series_dir(const char *dir, const char *match, train_data *d)
 {
     path_list l = {0};
-    ns_status st = find_series(dir, match, &l, 0);
+    ns_status st = find_files(dir, "_timeseries.tsv", match, &l, 0);
     if (!st && l.n == 0)
         st = ns_error(NS_ERR_DATA, "no *_timeseries.tsv%s%s%s below the directory (%s)",
                       match ? " containing '" : "", match ? match : "", match ? "'" : "", dir);
@@ -575,6 +582,84 @@ static ns_status load_series_dir(const char *dir, const char *match, train_data 
     free(Ts);
     return st;
 }
+
+#ifdef NS_HAVE_NIFTI_IO
+/* Subject i's K masked maps into maps (K x V). */
+static ns_status masked_maps(const char *path, const uint8_t *mask, size_t nvox, size_t V,
+                             size_t *K, float **maps)
+{
+    ns_volume *vol = NULL;
+    ns_status st = ns_volume_load(path, NULL, &vol);
+    if (!st && vol->nvox != nvox)
+        st = ns_error(NS_ERR_DATA, "components are not on the grid of the mask (%s)", path);
+    if (!st && *K && vol->nvol != *K)
+        st = ns_error(NS_ERR_DATA, "%zu components where the first subject has %zu (%s)",
+                      vol->nvol, *K, path);
+    if (!st && !*maps) {
+        *K = vol->nvol;
+        *maps = ns_alloc(*K * V, sizeof **maps);
+        st = *maps ? NS_OK : NS_ERR_NOMEM;
+    }
+    for (size_t k = 0; !st && k < *K; k++)
+        for (size_t v = 0, t = 0; v < nvox; v++)
+            if (mask[v])
+                (*maps)[k * V + t++] = vol->data[k * nvox + v];
+    ns_volume_free(vol);
+    return st;
+}
+
+/* svm-subspace from an ica output tree: one sub-*_components.nii[.gz] per
+ * subject (--match desc-ica25 picks the order), masked with
+ * DIR/group/desc-brain_mask.nii.gz. */
+static ns_status load_maps_dir(const char *dir, const char *match, train_data *d)
+{
+    path_list l = {0};
+    char *mpath = NULL;
+    uint8_t *mask = NULL;
+    size_t V = 0, K = 0;
+    ns_status st = find_files(dir, "_components.nii.gz", match, &l, 0);
+    if (!st)
+        st = find_files(dir, "_components.nii", match, &l, 0);
+    if (!st && l.n == 0)
+        st = ns_error(NS_ERR_DATA, "no sub-*_components.nii[.gz] below the directory (%s)", dir);
+    if (!st && asprintf(&mpath, "%s/group/desc-brain_mask.nii.gz", dir) < 0)
+        st = NS_ERR_NOMEM;
+    if (!st)
+        st = ns_mask_load(mpath, NULL, &mask, &V);
+    ns_volume *hdr = NULL;
+    if (!st)
+        st = ns_volume_load_header(mpath, &hdr);
+    size_t nvox = hdr ? (size_t)(hdr->geom.dim[0] * hdr->geom.dim[1] * hdr->geom.dim[2]) : 0;
+    ns_volume_free(hdr);
+    if (!st)
+        qsort(l.paths, l.n, sizeof *l.paths, cmp_str);
+    d->ids = st ? NULL : ns_calloc(l.n, sizeof *d->ids);
+    if (!st && !d->ids)
+        st = NS_ERR_NOMEM;
+    float *one = NULL;
+    for (size_t i = 0; !st && i < l.n; i++) {
+        d->ids[i] = subject_of(l.paths[i]);
+        d->n = i + 1;
+        if (i && !strcmp(d->ids[i], d->ids[i - 1]))
+            st = ns_error(NS_ERR_DATA, "several component files for %s: choose one with "
+                          "--match (%s)", d->ids[i], l.paths[i]);
+        if (!st)
+            st = masked_maps(l.paths[i], mask, nvox, V, &K, &one);
+        if (!st && !d->maps && !(d->maps = ns_alloc(l.n * K * V, sizeof *d->maps)))
+            st = NS_ERR_NOMEM;
+        if (!st)
+            memcpy(d->maps + i * K * V, one, K * V * sizeof *one);
+    }
+    d->nmaps_k = K, d->nmaps_v = V, d->p = K;
+    for (size_t i = 0; i < l.n; i++)
+        free(l.paths[i]);
+    free(l.paths);
+    free(mpath);
+    free(mask);
+    free(one);
+    return st;
+}
+#endif
 
 /* ---------------------------------------------------------- labels join */
 
@@ -814,6 +899,10 @@ static int is_model(const train_opts *o, const char *name)
 static ns_status load_features(const train_opts *o, const char *path, train_data *d)
 {
     int maps = is_model(o, "svm-subspace");
+#ifdef NS_HAVE_NIFTI_IO
+    if (maps && is_dir(path))
+        return load_maps_dir(path, o->match, d);
+#endif
     if (is_dir(path))
         return load_series_dir(path, o->match, d);
     if (has_suffix(path, ".npy") || has_suffix(path, ".npz"))

@@ -105,6 +105,28 @@ head -25 participants.tsv > p24.tsv
 import numpy as np; z = np.load('mlp/fold-0_model.npz'); assert z['fc0.weight'].shape == (8, 10)" \
   || fail "network checkpoint (selected columns as inputs)"
 
+# principal-angle kernel: in one class, the second component of every subject
+# leans towards a shared direction; ssfs must keep that component
+"$NS_PYTHON" - <<'EOF'
+import numpy as np
+rng = np.random.default_rng(6)
+n, K, V = 40, 4, 200
+y = np.array([0, 1] * (n // 2))
+shared = rng.normal(size=V)
+maps = rng.normal(size=(n, K, V))
+maps[y == 1, 1] += 1.5 * shared
+np.save("maps.npy", maps.astype(np.float32))
+open("map_ids.txt", "w").write("".join("sub-%02d\n" % i for i in range(n)))
+EOF
+"$NS_BIN" train maps.npy --ids map_ids.txt --labels participants.tsv --target diagnosis \
+  --model svm-subspace --select ssfs --seed 1 -o subspace -q
+b=$(bacc subspace)
+echo "principal-angle kernel with component selection: balanced accuracy $b"
+awk -v b="$b" 'BEGIN { exit !(b >= 0.8) }' || fail "svm-subspace balanced accuracy $b"
+"$NS_PYTHON" -c "
+import numpy as np; z = np.load('subspace/fold-0_model.npz')
+assert 1 in z['selected_components'], z['selected_components']" || fail "component 1 not selected"
+
 # bad input: exit 1 and exactly one line naming the problem
 one_error() { # expected-substring, command...
   local want=$1; shift
