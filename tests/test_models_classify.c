@@ -561,6 +561,65 @@ START_TEST(test_domains_from_names)
 }
 END_TEST
 
+/* Networks run through the same CV; the hooks see every fit with its tag. */
+typedef struct {
+    int created[8], trained[8], inner;
+} hook_count;
+
+static ns_status on_created(void *ctx, void *nn, int tag)
+{
+    hook_count *h = ctx;
+    ck_assert_ptr_nonnull(nn);
+    if (tag >= 0 && tag < 8)
+        h->created[tag]++;
+    else if (tag == -2)
+        h->inner++;
+    return NS_OK;
+}
+
+static ns_status on_trained(void *ctx, void *nn, int tag)
+{
+    hook_count *h = ctx;
+    ck_assert_int_eq(ns_nn_nclass(nn), 2);
+    if (tag >= 0 && tag < 8)
+        h->trained[tag]++;
+    return NS_OK;
+}
+
+START_TEST(test_network_in_cv_with_hooks)
+{
+    size_t n = 60, p = 5;
+    double x[300], wt[5] = {2, -2, 0, 0, 0};
+    int y[60];
+    make_data(41, n, p, wt, 0.3, x, y);
+    ns_nn_config cfg;
+    ns_nn_config_default(&cfg);
+    ck_assert_int_eq(ns_nn_spec_parse("mlp:8", &cfg), NS_OK);
+    cfg.epochs = 60;
+    cfg.lr = 0.02;
+    static hook_count h;
+    memset(&h, 0, sizeof h);
+    ns_clf_nn_hooks hooks = {&h, on_created, NULL, on_trained};
+    ns_cv_params cp;
+    ns_cv_params_default(&cp);
+    cp.folds = 3;
+    cp.clf.kind = NS_CLF_NN;
+    cp.clf.nn_spec = "mlp:8";
+    cp.clf.nn_options = &cfg;
+    cp.clf.nn_hooks = &hooks;
+    ns_cv_result *r = NULL;
+    ck_assert_int_eq(ns_cv_run(&cp, x, n, p, y, 2, &r), NS_OK);
+    for (int f = 0; f < 3; f++) {
+        ck_assert_int_eq(h.created[f], 1);
+        ck_assert_int_eq(h.trained[f], 1);
+    }
+    ck_assert_int_eq(h.inner, 0); /* no nested search, no selection */
+    ck_assert_msg(r->overall.balanced_accuracy > 0.8, "network bacc %g",
+                  r->overall.balanced_accuracy);
+    ns_cv_result_free(r);
+}
+END_TEST
+
 static Suite *classify_suite(void)
 {
     Suite *s = suite_create("models_classify");
@@ -581,6 +640,7 @@ static Suite *classify_suite(void)
     tcase_add_test(tc, test_principal_angle_kernel);
     tcase_add_test(tc, test_ssfs_finds_domain);
     tcase_add_test(tc, test_domains_from_names);
+    tcase_add_test(tc, test_network_in_cv_with_hooks);
     suite_add_tcase(s, tc);
     return s;
 }
