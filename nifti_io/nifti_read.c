@@ -34,6 +34,22 @@ typedef struct {
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
+/* A number from a one-line file (cgroup limits); 0 when absent or "max". */
+static unsigned long long read_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
+/* What the kernel says we can still get: MemAvailable + free swap, capped
+ * by a cgroup v2 memory limit (containers), where exceeding it would mean
+ * the OOM killer rather than a failed malloc. */
 size_t ns_nii_mem_available(void)
 {
     FILE *f = fopen("/proc/meminfo", "r");
@@ -50,11 +66,18 @@ size_t ns_nii_mem_available(void)
     }
     if (f)
         fclose(f);
+    unsigned long long bytes = (avail + swap) * 1024ull;
     if (!found) {
         long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-        return pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : SIZE_MAX;
+        bytes = pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize
+                                       : ULLONG_MAX;
     }
-    unsigned long long bytes = (avail + swap) * 1024ull;
+    unsigned long long limit = read_number("/sys/fs/cgroup/memory.max");
+    if (limit > 0) {
+        unsigned long long used = read_number("/sys/fs/cgroup/memory.current");
+        unsigned long long left = limit > used ? limit - used : 0;
+        bytes = left < bytes ? left : bytes;
+    }
     return bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
 
