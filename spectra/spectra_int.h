@@ -121,6 +121,8 @@ struct ns_spectra_tracker {
     spectra_rec *recs;
     size_t nrecs, caprecs;
     spectra_rec cur;            /* fold/epoch/step/layer/group of the rows being emitted */
+    char prefix[192];           /* "fold\tepoch\tstep\tlayer\tgroup\t" of cur */
+    int prefix_group;           /* the group prefix was made for (-2: none) */
     int finished;
     size_t *bound;              /* ngroups + 1: the current layer's bound per group */
     void *glue;                 /* tap.c's training glue, freed with the tracker */

@@ -96,12 +96,31 @@ int FN(sv_qr_factor)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out)
     return info ? info : FN(sv_r_factor)(ws, ws->d, h_out, n, ws->r2);
 }
 
+/* A group's block c (k x nc, leading dim k) replaced in place by its own R
+ * factor (p x nc, leading dim p = min(k, nc)): c = Q' R with orthonormal
+ * Q', so the gradient's singular values are unchanged and the SVD is
+ * n_g x n_g instead of k x k. Returns p (0 with *info set on failure). */
+static size_t FN(reduce)(ns_spectra_ws *ws, REAL *c, size_t k, size_t nc, int *info)
+{
+    if (nc >= k)
+        return k;
+    *info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)k, (lapack_int)nc, c, (lapack_int)k,
+                           ws->tau, ws->work, (lapack_int)ws->lwork);
+    if (*info)
+        return 0;
+    for (size_t j = 0; j < nc; j++) /* compaction: destinations never pass their sources */
+        for (size_t i = 0; i < nc; i++)
+            c[i + j * nc] = i <= j ? c[i + j * k] : (REAL)0;
+    return nc;
+}
+
 /* Singular values of the gradient of the rows cols[0..nc) after
  * sv_qr_factor: A_S^T = Q1 R1[:, S] and D_S^T = Q2 R2[:, S] with orthonormal
  * Q1, Q2, so G_S = D_S^T A_S = Q2 (R2[:, S] R1[:, S]^T) Q1^T has the
- * singular values of the k2 x k1 matrix R2[:, S] R1[:, S]^T. Exact; one
- * factorisation serves the batch and every group. Returns how many values
- * (min(k1, k2, nc): the rest are zero) or -1. */
+ * singular values of R2[:, S] R1[:, S]^T (each block first reduced to its
+ * own R factor when the group is narrower). Exact; one factorisation of the
+ * batch serves the batch and every group. Returns how many values
+ * (min(k1, k2, nc)) or -1. */
 long FN(sv_qr_cols)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, const size_t *cols,
                     size_t nc, int *info)
 {
@@ -114,10 +133,14 @@ long FN(sv_qr_cols)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out, cons
         memcpy(c1 + j * k1, r1 + cols[j] * k1, k1 * sizeof(REAL));
         memcpy(c2 + j * k2, r2 + cols[j] * k2, k2 * sizeof(REAL));
     }
-    CB(gemm)(CblasColMajor, CblasNoTrans, CblasTrans, (int)k2, (int)k1, (int)nc, 1, c2, (int)k2,
-             c1, (int)k1, 0, ws->m, (int)k2);
-    long k = FN(values)(ws, ws->m, k2, k1, k2, info);
-    return k < 0 ? k : (long)FN(minz)((size_t)k, nc);
+    *info = 0;
+    size_t p1 = FN(reduce)(ws, c1, k1, nc, info);
+    size_t p2 = *info ? 0 : FN(reduce)(ws, c2, k2, nc, info);
+    if (*info)
+        return -1;
+    CB(gemm)(CblasColMajor, CblasNoTrans, CblasTrans, (int)p2, (int)p1, (int)nc, 1, c2, (int)p2,
+             c1, (int)p1, 0, ws->m, (int)p2);
+    return FN(values)(ws, ws->m, p2, p1, p2, info);
 }
 
 /* Singular values of the rows cols of the matrix whose R factor is r (k x

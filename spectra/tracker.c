@@ -119,9 +119,17 @@ static ns_status tracker_emit(void *user, int group, spectra_quantity q, size_t 
     r.q = (uint8_t)q;
     r.index = (uint16_t)(index < UINT16_MAX ? index : UINT16_MAX);
     r.value = (float)value;
-    fprintf(ns_afile_stream(t->tsv), "%d\t%d\t%d\t%s\t%s\t%s\t%zu\t%.9g\n", r.fold, r.epoch, r.step,
-            t->layers[r.layer].name, spectra_group_name(t, r.group), spectra_quantity_names[q],
-            index, value);
+    FILE *f = ns_afile_stream(t->tsv);
+    if (t->prefix_group != group) { /* one formatted prefix per layer and group, not per row */
+        snprintf(t->prefix, sizeof t->prefix, "%d\t%d\t%d\t%s\t%s\t", r.fold, r.epoch, r.step,
+                 t->layers[r.layer].name, spectra_group_name(t, r.group));
+        t->prefix_group = group;
+    }
+    char num[40];
+    fputs(t->prefix, f);
+    fputs(spectra_quantity_names[q], f);
+    snprintf(num, sizeof num, "\t%u\t%.9g\n", (unsigned)index, value);
+    fputs(num, f);
     return push(t, &r);
 }
 
@@ -166,6 +174,7 @@ ns_status ns_spectra_tracker_layer(ns_spectra_tracker *t, const ns_spectra_layer
     spectra_group_bounds(t->have_arch ? &t->arch : NULL, l, rg, ng, t->bound);
     t->cur = (spectra_rec){.fold = t->fold, .epoch = l->epoch, .step = (int32_t)l->step,
                            .layer = (uint16_t)slot};
+    t->prefix_group = -2;
     return spectra_emit_layer(&ls->sc, l, rg, ng, &t->o, t->bound, tracker_emit, t);
 }
 
