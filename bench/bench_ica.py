@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""Benchmark of `neurospectra ica` against the numpy/scikit-learn CanICA recipe.
+
+The recipe (the peer): nibabel reading, GIFT mask, subject PCA through the
+T x T covariance, concatenation, randomized SVD (sklearn), FastICA (sklearn,
+logcosh, on the whitened components). neurospectra runs its whole pipeline
+(mask, two passes, ICA, back-reconstruction and every output file), so the
+comparison is conservative: the recipe does no back-reconstruction.
+
+Measured in one run on the same simulated 3-D data (neurospectra simulate
+--shape 3d): wall and CPU time per stage, end-to-end ratio, peak memory
+(ru_maxrss of each child process), peak memory when the subjects double,
+accuracy (Hungarian-matched |r| of group maps vs the true maps), and how
+close a pass over the data comes to the bare inflate time (libdeflate-gunzip
+of every input with the same number of threads).
+
+usage: bench_ica.py --bin NEUROSPECTRA [--work DIR] [--subjects 20] [--orders 20,100]
+                    [--shape 3d] [--nprocs 2] [--no-double]
+       bench_ica.py recipe BOLD... --k K --out OUT.npz   (the peer alone)
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+# --------------------------------------------------------------- the peer
+def recipe(args):
+    import nibabel as nib
+    from sklearn.decomposition import FastICA
+    from sklearn.utils.extmath import randomized_svd
+    t = {}
+    t0 = time.perf_counter()
+    mask = None
+    for p in args.bold:  # GIFT mask: first volume >= its mean, AND
+        v = np.asarray(nib.load(p).dataobj[..., 0], dtype=np.float32)
+        m = v >= v.mean()
+        mask = m if mask is None else mask & m
+    flat = mask.ravel(order="F")
+    t["mask"] = time.perf_counter() - t0
+    k = args.k
+    p1 = int(np.ceil(1.5 * k))
+    t_read = t_pca = 0.0
+    reduced = []
+    for p in args.bold:
+        a = time.perf_counter()
+        img = nib.load(p)
+        data = np.asarray(img.dataobj, dtype=np.float32)
+        x = data.reshape(-1, data.shape[-1], order="F")[flat].T  # T x V
+        del data
+        b = time.perf_counter()
+        x = x - x.mean(1, keepdims=True)
+        tt = x.shape[0]
+        q = min(p1, tt - 1)
+        c = (x.astype(np.float64) @ x.T.astype(np.float64)) / (x.shape[1] - 1)
+        ev, f = np.linalg.eigh(c)
+        ev, f = ev[::-1][:q], f[:, ::-1][:, :q]
+        reduced.append(((f / np.sqrt(ev)).T @ x).astype(np.float32))
+        t_read += b - a
+        t_pca += time.perf_counter() - b
+    t["read"], t["subject_pca"] = t_read, t_pca
+    a = time.perf_counter()
+    y = np.concatenate(reduced, axis=0)
+    del reduced
+    t["concatenate"] = time.perf_counter() - a
+    a = time.perf_counter()
+    _, s, vt = randomized_svd(y, k, random_state=0)
+    z = vt * np.sqrt(y.shape[1] - 1)
+    t["group_pca"] = time.perf_counter() - a
+    a = time.perf_counter()
+    ica = FastICA(whiten=False, fun="logcosh", random_state=0, max_iter=1000)
+    src = ica.fit_transform(z.T).T
+    t["ica"] = time.perf_counter() - a
+    np.savez(args.out, maps=src.astype(np.float32), mask_indices=np.flatnonzero(flat))
+    print(json.dumps(t))
+
+
+# ----------------------------------------------------------- measurement
+def run(cmd, env=None):
+    """Runs cmd; returns (wall s, cpu s, peak RSS MB, stdout, stderr)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    out, err = p.stdout.read().decode(), p.stderr.read().decode()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, out, err
+
+
+def simulate(ns, work, n, shape):
+    d = f"{work}/sim_{shape}_{n}"
+    if not os.path.exists(f"{d}/derivatives/simulation/truth.json"):
+        print(f"simulating {n} subjects ({shape}) into {d} ...", file=sys.stderr)
+        subprocess.run([ns, "simulate", d, "--subjects", str(n), "--shape", shape,
+                        "--no-subject-maps", "--quiet"], check=True)
+    return d
+
+
+def bold_files(sim, n):
+    files = sorted(glob.glob(f"{sim}/sub-*/func/sub-*_task-rest_bold.nii.gz"))
+    return files[:n]
+
+
+def inflate_floor(files, nprocs):
+    """libdeflate-gunzip of every input, nprocs at a time: the floor of a pass."""
+    cmd = ["sh", "-c", f"printf '%s\\n' \"$@\" | xargs -P {nprocs} -n 1 sh -c "
+           "'libdeflate-gunzip -c \"$0\" > /dev/null'", "sh"] + files
+    wall, cpu, _, _, _ = run(cmd)
+    return wall, cpu
+
+
+def score(truth_path, maps, idx):
+    """Mean and min Hungarian-matched |r| of maps (K x V on idx) vs truth."""
+    import nibabel as nib
+    from scipy.optimize import linear_sum_assignment
+    tr = np.asarray(nib.load(truth_path).dataobj, dtype=np.float64)
+    tr = tr.reshape(-1, tr.shape[-1], order="F")[idx].T
+
+    def norm(a):
+        a = a - a.mean(1, keepdims=True)
+        return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-30)
+    r = np.abs(norm(tr) @ norm(maps.astype(np.float64)).T)
+    ri, ci = linear_sum_assignment(1 - r)
+    return r[ri, ci].mean(), r[ri, ci].min()
+
+
+def ours_maps(out, k):
+    import nibabel as nib
+    m = np.asarray(nib.load(f"{out}/group/desc-brain_mask.nii.gz").dataobj).ravel(order="F") > 0
+    idx = np.flatnonzero(m)
+    d = np.asarray(nib.load(f"{out}/group/desc-ica{k}_components.nii.gz").dataobj)
+    return d.reshape(-1, d.shape[-1], order="F")[idx].T, idx
+
+
+def stage_times(log):
+    m = re.search(r"ica timing: mask ([\d.]+) s, pass1 ([\d.]+) s, group PCA\+ICA\+outputs "
+                  r"([\d.]+) s, pass2 ([\d.]+) s", log)
+    return [float(v) for v in m.groups()] if m else [float("nan")] * 4
+
+
+def ours(ns, files, out, orders, alg, nprocs):
+    cmd = [ns, "ica", "-o", out, "--orders", orders, "--algorithm", alg,
+           "--nprocs", str(nprocs)] + files
+    wall, cpu, rss, _, err = run(cmd)
+    return wall, cpu, rss, stage_times(err)
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "recipe":
+        ap = argparse.ArgumentParser()
+        ap.add_argument("cmd")
+        ap.add_argument("bold", nargs="+")
+        ap.add_argument("--k", type=int, required=True)
+        ap.add_argument("--out", required=True)
+        return recipe(ap.parse_args())
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--work", default="/tmp/ns_bench_ica")
+    ap.add_argument("--subjects", type=int, default=20)
+    ap.add_argument("--orders", default="20,100")
+    ap.add_argument("--shape", default="3d")
+    ap.add_argument("--nprocs", type=int, default=2)
+    ap.add_argument("--no-double", action="store_true")
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    n2 = a.subjects if a.no_double else 2 * a.subjects
+    sim = simulate(a.bin, a.work, n2, a.shape)
+    files = bold_files(sim, a.subjects)
+    truth = f"{sim}/derivatives/simulation/group/desc-true_components.nii.gz"
+    orders = [int(k) for k in a.orders.split(",")]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.nprocs), OMP_NUM_THREADS=str(a.nprocs))
+
+    fl_wall, fl_cpu = inflate_floor(files, a.nprocs)
+    rows = []
+    for k in orders:
+        res = {"K": k}
+        for alg in ("fastica", "infomax"):
+            out = f"{a.work}/out_{alg}_{k}"
+            w, c, r, st = ours(a.bin, files, out, str(k), alg, a.nprocs)
+            mm, mn = score(truth, *ours_maps(out, k))
+            res[alg] = dict(wall=w, cpu=c, rss=r, stages=st, acc=mm, accmin=mn)
+        w, c, r, out, _ = run([sys.executable, __file__, "recipe"] + files +
+                              ["--k", str(k), "--out", f"{a.work}/recipe_{k}.npz"], env=env)
+        z = np.load(f"{a.work}/recipe_{k}.npz")
+        mm, mn = score(truth, z["maps"], z["mask_indices"])
+        res["recipe"] = dict(wall=w, cpu=c, rss=r, stages=json.loads(out.strip().splitlines()[-1]),
+                             acc=mm, accmin=mn)
+        rows.append(res)
+    w_multi, c_multi, r_multi, st_multi = ours(a.bin, files, f"{a.work}/out_multi",
+                                               a.orders, "fastica", a.nprocs)
+    double = None
+    if not a.no_double:
+        double = ours(a.bin, bold_files(sim, n2), f"{a.work}/out_double", str(orders[0]),
+                      "fastica", a.nprocs)
+    report(a, files, fl_wall, fl_cpu, rows, (w_multi, c_multi, r_multi, st_multi), double)
+
+
+def report(a, files, fl_wall, fl_cpu, rows, multi, double):
+    import nibabel as nib
+    m = nib.load(f"{a.work}/out_fastica_{rows[0]['K']}/group/desc-brain_mask.nii.gz")
+    nvox = int(np.asarray(m.dataobj).sum())
+    t = nib.load(files[0]).shape[-1]
+    print(f"\nneurospectra ica vs numpy/sklearn CanICA recipe: {len(files)} subjects, "
+          f"{a.shape} grid, {nvox} in-mask voxels, {t} TRs, {a.nprocs} threads; "
+          f"times in s (wall / cpu), memory = peak RSS in MB\n")
+    print("| K | pipeline | wall | cpu | peak MB | maps mean r (min) | ratio vs recipe (wall) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        rec = r["recipe"]
+        for name, key in (("neurospectra fastica", "fastica"), ("neurospectra infomax", "infomax"),
+                          ("recipe (sklearn)", "recipe")):
+            x = r[key]
+            ratio = rec["wall"] / x["wall"]
+            print(f"| {r['K']} | {name} | {x['wall']:.1f} | {x['cpu']:.1f} | {x['rss']:.0f} | "
+                  f"{x['acc']:.3f} ({x['accmin']:.3f}) | {ratio:.2f}x |")
+    print("\nstages (wall s): neurospectra = mask / pass 1 (read, subject PCA, MIGP) / "
+          "group PCA + ICA + group outputs / pass 2 (back-reconstruction, subject outputs)")
+    for r in rows:
+        for key in ("fastica", "infomax"):
+            s = r[key]["stages"]
+            print(f"  K={r['K']} {key}: " + " / ".join(f"{v:.2f}" for v in s))
+        s = r["recipe"]["stages"]
+        print(f"  K={r['K']} recipe: " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()))
+    p1 = rows[0]["fastica"]["stages"][1]
+    print(f"\nbare inflate of the {len(files)} inputs ({a.nprocs} parallel libdeflate-gunzip): "
+          f"{fl_wall:.2f} s wall, {fl_cpu:.2f} s cpu; pass 1 takes {p1:.2f} s = "
+          f"{p1 / fl_wall:.2f}x the inflate floor")
+    w, c, rss, st = multi
+    sep = sum(r["fastica"]["wall"] for r in rows)
+    print(f"orders {a.orders} in one invocation (fastica): {w:.1f} s wall vs {sep:.1f} s for "
+          f"separate runs ({sep / w:.2f}x), peak {rss:.0f} MB")
+    if double:
+        w2, c2, rss2, _ = double
+        base = rows[0]["fastica"]
+        print(f"memory when subjects double ({len(files)} -> {2 * len(files)}, K={rows[0]['K']}): "
+              f"{base['rss']:.0f} MB -> {rss2:.0f} MB ({rss2 / base['rss']:.2f}x); "
+              f"time {base['wall']:.1f} -> {w2:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
