@@ -105,11 +105,13 @@ void ns_spectra_batch_set_arch(ns_spectra_batch *b, const ns_spectra_arch *a)
 static ns_status batch_emit(void *user, int group, spectra_quantity q, size_t index, double value)
 {
     ns_spectra_batch *b = user;
+    char num[40];
+    spectra_format(num, value);
     if (group < 0)
-        fprintf(b->mem, "%s\tall\t%s\t%zu\t%.9g\n", b->layer, spectra_quantity_names[q], index, value);
+        fprintf(b->mem, "%s\tall\t%s\t%zu\t%s\n", b->layer, spectra_quantity_names[q], index, num);
     else
-        fprintf(b->mem, "%s\t%d\t%s\t%zu\t%.9g\n", b->layer, b->gvalue[group],
-                spectra_quantity_names[q], index, value);
+        fprintf(b->mem, "%s\t%d\t%s\t%zu\t%s\n", b->layer, b->gvalue[group],
+                spectra_quantity_names[q], index, num);
     return NS_OK;
 }
 

@@ -127,3 +127,62 @@ ns_status spectra_emit_layer(spectra_scratch *sc, const ns_spectra_layer *l, con
         s = emit_act_delta(sc, l, row_group, ngroups, topk, emit, user);
     return s;
 }
+
+/* Writes an unsigned integer; returns the characters written. */
+static size_t put_uint(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t spectra_format(char *out, double v)
+{
+    char *p = out;
+    if (!isfinite(v))
+        return (size_t)sprintf(out, "%s", isnan(v) ? "n/a" : v > 0 ? "inf" : "-inf");
+    if (v < 0) {
+        *p++ = '-';
+        v = -v;
+    }
+    if (v == floor(v) && v < 1e15) { /* ranks, bounds, counts, zeros */
+        p += put_uint(p, (uint64_t)v);
+        *p = '\0';
+        return (size_t)(p - out);
+    }
+    /* 9 significant digits (round-trips float32), d.dddddddde+-XX */
+    int e = (int)floor(log10(v));
+    uint64_t m = (uint64_t)llround(v * pow(10.0, 8 - e));
+    if (m >= 1000000000u) {
+        m = (m + 5) / 10;
+        e++;
+    } else if (m < 100000000u) {
+        m = (uint64_t)llround(v * pow(10.0, 9 - e));
+        e--;
+    }
+    char d[16];
+    put_uint(d, m);
+    int last = 8;
+    while (last > 0 && d[last] == '0')
+        last--;
+    *p++ = d[0];
+    if (last > 0) {
+        *p++ = '.';
+        for (int i = 1; i <= last; i++)
+            *p++ = d[i];
+    }
+    *p++ = 'e';
+    *p++ = e < 0 ? '-' : '+';
+    unsigned ae = (unsigned)(e < 0 ? -e : e);
+    if (ae < 10)
+        *p++ = '0';
+    p += put_uint(p, ae);
+    *p = '\0';
+    return (size_t)(p - out);
+}

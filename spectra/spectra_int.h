@@ -52,6 +52,12 @@ extern const char *const spectra_quantity_names[Q_COUNT];
 typedef ns_status (*spectra_emit_fn)(void *user, int group, spectra_quantity q, size_t index,
                                      double value);
 
+/* v as text into out (>= 32 chars, NUL-terminated): integers exactly,
+ * others with 9 significant digits (d.dddddddde-XX, enough to round-trip
+ * float32), NaN as n/a. Returns the length. A printf-free path: the long
+ * table has hundreds of rows per step. */
+size_t spectra_format(char *out, double v);
+
 /* Per-layer scratch shared by the tracker and the batch writer. */
 typedef struct {
     ns_spectra_ws *ws;

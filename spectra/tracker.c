@@ -125,11 +125,16 @@ static ns_status tracker_emit(void *user, int group, spectra_quantity q, size_t 
                  t->layers[r.layer].name, spectra_group_name(t, r.group));
         t->prefix_group = group;
     }
-    char num[40];
+    char num[80];
+    size_t k = 0;
+    num[k++] = '\t';
+    k += spectra_format(num + k, (double)index);
+    num[k++] = '\t';
+    k += spectra_format(num + k, value);
+    num[k++] = '\n';
     fputs(t->prefix, f);
     fputs(spectra_quantity_names[q], f);
-    snprintf(num, sizeof num, "\t%u\t%.9g\n", (unsigned)index, value);
-    fputs(num, f);
+    fwrite(num, 1, k, f);
     return push(t, &r);
 }
 

@@ -12,6 +12,7 @@
 
 #include "ns_test.h"
 #include "spectra/spectra.h"
+#include "spectra/spectra_int.h" /* spectra_format */
 
 static ns_matrix *randn(ns_rng *r, size_t rows, size_t cols)
 {
@@ -380,6 +381,37 @@ START_TEST(test_svg)
 }
 END_TEST
 
+/* The TSV number writer: integers exact, 9 significant digits otherwise. */
+START_TEST(test_format)
+{
+    char buf[64];
+    ns_rng *r = ns_rng_create(8);
+    for (int i = 0; i < 20000; i++) {
+        double v = ns_rng_normal(r) * pow(10, (double)ns_rng_below(r, 60) - 30);
+        spectra_format(buf, v);
+        double back = strtod(buf, NULL);
+        ck_assert_msg(fabs(back - v) <= 5.1e-9 * fabs(v), "%.17g -> %s", v, buf);
+        float f = (float)v; /* float32 values round-trip exactly */
+        spectra_format(buf, f);
+        ck_assert_msg((float)strtod(buf, NULL) == f, "%.9g -> %s", f, buf);
+    }
+    double exact[] = {0, 1, 7, 32, 1378, 123456789012.0, -4};
+    for (int i = 0; i < 7; i++) {
+        spectra_format(buf, exact[i]);
+        char want[64];
+        snprintf(want, sizeof want, "%.0f", exact[i]);
+        ck_assert_str_eq(buf, want);
+    }
+    spectra_format(buf, 0.5);
+    ck_assert_str_eq(buf, "5e-01");
+    spectra_format(buf, 9.9999999999);
+    ck_assert_double_eq(strtod(buf, NULL), 10);
+    spectra_format(buf, NAN);
+    ck_assert_str_eq(buf, "n/a");
+    ns_rng_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("spectra");
@@ -394,6 +426,7 @@ int main(void)
     tcase_add_test(tc, test_perm_calibrated);
     tcase_add_test(tc, test_bh);
     tcase_add_test(tc, test_svg);
+    tcase_add_test(tc, test_format);
     suite_add_tcase(s, tc);
     return ns_test_run(s);
 }
