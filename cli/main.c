@@ -1,5 +1,6 @@
 /* The neurospectra command: dispatches to cli/cmd_<name>.c, or to the
  * BIDS-Apps form `neurospectra BIDS_DIR OUTPUT_DIR participant|group`. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,9 @@ static int is_bids_form(int argc, char **argv)
 int main(int argc, char **argv)
 {
     ns_init();
+    /* A file-size limit must fail the write (EFBIG, reported and cleaned up
+     * like a full disk), not kill the process mid-file. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         print_usage(stderr);
         return NS_EXIT_USAGE;
