@@ -36,6 +36,8 @@ static void usage(FILE *out)
           "                       lowfreq:0.5 (fraction of power below 0.1 Hz >= 0.5),\n"
           "                       comma-separated; recorded in desc-fnc_features.json\n"
           "  --lowfreq-cutoff HZ  frequency of the lowfreq criterion (default 0.1)\n"
+          "  --components IDS     keep only these components (comma-separated ids,\n"
+          "                       e.g. ica20c03,ica40c12) for the features and dFNC\n"
           "  --dynamic            dynamic FNC (sliding tapered windows + k-means states)\n"
           "  --window N           dFNC window in TRs (default 30)\n"
           "  --taper-sigma S      Gaussian taper sigma in TRs (default 3)\n"
@@ -51,7 +53,7 @@ static void usage(FILE *out)
 
 enum {
     OPT_ORDERS = 256, OPT_TR, OPT_CONF, OPT_NODESPIKE, OPT_SPAN, OPT_LOWPASS, OPT_FORDER,
-    OPT_SELECT, OPT_LFCUT, OPT_DYNAMIC, OPT_WINDOW, OPT_SIGMA, OPT_STATES, OPT_REPS,
+    OPT_SELECT, OPT_LFCUT, OPT_COMPONENTS, OPT_DYNAMIC, OPT_WINDOW, OPT_SIGMA, OPT_STATES, OPT_REPS,
     OPT_ITER, OPT_SEED, OPT_DECIMALS, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
     OPT_FILTER_ONLY, OPT_POSTPROC_ONLY, OPT_COEFFS
 };
@@ -66,6 +68,7 @@ static const struct option long_opts[] = {
     {"filter-order", required_argument, 0, OPT_FORDER},
     {"select", required_argument, 0, OPT_SELECT},
     {"lowfreq-cutoff", required_argument, 0, OPT_LFCUT},
+    {"components", required_argument, 0, OPT_COMPONENTS},
     {"dynamic", no_argument, 0, OPT_DYNAMIC},
     {"window", required_argument, 0, OPT_WINDOW},
     {"taper-sigma", required_argument, 0, OPT_SIGMA},
@@ -159,6 +162,7 @@ static int parse_long_opt(int c, fnc_args *a)
         if (ns_cli_parse_double(optarg, &o->lowfreq_hz) || !(o->lowfreq_hz > 0))
             return ns_cli_usage_error("fnc", "--lowfreq-cutoff wants a positive frequency");
         return 0;
+    case OPT_COMPONENTS: o->components = optarg; return 0;
     case OPT_DYNAMIC: o->dynamic = 1; return 0;
     case OPT_WINDOW:
         if (ns_cli_parse_long(optarg, 2, 100000, &v))

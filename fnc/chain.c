@@ -133,12 +133,12 @@ static ns_status confound_basis(ns_fnc_postproc *p, const double *conf, size_t C
             if (isfinite(v))
                 ss += (v - m) * (v - m);
         }
+        /* a constant column (e.g. trans_z of a 2-D acquisition) carries
+         * nothing beyond the detrend's constant: it stays 0 and the SVD drops it */
         double sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
-        if (!(sd > 0.0))
-            return ns_error(NS_ERR_DATA, "confound column %zu has no variance", c + 1);
         for (size_t t = 0; t < T; t++) {
             double v = conf[t * C + c];
-            p->conf[t * q + NS_FNC_NDETREND + c] = isfinite(v) ? (v - m) / sd : 0.0;
+            p->conf[t * q + NS_FNC_NDETREND + c] = isfinite(v) && sd > 0.0 ? (v - m) / sd : 0.0;
         }
     }
     return ns_fnc__basis(p->conf, T, q, p->Uc, r);

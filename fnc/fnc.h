@@ -115,10 +115,9 @@ int ns_fnc_postproc_lowpass_applied(const ns_fnc_postproc *p);
 const ns_fnc_iir *ns_fnc_postproc_filter(const ns_fnc_postproc *p);
 
 /* Runs the chain on x (T x K, in place). conf: T x C confounds (NaN =
- * missing) regressed out with the detrend, or NULL / C = 0. Stops after the
- * despike when stop_before_lowpass (for spectra). nspikes may be NULL.
- * NS_ERR_DATA for non-finite timecourse values or a confound column with no
- * variance. */
+ * missing) regressed out with the detrend, or NULL / C = 0; constant confound
+ * columns are ignored. Stops after the despike when stop_before_lowpass (for
+ * spectra). nspikes may be NULL. NS_ERR_DATA for non-finite timecourse values. */
 ns_status ns_fnc_postproc_run(ns_fnc_postproc *p, double *x, size_t K, const double *conf,
                               size_t C, int stop_before_lowpass, size_t *nspikes);
 
@@ -250,6 +249,8 @@ typedef struct {
     double select_iq;         /* keep stability_index >= this; < 0: off */
     double select_lowfreq;    /* keep fraction of power <= lowfreq_hz >= this; < 0: off */
     double lowfreq_hz;        /* 0.1 */
+    const char *components;   /* NULL, or comma-separated component ids to keep
+                                 (ANDed with the criteria above) */
     int dynamic;              /* run dynamic FNC */
     size_t window;            /* dFNC window in TRs (30) */
     double taper_sigma;       /* Gaussian taper sigma in TRs (3) */

@@ -72,6 +72,16 @@ static ns_status chain_for(fnc_study *s, pp_cache *c, size_t T, double tr)
     return ns_fnc_postproc_create(&o, T, &c->p);
 }
 
+/* Makes the current message name the run: "<message> (<run>)". */
+static ns_status name_run(ns_status st, const fnc_run *r)
+{
+    if (strstr(ns_last_error(), r->name))
+        return st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ns_last_error());
+    return ns_error(st, "%s (%s)", msg, r->name);
+}
+
 /* What one run contributed, merged into the study in run order. */
 typedef struct {
     double t_read, t_compute, t_write;
@@ -96,7 +106,7 @@ static ns_status prepare_run(fnc_study *s, fnc_run *r, pp_cache *c, int spectra_
     rs->t_compute += now() - t1;
     if (st) {
         ns_fnc__run_data_free(d);
-        return strstr(ns_last_error(), r->name) ? st : ns_error_prefix(st, "%s", r->name);
+        return name_run(st, r);
     }
     r->T = d->T;
     r->tr = d->tr;
@@ -153,13 +163,52 @@ static void lowfreq_pass(fnc_study *s, pp_cache *c)
 }
 
 /* Applies the criteria; records kept / dropped components in sel_json. */
+/* Is id in the comma-separated list? */
+static int listed(const char *list, const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && !strncmp(p, id, n))
+            return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Every id of --components must exist. */
+static ns_status check_listed(const fnc_study *s)
+{
+    const char *p = s->o->components;
+    while (p && *p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        int found = 0;
+        for (size_t k = 0; k < s->K && !found; k++)
+            found = strlen(s->ids[k]) == l && !strncmp(s->ids[k], p, l);
+        if (!found)
+            return ns_error(NS_ERR_ARG, "unknown component '%.*s' in --components (%s)", (int)l, p,
+                            s->o->out_dir);
+        p = e ? e + 1 : NULL;
+    }
+    return NS_OK;
+}
+
 static ns_status select_components(fnc_study *s, json_t *sel_json)
 {
     const ns_fnc_study_opts *o = s->o;
+    ns_status st = check_listed(s);
+    if (st)
+        return st;
+    if (o->components)
+        json_object_set_new(sel_json, "Components", json_string(o->components));
     json_t *dropped = json_object(), *kept = json_array();
     for (size_t k = 0; k < s->K; k++) {
         char why[160] = "";
-        if (o->select_iq >= 0 && !(s->iq[k] >= o->select_iq))
+        if (o->components && !listed(o->components, s->ids[k]))
+            snprintf(why, sizeof why, "not in --components");
+        else if (o->select_iq >= 0 && !(s->iq[k] >= o->select_iq))
             snprintf(why, sizeof why, isnan(s->iq[k]) ? "no stability index"
                                                       : "stability_index %.4f < %g",
                      s->iq[k], o->select_iq);
@@ -303,8 +352,7 @@ static void static_run(fnc_study *s, fnc_run *r, worker *wk, run_slot *sl)
         sl->rs.t_write += now() - t1;
     }
     if (sl->st) {
-        if (!strstr(ns_last_error(), r->name))
-            ns_error_prefix(sl->st, "%s", r->name);
+        name_run(sl->st, r);
         sl->msg = strdup(ns_last_error());
     }
 }

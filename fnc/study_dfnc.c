@@ -252,6 +252,11 @@ static ns_status write_dfnc_json(fnc_study *s, const ns_fnc_kmeans_info *info)
 ns_status ns_fnc__dfnc_finish(fnc_study *s, ns_fnc_study_result *res)
 {
     int k = s->o->km.k;
+    size_t ok = 0;
+    for (size_t i = 0; i < s->nruns; i++)
+        ok += !s->runs[i].failed;
+    if (ok == 0)
+        return NS_OK; /* every run failed and was reported */
     if (s->nwin < (size_t)k)
         return ns_error(NS_ERR_DATA, "only %zu windows for %d states (%s)", s->nwin, k,
                         s->o->out_dir);

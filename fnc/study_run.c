@@ -72,15 +72,23 @@ static ns_status load_order(fnc_study *s, fnc_run *r, int j, fnc_run_data *d, do
     return st;
 }
 
-/* The BOLD source path as given, or relative to the output tree. */
+/* The BOLD source path: absolute, relative to the working directory, to the
+ * output tree or to its parent (where the BIDS dataset often sits), in that
+ * order; the path as given when none exists (the confounds are beside it). */
 static char *resolve_source(const fnc_study *s, const char *src)
 {
     if (src[0] == '/' || ns_file_exists(src))
         return strdup(src);
-    char *p = NULL;
-    if (asprintf(&p, "%s/%s", s->o->out_dir, src) < 0)
-        return NULL;
-    return p;
+    const char *fmt[] = {"%s/%s", "%s/../%s"};
+    for (int i = 0; i < 2; i++) {
+        char *p = NULL;
+        if (asprintf(&p, fmt[i], s->o->out_dir, src) < 0)
+            return NULL;
+        if (ns_file_exists(p))
+            return p;
+        free(p);
+    }
+    return strdup(src);
 }
 
 /* TR from the BOLD file's own BIDS sidecar (x.nii.gz -> x.json). */

@@ -147,11 +147,16 @@ START_TEST(test_confounds_regressed_with_detrend)
         for (size_t t = 0; t < T; t++)
             ck_assert_double_eq_tol(y[t * K + k], res[t], 1e-9);
     }
-    /* a constant confound column is refused */
-    double flat[120];
+    /* a constant confound column is ignored: same as the detrend alone */
+    double flat[120], y1[120 * 2], y2[120 * 2];
     for (size_t t = 0; t < T; t++)
         flat[t] = 4.0;
-    ck_assert_int_eq(ns_fnc_postproc_run(p, y0, K, flat, 1, 0, NULL), NS_ERR_DATA);
+    for (size_t i = 0; i < T * K; i++)
+        y1[i] = y2[i] = y0[i] + (double)(i % 7);
+    ck_assert_int_eq(ns_fnc_postproc_run(p, y1, K, flat, 1, 0, NULL), NS_OK);
+    ck_assert_int_eq(ns_fnc_regress_out(y2, T, K, Xd, 6), NS_OK);
+    for (size_t i = 0; i < T * K; i++)
+        ck_assert_double_eq_tol(y1[i], y2[i], 1e-9);
     ns_fnc_postproc_free(p);
 }
 END_TEST
