@@ -208,10 +208,10 @@ static ns_status select_components(fnc_study *s, json_t *sel_json)
         char why[160] = "";
         if (o->components && !listed(o->components, s->ids[k]))
             snprintf(why, sizeof why, "not in --components");
+        else if (o->select_iq >= 0 && isnan(s->iq[k]))
+            snprintf(why, sizeof why, "no stability index (ICASSO needs ica --runs > 1)");
         else if (o->select_iq >= 0 && !(s->iq[k] >= o->select_iq))
-            snprintf(why, sizeof why, isnan(s->iq[k]) ? "no stability index"
-                                                      : "stability_index %.4f < %g",
-                     s->iq[k], o->select_iq);
+            snprintf(why, sizeof why, "stability_index %.4f < %g", s->iq[k], o->select_iq);
         else if (o->select_lowfreq >= 0 && !(s->lowfreq[k] >= o->select_lowfreq))
             snprintf(why, sizeof why, "low-frequency power fraction %.4f < %g", s->lowfreq[k],
                      o->select_lowfreq);
@@ -224,9 +224,14 @@ static ns_status select_components(fnc_study *s, json_t *sel_json)
     }
     json_object_set_new(sel_json, "Kept", kept);
     json_object_set_new(sel_json, "Dropped", dropped);
+    size_t no_iq = 0;
+    for (size_t k = 0; o->select_iq >= 0 && k < s->K; k++)
+        no_iq += isnan(s->iq[k]);
     if (s->nsel < 2)
         return ns_error(NS_ERR_DATA, "the selection keeps %zu of %zu components; at least 2 are "
-                        "needed (%s)", s->nsel, s->K, o->out_dir);
+                        "needed%s (%s)", s->nsel, s->K, no_iq ? ": the stability table has no "
+                        "stability_index (run neurospectra ica with --runs > 1 for ICASSO)" : "",
+                        o->out_dir);
     return NS_OK;
 }
 

@@ -220,6 +220,22 @@ print("mean uncoupled z: with motion regression %.3f, without %.3f" % (a, b))
 assert abs(a) < 0.05 and b > 0.1
 PY
 
+# --- selection by the fraction of low-frequency power: a component turned
+# into high-frequency noise is dropped, and the sidecar says why
+cp -r tree tree_lf
+"$NS_PYTHON" - <<'PY'
+import glob, numpy as np
+rng = np.random.default_rng(5)
+for p in glob.glob("tree_lf/sub-*/**/*_desc-ica20_timeseries.tsv", recursive=True):
+    rows = [l.split("\t") for l in open(p).read().splitlines()]
+    for t, r in enumerate(rows[1:]):
+        r[19] = "%.6f" % ((-1) ** t * (1 + 0.2 * rng.standard_normal()))
+    open(p, "w").write("\n".join("\t".join(r) for r in rows) + "\n")
+PY
+"$NS_BIN" fnc tree_lf --select lowfreq:0.3 --quiet
+grep -q '"ica20c20": "low-frequency power fraction 0\.[0-2][0-9]* < 0.3"' tree_lf/group/desc-fnc_features.json || fail "high-frequency component not dropped"
+! head -1 tree_lf/group/desc-fnc_features.tsv | grep -q ica20c20 || fail "dropped component in the features"
+
 # --- a run without RepetitionTime: refused by name, the others go on
 cp -r tree tree_notr
 "$NS_PYTHON" - <<'PY'
