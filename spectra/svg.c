@@ -14,6 +14,7 @@ typedef struct {
     double x0, x1, y0, y1; /* data range */
     double px, py, pw, ph; /* plot area */
     int logy;
+    int xint;              /* every x is a whole number (epochs): whole ticks */
 } frame;
 
 static void put_text(FILE *f, const char *s)
@@ -44,6 +45,7 @@ static void ranges(frame *fr, const ns_spectra_series *s, size_t ns)
 {
     fr->x0 = fr->y0 = INFINITY;
     fr->x1 = fr->y1 = -INFINITY;
+    fr->xint = 1;
     for (size_t k = 0; k < ns; k++)
         for (size_t i = 0; i < s[k].n; i++) {
             double b = s[k].band && isfinite(s[k].band[i]) ? s[k].band[i] : 0;
@@ -51,6 +53,7 @@ static void ranges(frame *fr, const ns_spectra_series *s, size_t ns)
             if (!isfinite(s[k].x[i]) || !usable(fr, s[k].y[i]))
                 continue;
             lo = usable(fr, lo) ? lo : s[k].y[i];
+            fr->xint &= s[k].x[i] == floor(s[k].x[i]);
             fr->x0 = fmin(fr->x0, s[k].x[i]);
             fr->x1 = fmax(fr->x1, s[k].x[i]);
             fr->y0 = fmin(fr->y0, ty(fr, lo));
@@ -77,25 +80,48 @@ static double tick_step(double range)
     return (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * mag;
 }
 
+static void y_tick(FILE *f, const frame *fr, double pos, double shown)
+{
+    double y = fr->py + fr->ph - (pos - fr->y0) / (fr->y1 - fr->y0) * fr->ph;
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n",
+            fr->px, y, fr->px + fr->pw, y, fr->px - 6, y + 4, shown);
+}
+
+/* Linear axis: 1-2-5 steps. Log axis: whole decades when the range spans
+ * 1.5 decades or more, else 1-2-5 values of the data placed on the log
+ * scale (positions are log10 of the values). */
+static void y_ticks(FILE *f, const frame *fr)
+{
+    if (!fr->logy || fr->y1 - fr->y0 < 1.5) {
+        double lo = fr->logy ? pow(10, fr->y0) : fr->y0, hi = fr->logy ? pow(10, fr->y1) : fr->y1;
+        double st = tick_step(hi - lo);
+        for (double t = ceil(lo / st) * st; t <= hi + 1e-9 * st; t += st) {
+            double v = fabs(t) < 1e-12 * st ? 0 : t;
+            if (!fr->logy || v > 0)
+                y_tick(f, fr, fr->logy ? log10(v) : v, v);
+        }
+        return;
+    }
+    double st = ceil((fr->y1 - fr->y0) / 6);
+    for (double t = ceil(fr->y0 / st) * st; t <= fr->y1 + 1e-9; t += st)
+        y_tick(f, fr, t, pow(10, t));
+}
+
 static void axes(FILE *f, const frame *fr, const char *xlabel, const char *ylabel)
 {
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
             "stroke=\"#444\"/>\n", fr->px, fr->py, fr->pw, fr->ph);
     double st = tick_step(fr->x1 - fr->x0);
+    if (fr->xint && st < 1)
+        st = 1;
     for (double t = ceil(fr->x0 / st) * st; t <= fr->x1 + 1e-9 * st; t += st) {
         double x = sx(fr, t);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
                 x, fr->py, x, fr->py + fr->ph, x, fr->py + fr->ph + 16, fabs(t) < 1e-12 * st ? 0 : t);
     }
-    st = tick_step(fr->y1 - fr->y0);
-    for (double t = ceil(fr->y0 / st) * st; t <= fr->y1 + 1e-9 * st; t += st) {
-        double y = fr->py + fr->ph - (t - fr->y0) / (fr->y1 - fr->y0) * fr->ph;
-        double shown = fr->logy ? pow(10, t) : (fabs(t) < 1e-12 * st ? 0 : t);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n",
-                fr->px, y, fr->px + fr->pw, y, fr->px - 6, y + 4, shown);
-    }
+    y_ticks(f, fr);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", fr->px + fr->pw / 2,
             fr->py + fr->ph + 36);
     put_text(f, xlabel);
