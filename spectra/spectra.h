@@ -367,7 +367,8 @@ ns_status ns_spectra_arch_from_nn(const ns_nn *m, ns_spectra_arch *a);
  * (any observer already set is still called), hooks->created subscribes the
  * fold's network (tag = outer fold, -1 = the model on all rows; inner-CV
  * fits and refits of a fold already recorded, e.g. permutation tests, are
- * not recorded), hooks->trained unsubscribes. Groups come from column
+ * not recorded), hooks->trained unsubscribes; hooks another stage set
+ * before (dist's fit) are kept and called with their own ctx. Groups come from column
  * group_column of labels_tsv for the n participants ids (NULL column: only
  * "all"). The tracker (owned by the caller: ns_spectra_tracker_finish after
  * training, then free) must outlive the CV run. */

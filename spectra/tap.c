@@ -99,6 +99,7 @@ typedef struct {
     int sub;
     ns_cv_observer prev;
     void *prev_ctx;
+    ns_clf_nn_hooks prev_hooks; /* another stage's hooks (dist), chained */
 } train_glue;
 
 static void glue_free(void *p)
@@ -165,6 +166,10 @@ static void observe(void *ctx, int fold, const size_t *rows, size_t nrows)
 static ns_status created(void *ctx, void *nn, int tag)
 {
     train_glue *g = ctx;
+    const ns_clf_nn_hooks *ph = &g->prev_hooks;
+    ns_status s0 = ph->created ? ph->created(ph->ctx, nn, tag) : NS_OK;
+    if (s0 != NS_OK)
+        return s0;
     int k = slot_of(g, tag);
     if (k < 0 || g->done[k] || g->m)
         return NS_OK; /* inner-CV fit, or a refit of a recorded fold */
@@ -180,14 +185,23 @@ static ns_status created(void *ctx, void *nn, int tag)
 static ns_status trained(void *ctx, void *nn, int tag)
 {
     train_glue *g = ctx;
-    if (g->m != nn)
-        return NS_OK;
-    ns_spectra_detach(g->m, g->sub);
-    g->m = NULL;
-    int k = slot_of(g, tag);
-    if (k >= 0)
-        g->done[k] = 1;
-    return NS_OK;
+    const ns_clf_nn_hooks *ph = &g->prev_hooks;
+    if (g->m == nn) {
+        ns_spectra_detach(g->m, g->sub);
+        g->m = NULL;
+        int k = slot_of(g, tag);
+        if (k >= 0)
+            g->done[k] = 1;
+    }
+    return ph->trained ? ph->trained(ph->ctx, nn, tag) : NS_OK;
+}
+
+/* Only installed when another stage set a fit hook: hands it its own ctx. */
+static ns_status fit_chained(void *ctx, void *nn, const float *x, const int32_t *y, size_t n,
+                             int tag)
+{
+    const ns_clf_nn_hooks *ph = &((train_glue *)ctx)->prev_hooks;
+    return ph->fit(ph->ctx, nn, x, y, n, tag);
 }
 
 ns_status ns_spectra_train_begin(const char *out_dir, const ns_spectra_opts *o,
@@ -215,7 +229,9 @@ ns_status ns_spectra_train_begin(const char *out_dir, const ns_spectra_opts *o,
     g->prev_ctx = cp->observer_ctx;
     cp->observer = observe;
     cp->observer_ctx = g;
-    *hooks = (ns_clf_nn_hooks){.ctx = g, .created = created, .trained = trained};
+    g->prev_hooks = *hooks; /* chained, so that dist's hooks keep working */
+    *hooks = (ns_clf_nn_hooks){.ctx = g, .created = created, .trained = trained,
+                               .fit = g->prev_hooks.fit ? fit_chained : NULL};
     *out = g->t;
     return NS_OK;
 }
