@@ -24,6 +24,9 @@
 #ifdef NS_HAVE_NIFTI_IO
 #include "nifti_io/nifti_io.h"
 #endif
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+#include "dist/dist.h"
+#endif
 
 const char ns_cmd_train_summary[] =
     "cross-validated classifiers (logreg, SVM, principal-angle kernel, networks) on features";
@@ -101,11 +104,16 @@ typedef struct {
     ns_nn_config cfg;
     int quiet, verbose;
     /* other stages' options go below (spectra: --spectra --groups; dist: --dist) */
+    const char *dist, *site_column; /* dist: method spec, participants.tsv site column */
+    int dist_spectra, dist_spectra_given;
+    const char **dist_out;          /* dist: rank > 0 redirects its outputs (&out) */
 } train_opts;
 
 enum { O_LABELS = 256, O_TARGET, O_MODEL, O_C, O_GAMMA, O_BAL, O_FOLDS, O_NESTED, O_INNER,
        O_SELECT, O_DOMAINS, O_PERDOM, O_NOSTD, O_IMPUTE, O_PERM, O_PREDICT, O_SEED, O_IDS,
        O_MATCH, O_TOL, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_ACT, O_NOBIAS, O_DROP, O_WD, O_MOM };
+
+enum { O_DIST = 1000, O_SITE_COLUMN, O_DIST_SPECTRA }; /* dist's options */
 
 static const struct option long_opts[] = {
     {"labels", required_argument, 0, O_LABELS}, {"target", required_argument, 0, O_TARGET},
@@ -125,6 +133,8 @@ static const struct option long_opts[] = {
     {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
     {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
     /* other stages' options go here */
+    {"dist", required_argument, 0, O_DIST}, {"site-column", required_argument, 0, O_SITE_COLUMN},
+    {"dist-spectra", required_argument, 0, O_DIST_SPECTRA},
     {0, 0, 0, 0}};
 
 static int parse_double_list(const char *s, double **out, int *n)
@@ -211,10 +221,30 @@ static int take_nn_option(int c, const char *a, train_opts *o)
  * of theirs. */
 static int take_ext_option(int c, const char *a, train_opts *o)
 {
-    (void)c;
-    (void)a;
-    (void)o;
-    return -1;
+    long v;
+    switch (c) {
+    case O_DIST: {
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+        ns_dist_method m;
+        if (ns_dist_method_parse(a, &m))
+            return ns_cli_usage_error("train", "%s", ns_last_error());
+        o->dist = a;
+        o->dist_out = &o->out;
+        return 0;
+#else
+        return ns_cli_usage_error("train", "--dist needs neurospectra built with MPI "
+                                  "(install libopenmpi-dev and reconfigure)");
+#endif
+    }
+    case O_SITE_COLUMN: o->site_column = a; return 0;
+    case O_DIST_SPECTRA:
+        if (ns_cli_parse_long(a, 0, 1L << 30, &v))
+            return ns_cli_usage_error("train", "invalid --dist-spectra '%s'", a);
+        o->dist_spectra = (int)v, o->dist_spectra_given = 1;
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 /* One option; returns 0 or an exit code. */
@@ -1011,6 +1041,23 @@ static ns_status hooks_setup(const train_opts *o, const train_data *d, train_set
 {
     (void)o;
     (void)d;
+    if (o->site_column && !o->dist)
+        return ns_error(NS_ERR_ARG, "--site-column needs --dist (%s)", o->site_column);
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+    if (o->dist) { /* dist: MPI, sites, distributed fits; rank > 0 writes into a scratch dir */
+        if (o->permutations > 0)
+            return ns_error(NS_ERR_ARG, "--permutations is not available with --dist (%s)",
+                            o->dist);
+        ns_dist_train_args da = {o->dist, o->labels, o->site_column,
+                                 (const char *const *)d->ids, d->n, o->out,
+                                 o->dist_spectra_given ? o->dist_spectra : -1};
+        const char *out = NULL;
+        ns_status st = ns_dist_train_begin(&da, &s->cp, &s->hooks, &out);
+        if (st)
+            return st;
+        *o->dist_out = out;
+    }
+#endif
     if (s->hooks.created || s->hooks.fit || s->hooks.trained)
         s->cp.clf.nn_hooks = &s->hooks;
     return NS_OK;
