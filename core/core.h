@@ -135,7 +135,8 @@ ns_status ns_afile_open(const char *path, ns_afile **out);
 FILE *ns_afile_stream(ns_afile *f);
 /* The temporary path (borrowed), for libraries that write files themselves. */
 const char *ns_afile_temp_path(const ns_afile *f);
-/* Flushes, checks every write succeeded, fsyncs, renames. Frees f. */
+/* Flushes, checks every write succeeded (and fsyncs when the environment
+ * has NS_FSYNC=1), renames. Frees f. */
 ns_status ns_afile_commit(ns_afile *f);
 /* Removes the temporary file. Frees f. NULL-safe. */
 void ns_afile_abort(ns_afile *f);
