@@ -75,7 +75,7 @@ def recipe(args):
     z = vt * np.sqrt(y.shape[1] - 1)
     t["group_pca"] = time.perf_counter() - a
     a = time.perf_counter()
-    ica = FastICA(whiten=False, fun="logcosh", random_state=0, max_iter=1000)
+    ica = FastICA(whiten=False, fun="logcosh", random_state=0)  # sklearn defaults: 200 its, tol 1e-4
     src = ica.fit_transform(z.T).T
     t["ica"] = time.perf_counter() - a
     np.savez(args.out, maps=src.astype(np.float32), mask_indices=np.flatnonzero(flat))

@@ -45,7 +45,7 @@ static void usage(FILE *out)
             "  --stacked-pca           exact group PCA of the stacked data (memory M pc1 V)\n"
             "  --cache-gb X            spill reduced data for pass 2 up to X GB (default 8; 0 =\n"
             "                          re-read the inputs)\n"
-            "  --max-iter N            ICA iteration limit (Infomax default 512)\n"
+            "  --max-iter N            ICA iteration limit (Infomax 512 passes, FastICA 200)\n"
             "  --model FILE            back-reconstruct BOLD files from a saved model\n"
             "  -q, --quiet             no progress or information messages\n"
             "  -v, --verbose           debug messages\n"

@@ -35,8 +35,8 @@ static void fastica_update(const float *x, size_t K, size_t V, const double *w, 
 ns_status ns_ica_fastica(const float *x, size_t K, size_t V, const ns_ica_opts *o, ns_rng *rng,
                          double *w, ns_ica_info *info)
 {
-    double tol = o->tol > 0 ? o->tol : 1e-6;
-    int maxit = o->max_iter > 0 ? o->max_iter : 1000;
+    double tol = o->tol > 0 ? o->tol : 1e-4;
+    int maxit = o->max_iter > 0 ? o->max_iter : 200;
     float *wf = ns_alloc(K * K, sizeof(float)), *gx = ns_alloc(K * K, sizeof(float));
     float *wx = ns_alloc(K * V, sizeof(float));
     double *w1 = ns_alloc(K * K, sizeof(double)), *gp = ns_alloc(K, sizeof(double));

@@ -101,16 +101,18 @@ static json_t *settings_json(const ns_ica_fitctx *f, size_t o)
     if (p->ica.algorithm == NS_ICA_INFOMAX) {
         json_object_set_new(j, "InfomaxLearningRate", json_real(lr));
         json_object_set_new(j, "InfomaxBlockSize", json_integer((json_int_t)blk));
-        json_object_set_new(j, "InfomaxStop", json_real(p->ica.stop));
+        json_object_set_new(j, "InfomaxStop", json_real(p->ica.stop > 0 ? p->ica.stop : 1e-6));
         json_object_set_new(j, "InfomaxSphering", json_true());
         json_object_set_new(j, "InfomaxBias", json_true());
         json_object_set_new(j, "Restarts", json_integer(in->restarts));
         json_object_set_new(j, "FinalLearningRate", json_real(in->lrate));
     } else {
         json_object_set_new(j, "FastICAContrast", json_string("logcosh"));
-        json_object_set_new(j, "FastICATolerance", json_real(p->ica.tol > 0 ? p->ica.tol : 1e-6));
+        json_object_set_new(j, "FastICATolerance", json_real(p->ica.tol > 0 ? p->ica.tol : 1e-4));
     }
-    json_object_set_new(j, "MaxIterations", json_integer(p->ica.max_iter > 0 ? p->ica.max_iter : 0));
+    int maxit = p->ica.max_iter > 0 ? p->ica.max_iter
+                : p->ica.algorithm == NS_ICA_INFOMAX ? 512 : 200;
+    json_object_set_new(j, "MaxIterations", json_integer(maxit));
     json_object_set_new(j, "Iterations", json_integer(in->iterations));
     json_object_set_new(j, "Converged", json_boolean(in->converged));
     json_object_set_new(j, "NumberOfSubjects", json_integer((json_int_t)f->nsub));

@@ -56,7 +56,6 @@ void ns_ica_opts_default(ns_ica_opts *o)
     memset(o, 0, sizeof *o);
     o->algorithm = NS_ICA_INFOMAX;
     o->stop = 1e-6;
-    o->max_iter = 512;
 }
 
 /* Row means removed (float copy) and the row covariance (double K x K). */

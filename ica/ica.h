@@ -100,13 +100,15 @@ typedef struct {
     ns_ica_algorithm algorithm;
     uint64_t seed;
     /* Infomax (0 = GIFT default): learning rate 0.015/ln K, block
-     * floor(sqrt(V/3)), stop at change < 1e-6, at most 512 passes. */
+     * floor(sqrt(V/3)), stop at change < 1e-6. */
     double lrate;
     size_t block;
     double stop;
+    /* Iteration limit; 0 = the algorithm's default (Infomax 512 passes,
+     * FastICA 200 iterations as scikit-learn). */
     int max_iter;
-    /* FastICA: tolerance on 1 - |<w_new, w_old>| (default 1e-6), max_iter
-     * default 1000. */
+    /* FastICA: tolerance on max |1 - |<w_new, w_old>|| (0 = 1e-4, as
+     * scikit-learn). */
     double tol;
 } ns_ica_opts;
 

@@ -135,10 +135,11 @@ static ns_status infomax_loop(infomax_ws *s, const float *w0, ns_rng *rng, doubl
                               const ns_ica_opts *o, ns_ica_info *info, infomax_track *t)
 {
     size_t n = s->K * s->K;
-    int step = 0;
+    int step = 0, maxit = o->max_iter > 0 ? o->max_iter : 512;
+    double stop = o->stop > 0 ? o->stop : 1e-6;
     for (size_t i = 0; i < n; i++)
         t->old[i] = w0[i];
-    while (step < o->max_iter) {
+    while (step < maxit) {
         int ok = pass(s, rng, (float)lr);
         double ang = ok ? track(t, s->w, n, step + 1) : 0;
         if (!ok || !isfinite(t->change)) {
@@ -166,7 +167,7 @@ static ns_status infomax_loop(infomax_ws *s, const float *w0, ns_rng *rng, doubl
         info->iterations = step;
         info->change = t->change;
         info->lrate = lr;
-        if (step > 2 && t->change < o->stop) {
+        if (step > 2 && t->change < stop) {
             info->converged = 1;
             break;
         }

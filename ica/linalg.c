@@ -119,22 +119,25 @@ void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t 
                 (int)k, b, (int)n, 0.0, c, (int)n);
 }
 
+/* (w w^T)^-1/2 w is the orthogonal polar factor U V^T of w = U S V^T: the
+ * SVD form stays defined when rows of w nearly vanish (FastICA updates of
+ * Gaussian directions do). */
 ns_status ns_ica_sym_orth(double *w, size_t k)
 {
-    double *c = ns_alloc(k * k, sizeof(double));
-    double *r = ns_alloc(k * k, sizeof(double));
-    double *o = ns_alloc(k * k, sizeof(double));
-    ns_status st = NS_ERR_NOMEM;
-    if (c && r && o) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)k, 1.0, w,
-                    (int)k, w, (int)k, 0.0, c, (int)k);
-        st = ns_ica_inv_sqrt(c, k, 1.0, r);
-        if (st == NS_OK) {
-            ns_ica_dgemm(r, w, o, k, k, k);
-            memcpy(w, o, k * k * sizeof(double));
-        }
+    double *cp = ns_alloc(k * k, sizeof(double)), *s = ns_alloc(k, sizeof(double));
+    double *u = ns_alloc(k * k, sizeof(double)), *vt = ns_alloc(k * k, sizeof(double));
+    ns_status st = (cp && s && u && vt) ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        memcpy(cp, w, k * k * sizeof(double));
+        lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'A', (lapack_int)k, (lapack_int)k, cp,
+                                         (lapack_int)k, s, u, (lapack_int)k, vt, (lapack_int)k);
+        if (info != 0)
+            st = ns_error(NS_ERR_NUMERIC, "symmetric orthogonalisation failed (dgesdd info %d)",
+                          (int)info);
+        else
+            ns_ica_dgemm(u, vt, w, k, k, k);
     }
-    free(c), free(r), free(o);
+    free(cp), free(s), free(u), free(vt);
     return st;
 }
 

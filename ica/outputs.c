@@ -83,7 +83,7 @@ ns_status ns_ica_write_maps(const ns_ica_grid *g, const ns_matrix *maps, const c
         for (size_t j = 0; j < g->v; j++)
             dst[g->idx[j]] = r[j];
     }
-    ns_status st = ns_volume_save(v, path, NS_SAVE_FLOAT32);
+    ns_status st = ns_ica_save_gz(v, path);
     ns_volume_free(v);
     return st;
 }
