@@ -321,8 +321,9 @@ typedef struct {
     long step;
     int epoch;
 } ns_spectra_layer;
-/* Records one layer of one step (skipped unless step % every == 0). The
- * per-step path does not allocate once every layer has been seen. */
+/* Records one layer of one step (skipped unless step % every == 0). Once
+ * every layer has been seen, the only allocation on this path is the
+ * amortised (doubling) growth of the in-memory record array. */
 ns_status ns_spectra_tracker_layer(ns_spectra_tracker *t, const ns_spectra_layer *l);
 /* Writes the summaries, the group comparison and the SVGs, and commits the
  * files. Call once, after the last fold. */
