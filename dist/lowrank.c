@@ -62,6 +62,46 @@ ns_status dist_lowrank_alloc(ns_dist *d)
 
 /* ------------------------------------------------------------ rank-dAD */
 
+/* Keeps the leading components whose directions b_j = L_j / sigma_j are
+ * orthonormal to the ones kept before and zeroes the rest. Past the rank of
+ * G, ns_spectra_power can return components that repeat or mix earlier
+ * directions (the deflated iterate is all rounding); L R^T = sum_j b_j b_j^T G
+ * is a projection of G only while the b_j stay orthonormal. Returns the
+ * components kept. */
+static size_t keep_orthonormal(float *L, float *R, double *sigma, size_t ho, size_t hi,
+                               size_t r, size_t ld)
+{
+    size_t k = 0;
+    for (; k < r && sigma[k] > 0; k++) {
+        int ok = 1;
+        for (size_t i = 0; i <= k && ok; i++) {
+            double dot = 0;
+            for (size_t t = 0; t < ho; t++)
+                dot += (double)L[t * ld + i] * L[t * ld + k];
+            dot /= sigma[i] * sigma[k];
+            ok = fabs(dot - (i == k)) < 1e-4;
+        }
+        if (!ok)
+            break;
+    }
+    for (size_t j = k; j < r; j++) {
+        sigma[j] = 0;
+        for (size_t t = 0; t < ho; t++)
+            L[t * ld + j] = 0;
+        for (size_t t = 0; t < hi; t++)
+            R[t * ld + j] = 0;
+    }
+    return k;
+}
+
+/* Components worth asking for: G has at most min(rows, h_in, h_out). */
+static size_t rank_cap(size_t r, size_t rows, size_t hi, size_t ho)
+{
+    size_t c = rows < hi ? rows : hi;
+    c = c < ho ? c : ho;
+    return r < c ? r : c;
+}
+
 /* This rank's message for layer l: its rank-R factors and bias gradient. */
 static ns_status rankdad_message(ns_dist *d, dist_layer *l, size_t li)
 {
@@ -70,15 +110,22 @@ static ns_status rankdad_message(ns_dist *d, dist_layer *l, size_t li)
     for (size_t i = 0; i < count; i++)
         l->D[i] *= (float)d->w;
     ns_status st = NS_OK;
-    if (l->rows == 0) {
-        memset(l->L, 0, ho * r * sizeof *l->L);
-        memset(l->R, 0, hi * r * sizeof *l->R);
-    } else {
+    size_t rc = rank_cap(r, l->rows, hi, ho);
+    memset(l->L, 0, ho * r * sizeof *l->L);
+    memset(l->R, 0, hi * r * sizeof *l->R);
+    memset(l->sigma, 0, r * sizeof *l->sigma);
+    if (rc > 0) { /* rank rc into the scratch, then into R's columns */
         ns_matrix A = ns_matrix_view(l->A, l->rows, hi, hi);
         ns_matrix D = ns_matrix_view(l->D, l->rows, ho, ho);
         uint64_t seed = ns_seed_derive(d->o.seed, (uint64_t)d->step * 64 + li);
-        st = ns_spectra_power(&A, &D, r, d->o.method.iters, 0, seed, d->pws, l->L, l->R,
+        st = ns_spectra_power(&A, &D, rc, d->o.method.iters, 0, seed, d->pws, l->L2, l->R2,
                               l->sigma);
+        if (!st)
+            keep_orthonormal(l->L2, l->R2, l->sigma, ho, hi, rc, rc);
+        for (size_t t = 0; !st && t < ho; t++)
+            memcpy(l->L + t * r, l->L2 + t * rc, rc * sizeof *l->L);
+        for (size_t t = 0; !st && t < hi; t++)
+            memcpy(l->R + t * r, l->R2 + t * rc, rc * sizeof *l->R);
     }
     memcpy(l->msg, l->L, ho * r * sizeof *l->L);
     memcpy(l->msg + ho * r, l->R, hi * r * sizeof *l->R);
@@ -120,11 +167,16 @@ static ns_status rankdad_combine(ns_dist *d, dist_layer *l, size_t li)
         ns_matrix Lin = ns_matrix_view(l->Lin, ho, S * r, S * r);
         ns_matrix Rin = ns_matrix_view(l->Rin, hi, S * r, S * r);
         uint64_t seed = ns_seed_derive(d->o.seed ^ 0x2a2a, (uint64_t)d->step * 64 + li);
-        st = ns_spectra_power_factors(&Lin, &Rin, r, d->o.method.iters, 0, seed, d->pws, l->L2,
-                                      l->R2, l->sigma + r * S);
+        size_t rc = rank_cap(r, S * r, hi, ho);
+        double *sig = l->sigma + r * S;
+        memset(sig, 0, r * sizeof *sig);
+        st = ns_spectra_power_factors(&Lin, &Rin, rc, d->o.method.iters, 0, seed, d->pws, l->L2,
+                                      l->R2, sig);
         if (!st)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ho, (int)hi, (int)r, 1.0f,
-                        l->L2, (int)r, l->R2, (int)r, 0.0f, gW, (int)hi);
+            keep_orthonormal(l->L2, l->R2, sig, ho, hi, rc, rc);
+        if (!st)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ho, (int)hi, (int)rc, 1.0f,
+                        l->L2, (int)rc, l->R2, (int)rc, 0.0f, gW, (int)hi);
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ho, (int)hi, (int)(S * r),
                     1.0f, l->Lin, (int)(S * r), l->Rin, (int)(S * r), 0.0f, gW, (int)hi);
