@@ -12,6 +12,9 @@
 
 #include "cli_util.h"
 #include "models/models.h"
+#ifdef NS_HAVE_SPECTRA
+#include "spectra/spectra.h"
+#endif
 
 const char ns_cmd_grad_summary[] = "one forward/backward pass of a network: loss, gradients, layer tap";
 
@@ -35,7 +38,7 @@ static void usage(FILE *out)
             "  --loss L            ce (default), bce, mse\n"
             "  --class-weights W   comma-separated class weights for ce\n"
             "  --bptt K            truncated BPTT: backpropagate through the last K steps\n"
-            "  --groups g.npy      per-sample groups (read and checked; used by spectra)\n"
+            "  --groups g.npy      per-sample integer groups: also DIR/spectra.tsv (docs/spectra.md)\n"
             "  -o, --output DIR    output directory\n\n"
             "training steps (tests and benchmarks; in order, no shuffling):\n"
             "  --train-steps S     after the pass, S optimiser steps over consecutive batches;\n"
@@ -343,8 +346,15 @@ static ns_status gradient_pass(const grad_opts *o, grad_run *r)
 {
     r->tap = ns_npz_create();
     int sub = ns_nn_tap_subscribe(r->m, collect_tap, r->tap);
-    double loss;
+    double loss = NAN;
+#ifdef NS_HAVE_SPECTRA
+    ns_spectra_batch *sb = NULL; /* spectra: DIR/spectra.tsv with --groups */
+    ns_status st = r->groups ? ns_spectra_batch_begin(r->m, r->groups, r->n, &sb) : NS_OK;
+    if (!st)
+        st = ns_nn_forward_backward(r->m, r->X, r->y, r->n, NULL, &loss);
+#else
     ns_status st = ns_nn_forward_backward(r->m, r->X, r->y, r->n, NULL, &loss);
+#endif
     ns_nn_tap_unsubscribe(r->m, sub);
     char spec[512], path[4096];
     ns_nn_spec_format(ns_nn_get_config(r->m), spec, sizeof spec);
@@ -360,6 +370,12 @@ static ns_status gradient_pass(const grad_opts *o, grad_run *r)
     snprintf(path, sizeof path, "%s/tap.npz", o->out);
     if (!st)
         st = ns_npz_write(r->tap, path);
+#ifdef NS_HAVE_SPECTRA
+    snprintf(path, sizeof path, "%s/spectra.tsv", o->out);
+    ns_status sst = ns_spectra_batch_end(sb, r->m, st ? NULL : path);
+    if (!st)
+        st = sst;
+#endif
     return st;
 }
 

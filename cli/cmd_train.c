@@ -27,6 +27,9 @@
 #if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
 #include "dist/dist.h"
 #endif
+#ifdef NS_HAVE_SPECTRA
+#include "spectra/spectra.h"
+#endif
 
 const char ns_cmd_train_summary[] =
     "cross-validated classifiers (logreg, SVM, principal-angle kernel, networks) on features";
@@ -81,6 +84,11 @@ static void usage(FILE *out)
         "networks:\n"
         "  --epochs E  --batch B  --optimizer sgd|adam|adamw  --lr X  --activation A\n"
         "  --no-bias  --dropout P  --weight-decay X  --momentum X\n"
+        "spectra of the networks' layer gradients (docs/spectra.md), into OUT/spectra/:\n"
+        "  --spectra           singular values, ranks, bounds of every layer, every step\n"
+        "  --groups COLUMN     also per group of this participants.tsv column (implies --spectra)\n"
+        "  --spectra-every N   every N-th optimiser step (default 1)\n"
+        "  --topk K            singular values kept per layer and group (default 10)\n"
         "  -o, --output OUT    output directory\n"
         "  -q, --quiet  -v, --verbose  -h, --help\n\n"
         "Writes OUT/metrics.tsv (per fold, mean over folds, pooled out-of-fold),\n"
@@ -107,6 +115,8 @@ typedef struct {
     const char *dist, *site_column; /* dist: method spec, participants.tsv site column */
     int dist_spectra, dist_spectra_given;
     const char **dist_out;          /* dist: rank > 0 redirects its outputs (&out) */
+    int spectra, spectra_every, topk; /* spectra: --spectra, --spectra-every, --topk */
+    const char *groups;               /* spectra: --groups COLUMN */
 } train_opts;
 
 enum { O_LABELS = 256, O_TARGET, O_MODEL, O_C, O_GAMMA, O_BAL, O_FOLDS, O_NESTED, O_INNER,
@@ -114,6 +124,7 @@ enum { O_LABELS = 256, O_TARGET, O_MODEL, O_C, O_GAMMA, O_BAL, O_FOLDS, O_NESTED
        O_MATCH, O_TOL, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_ACT, O_NOBIAS, O_DROP, O_WD, O_MOM };
 
 enum { O_DIST = 1000, O_SITE_COLUMN, O_DIST_SPECTRA }; /* dist's options */
+enum { O_SPECTRA = 1100, O_GROUPS, O_SPECTRA_EVERY, O_TOPK }; /* spectra's options */
 
 static const struct option long_opts[] = {
     {"labels", required_argument, 0, O_LABELS}, {"target", required_argument, 0, O_TARGET},
@@ -135,6 +146,8 @@ static const struct option long_opts[] = {
     /* other stages' options go here */
     {"dist", required_argument, 0, O_DIST}, {"site-column", required_argument, 0, O_SITE_COLUMN},
     {"dist-spectra", required_argument, 0, O_DIST_SPECTRA},
+    {"spectra", no_argument, 0, O_SPECTRA}, {"groups", required_argument, 0, O_GROUPS},
+    {"spectra-every", required_argument, 0, O_SPECTRA_EVERY}, {"topk", required_argument, 0, O_TOPK},
     {0, 0, 0, 0}};
 
 static int parse_double_list(const char *s, double **out, int *n)
@@ -241,6 +254,14 @@ static int take_ext_option(int c, const char *a, train_opts *o)
         if (ns_cli_parse_long(a, 0, 1L << 30, &v))
             return ns_cli_usage_error("train", "invalid --dist-spectra '%s'", a);
         o->dist_spectra = (int)v, o->dist_spectra_given = 1;
+        return 0;
+    case O_SPECTRA: o->spectra = 1; return 0;
+    case O_GROUPS: o->groups = a; o->spectra = 1; return 0;
+    case O_SPECTRA_EVERY: case O_TOPK:
+        if (ns_cli_parse_long(a, 1, 1L << 30, &v))
+            return ns_cli_usage_error("train", "invalid number '%s'", a);
+        *(c == O_TOPK ? &o->topk : &o->spectra_every) = (int)v;
+        o->spectra = 1;
         return 0;
     default:
         return -1;
@@ -993,10 +1014,16 @@ typedef struct {
     char **domain_names;
     int ndomain;
     ns_clf_nn_hooks hooks;
+#ifdef NS_HAVE_SPECTRA
+    ns_spectra_tracker *spectra; /* --spectra */
+#endif
 } train_setup;
 
 static void train_setup_free(train_setup *s)
 {
+#ifdef NS_HAVE_SPECTRA
+    ns_spectra_tracker_free(s->spectra);
+#endif
     free(s->domain);
     free_strings(s->domain_names, (size_t)s->ndomain);
 }
@@ -1056,6 +1083,24 @@ static ns_status hooks_setup(const train_opts *o, const train_data *d, train_set
         if (st)
             return st;
         *o->dist_out = out;
+    }
+#endif
+#ifdef NS_HAVE_SPECTRA
+    if (o->spectra) { /* spectra: OUT/spectra/, every outer fold's network (chains dist's hooks) */
+        if (s->cp.clf.kind != NS_CLF_NN)
+            return ns_error(NS_ERR_ARG, "--spectra needs a network model (--model %s)", o->model);
+        ns_spectra_opts so;
+        char dir[4096];
+        ns_spectra_opts_default(&so);
+        so.every = o->spectra_every ? o->spectra_every : 1;
+        so.topk = o->topk ? o->topk : so.topk;
+        so.seed = o->seed;
+        snprintf(dir, sizeof dir, "%s/spectra", o->out);
+        ns_status st = ns_spectra_train_begin(dir, &so, o->labels, o->groups,
+                                              (const char *const *)d->ids, d->n, &s->cp,
+                                              &s->hooks, &s->spectra);
+        if (st)
+            return st;
     }
 #endif
     if (s->hooks.created || s->hooks.fit || s->hooks.trained)
@@ -1591,6 +1636,10 @@ static int run(train_opts *o)
         st = run_cv(o, &d, &s, summary);
     if (!st && (o->folds == 1 || o->predict))
         st = run_final(o, &d, &s, summary);
+#ifdef NS_HAVE_SPECTRA
+    if (!st && s.spectra)
+        st = ns_spectra_tracker_finish(s.spectra);
+#endif
     if (!st)
         st = write_summary(o, &d, &s, summary);
     json_decref(summary);
