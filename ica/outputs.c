@@ -136,7 +136,13 @@ ns_status ns_ica_subject_outputs(const char *out_dir, const ns_ica_grid *g,
         return ns_error_prefix(st, "back-reconstruction of order %d (%s)", m->k, s->path);
     ns_ica_scale_subject(&r, m->maps);
     char dir[4096], base[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/sub-%s/func", out_dir, s->label);
+    /* BIDS layout: sub-<l>/[ses-<s>/]func, the session taken from the stem */
+    const char *ses = strstr(s->stem, "_ses-");
+    int seslen = ses ? (int)strcspn(ses + 1, "_") : 0;
+    if (ses)
+        snprintf(dir, sizeof dir, "%s/sub-%s/%.*s/func", out_dir, s->label, seslen, ses + 1);
+    else
+        snprintf(dir, sizeof dir, "%s/sub-%s/func", out_dir, s->label);
     snprintf(base, sizeof base, "%s/%s", dir, s->stem);
     st = ns_mkdirs(dir);
     snprintf(path, sizeof path, "%s_desc-ica%d_components.nii.gz", base, m->k);
