@@ -1,8 +1,8 @@
 /* ica numerics on planted data: sources we generate, mixed with timecourses
-/* requires: ica */
  * we know. Hungarian matching against brute force, PCA whitening identities,
  * MIGP against the exact stacked EVD, Infomax/FastICA recovery, ICASSO
- * stability, back-reconstruction, determinism and error cases. */
+ * stability, back-reconstruction, determinism and error cases.
+ * requires: ica */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
