@@ -1,5 +1,6 @@
 /* The per-model workspace (one arena sized for `cap` samples, so training
  * steps never allocate) and the layer tap's subscriber list. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,10 +93,21 @@ static size_t layout(ns_nn *m, size_t cap, float *base)
     return s.overflow ? 0 : s.used;
 }
 
+/* BLAS takes int sizes: every row count and leading dimension must fit. */
+static int fits_blas(const ns_nn *m, size_t cap)
+{
+    double lim = (double)INT_MAX, rows = (double)cap * (double)m->T;
+    double ld = (double)m->T * (double)(m->has_rnn ? (size_t)m->rnn.g * m->rnn.H : 1);
+    return rows < lim && ld < lim && (double)cap * (double)m->in_size < lim;
+}
+
 ns_status nn_reserve(ns_nn *m, size_t cap)
 {
     if (cap <= m->cap)
         return NS_OK;
+    if (!fits_blas(m, cap))
+        return ns_error(NS_ERR_UNSUPPORTED, "batch of %zu samples of %zu x %zu too large for "
+                        "32-bit BLAS sizes (model)", cap, m->T, m->C);
     size_t total = layout(m, cap, NULL);
     if (!total)
         return ns_error(NS_ERR_NOMEM, "workspace for %zu samples is too large (model)", cap);
