@@ -93,7 +93,7 @@ for h in "${harnesses[@]}"; do
   newest_obj=$(ls -t "${objs[@]}" | head -1)
   if [ ! -e "$bin" ] || [ "$h" -nt "$bin" ] || [ "$newest_obj" -nt "$bin" ] || [ "$newest_header" -nt "$bin" ]; then
     # shellcheck disable=SC2086
-    "$CC" $cflags -fsanitize=fuzzer "$h" "${objs[@]}" $libs -o "$bin.tmp" || die "linking $name failed"
+    "$CC" $cflags -Wall -Wextra -Wno-unused-parameter -fsanitize=fuzzer "$h" "${objs[@]}" $libs -o "$bin.tmp" || die "linking $name failed"
     mv "$bin.tmp" "$bin"
   fi
   built+=("$name")

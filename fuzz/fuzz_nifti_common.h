@@ -7,7 +7,7 @@
 #include "fuzz_util.h"
 #include "nifti_io/nifti_io.h"
 
-static void ns_fuzz_check_volume(const ns_volume *v, int data_expected)
+static inline void ns_fuzz_check_volume(const ns_volume *v, int data_expected)
 {
     if (!v->path || (data_expected && !v->data))
         abort();
@@ -30,7 +30,7 @@ static void ns_fuzz_check_volume(const ns_volume *v, int data_expected)
     }
 }
 
-static void ns_fuzz_load_all(const char *path)
+static inline void ns_fuzz_load_all(const char *path)
 {
     ns_volume *v = NULL;
     ns_status s = ns_volume_load_header(path, &v);

@@ -16,7 +16,7 @@
 /* A scratch directory removed at exit. */
 static char ns_fuzz_dir[256];
 
-static void ns_fuzz_cleanup(void)
+static inline void ns_fuzz_cleanup(void)
 {
     char cmd[300];
     if (ns_fuzz_dir[0]) {
@@ -26,7 +26,7 @@ static void ns_fuzz_cleanup(void)
     }
 }
 
-static const char *ns_fuzz_scratch(void)
+static inline const char *ns_fuzz_scratch(void)
 {
     if (!ns_fuzz_dir[0]) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
@@ -41,7 +41,7 @@ static const char *ns_fuzz_scratch(void)
 }
 
 /* Writes data to <scratch>/<name> and returns the path (static buffer). */
-static const char *ns_fuzz_write(const char *name, const void *data, size_t size)
+static inline const char *ns_fuzz_write(const char *name, const void *data, size_t size)
 {
     static char path[512];
     snprintf(path, sizeof path, "%s/%s", ns_fuzz_scratch(), name);
@@ -52,7 +52,7 @@ static const char *ns_fuzz_write(const char *name, const void *data, size_t size
 }
 
 /* A failed read must leave a message: the CLI prints it as the one line. */
-static void ns_fuzz_check_message(ns_status s)
+static inline void ns_fuzz_check_message(ns_status s)
 {
     if (s != NS_OK && ns_last_error()[0] == '\0') {
         fprintf(stderr, "fuzz: status %d (%s) without an error message\n", (int)s, ns_status_string(s));

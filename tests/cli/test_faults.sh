@@ -189,24 +189,35 @@ with open(sys.argv[1], "wb") as f:
 EOF
   # The smallest limit (in 16 MiB steps) under which info loads a small
   # volume, plus 96 MiB: enough for the program, not for 512 MiB of data.
+  # OpenBLAS with one thread here (ctest sets it too); its default is below.
+  export OPENBLAS_NUM_THREADS=1
   base=""
   for kb in $(seq 65536 16384 1048576); do
-    if (ulimit -v $kb; exec "$NS_BIN" info "$vol" >/dev/null 2>&1); then base=$kb; break; fi
+    if (ulimit -v $kb; exec timeout 20 "$NS_BIN" info "$vol" >/dev/null 2>&1); then base=$kb; break; fi
   done
   if [ -z "$base" ]; then
     bad "info does not run under any ulimit -v up to 1 GiB"
   else
     lim=$((base + 98304))
-    (ulimit -v $lim; exec "$NS_BIN" info "$vol" >/dev/null) || bad "small volume fails under ulimit -v $lim"
+    (ulimit -v $lim; exec timeout 20 "$NS_BIN" info "$vol" >/dev/null) || bad "small volume fails under ulimit -v $lim"
     rc=0
-    (ulimit -v $lim; exec "$NS_BIN" info "$T/big.nii.gz") >/dev/null 2>"$T/err" || rc=$?
+    (ulimit -v $lim; exec timeout 20 "$NS_BIN" info "$T/big.nii.gz") >/dev/null 2>"$T/err" || rc=$?
     expect_fail "ulimit -v $((lim / 1024)) MiB, 512 MiB volume"
     rc=0
-    (ulimit -v $lim; exec "$NS_BIN" simulate "$T/mem-ds" --subjects 2 --shape 3d --timepoints 400 -q) \
+    (ulimit -v $lim; exec timeout 60 "$NS_BIN" simulate "$T/mem-ds" --subjects 2 --shape 3d --timepoints 400 -q) \
       2>"$T/err" || rc=$?
     expect_fail "ulimit -v $((lim / 1024)) MiB, simulate 3-D x 400 volumes"
     [ -z "$(find "$T/mem-ds" -name '.*' -print -quit 2>/dev/null)" ] || bad "simulate left temporaries under ulimit -v"
+    # The same limit in a user's environment: OpenBLAS's default thread count
+    # (one server thread per core, each allocating its buffer at start-up).
+    # A hang (timeout: status 124) or a crash is a failure.
+    rc=0
+    (ulimit -v $lim; exec env -u OPENBLAS_NUM_THREADS timeout 30 "$NS_BIN" info "$T/big.nii.gz") \
+      >/dev/null 2>"$T/err" || rc=$?
+    [ $rc = 124 ] && echo "program hung (killed after 30 s): OpenBLAS server threads cannot allocate their buffers" >>"$T/err"
+    expect_fail "ulimit -v $((lim / 1024)) MiB, OPENBLAS_NUM_THREADS unset"
   fi
+  unset OPENBLAS_NUM_THREADS
 fi
 
 [ $fail = 0 ] || exit 1
