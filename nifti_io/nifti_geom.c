@@ -217,7 +217,7 @@ ns_volume *ns_volume_create(const ns_geom *g)
     }
     v->geom = *g;
     v->nvox = nvox;
-    v->nvol = nvol;
+    v->nvol = v->nvol_file = nvol;
     v->format = NS_FMT_NIFTI1;
     v->datatype = NIFTI_TYPE_FLOAT32;
     return v;
