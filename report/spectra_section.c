@@ -43,7 +43,7 @@ static void accumulate(spectra_acc *a, const ns_tsv *t, const int *c)
             continue;
         if (!strcmp(q, "grad_rank") && !strcmp(group, "all"))
             a->rank_max[l] = fmax(a->rank_max[l], v);
-        else if (!strcmp(q, "bound") || !strcmp(q, "grad_rank_bound"))
+        else if (!strcmp(q, "bound") && !strcmp(group, "all"))
             a->bound[l] = v;
         if (strcmp(q, "grad_sv") || idx != 1 || ep < 0 || ep >= MAXE)
             continue;
@@ -100,8 +100,11 @@ static void rank_table(ns_html *h, const spectra_acc *a)
 
 void ns_report_spectra(ns_html *h, const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/spectra.tsv", dir);
+    char path[4200];
+    /* train --spectra writes DIR/spectra/spectra.tsv; grad writes DIR/spectra.tsv */
+    snprintf(path, sizeof path, "%s/spectra/spectra.tsv", dir);
+    if (!ns_file_exists(path))
+        snprintf(path, sizeof path, "%s/spectra.tsv", dir);
     ns_tsv *t;
     if (!ns_file_exists(path) || ns_tsv_read(path, &t)) {
         ns_clear_error();
