@@ -27,7 +27,7 @@
  *   dsgd      4 (h_in h_out + h_out)       (+ h_out only with a bias)
  *   dad       4 rows_s (h_in + h_out)
  *   edad      4 rows_s h_in, + 4 rows_s h_out for the output layer
- *   rankdad   4 (R (h_in + h_out) + h_out)
+ *   rankdad   4 (r (h_in + h_out) + h_out), r = min(R, h_in, h_out)
  *   powersgd  4 (R (h_in + h_out) + h_out) after warm-up on layers where it
  *             is smaller than dsgd's, dsgd's otherwise
  *   meta      32 per step (rows, loss denominator, loss, status), layer "meta"

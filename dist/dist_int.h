@@ -126,6 +126,8 @@ ns_status dist_agree(ns_dist *d, ns_status st);
 ns_status dist_fit_begin(ns_dist *d, ns_nn *m, int tag);
 ns_status dist_fit_end(ns_dist *d, ns_status st);
 ns_status dist_lowrank_alloc(ns_dist *d);
+/* lowrank.c: the rank rankdad sends for the layer, min(R, h_in, h_out). */
+size_t dist_layer_rank(const ns_dist *d, const dist_layer *l);
 
 /* report.c */
 ns_status dist_bw_push_step(ns_dist *d);

@@ -13,7 +13,16 @@ static size_t bias_count(const dist_layer *l)
     return l->b_off == DIST_NONE ? 0 : l->info.h_out;
 }
 
-/* rankdad's message: [L (h_out x R), R (h_in x R), bias gradient (h_out)]. */
+/* The rank a layer sends: R, capped at min(h_in, h_out), the largest rank
+ * its gradient can have. */
+size_t dist_layer_rank(const ns_dist *d, const dist_layer *l)
+{
+    size_t r = (size_t)d->o.method.rank, m = l->info.h_in < l->info.h_out ? l->info.h_in
+                                                                           : l->info.h_out;
+    return r < m ? r : m;
+}
+
+/* rankdad's message: [L (h_out x r), R (h_in x r), bias gradient (h_out)]. */
 static size_t msg_count(const dist_layer *l, size_t r)
 {
     return r * (l->info.h_out + l->info.h_in) + bias_count(l);
@@ -35,6 +44,7 @@ ns_status dist_lowrank_alloc(ns_dist *d)
     for (size_t li = 0; li < d->nl && rankdad; li++) {
         dist_layer *l = &d->L[li];
         size_t hi = l->info.h_in, ho = l->info.h_out;
+        r = dist_layer_rank(d, l);
         l->L = falloc(ho * r, &fail), l->R = falloc(hi * r, &fail);
         l->msg = falloc(msg_count(l, r), &fail), l->gath = falloc(S * msg_count(l, r), &fail);
         l->L2 = falloc(ho * r, &fail), l->R2 = falloc(hi * r, &fail);
@@ -105,7 +115,7 @@ static size_t rank_cap(size_t r, size_t rows, size_t hi, size_t ho)
 /* This rank's message for layer l: its rank-R factors and bias gradient. */
 static ns_status rankdad_message(ns_dist *d, dist_layer *l, size_t li)
 {
-    size_t r = (size_t)d->o.method.rank, hi = l->info.h_in, ho = l->info.h_out;
+    size_t r = dist_layer_rank(d, l), hi = l->info.h_in, ho = l->info.h_out;
     size_t count = l->rows * ho;
     for (size_t i = 0; i < count; i++)
         l->D[i] *= (float)d->w;
@@ -142,7 +152,7 @@ static ns_status rankdad_message(ns_dist *d, dist_layer *l, size_t li)
 /* The gathered factors side by side: Lin (h_out x S R), Rin (h_in x S R). */
 static void stack_factors(const ns_dist *d, dist_layer *l)
 {
-    size_t r = (size_t)d->o.method.rank, hi = l->info.h_in, ho = l->info.h_out;
+    size_t r = dist_layer_rank(d, l), hi = l->info.h_in, ho = l->info.h_out;
     size_t S = (size_t)d->size, mc = msg_count(l, r);
     for (size_t s = 0; s < S; s++) {
         const float *Ls = l->gath + s * mc, *Rs = Ls + ho * r;
@@ -158,7 +168,7 @@ static void stack_factors(const ns_dist *d, dist_layer *l)
  * seed); grad b = sum_s of the sites' bias gradients. */
 static ns_status rankdad_combine(ns_dist *d, dist_layer *l, size_t li)
 {
-    size_t r = (size_t)d->o.method.rank, hi = l->info.h_in, ho = l->info.h_out;
+    size_t r = dist_layer_rank(d, l), hi = l->info.h_in, ho = l->info.h_out;
     size_t S = (size_t)d->size, mc = msg_count(l, r);
     float *g = ns_nn_grads(d->m, NULL), *gW = g + l->w_off;
     stack_factors(d, l);
@@ -193,13 +203,12 @@ static ns_status rankdad_combine(ns_dist *d, dist_layer *l, size_t li)
 
 ns_status dist_exchange_rankdad(ns_dist *d)
 {
-    size_t r = (size_t)d->o.method.rank;
     ns_status st = NS_OK;
     for (size_t li = d->nl; !st && li-- > 0;) {
         dist_layer *l = &d->L[li];
         st = rankdad_message(d, l, li);
         if (!st)
-            st = dist_allgather(d, l->msg, msg_count(l, r), l->gath, li);
+            st = dist_allgather(d, l->msg, msg_count(l, dist_layer_rank(d, l)), l->gath, li);
         if (!st)
             st = rankdad_combine(d, l, li);
     }

@@ -111,7 +111,9 @@ size_t ns_dist_message_bytes(const ns_dist_method *m, const ns_dist_layer_shape 
         return 4 * l->rows * (l->h_in + l->h_out);
     case NS_DIST_EDAD:
         return 4 * l->rows * (l->h_in + (l->output ? l->h_out : 0));
-    case NS_DIST_RANKDAD:
+    case NS_DIST_RANKDAD: /* R capped at min(h_in, h_out) */
+        r = r < l->h_in ? r : l->h_in;
+        r = r < l->h_out ? r : l->h_out;
         return 4 * (r * (l->h_in + l->h_out) + bias);
     case NS_DIST_POWERSGD:
         if (!warm && ns_dist_powersgd_compresses(m, l))

@@ -66,7 +66,7 @@ static ns_status rows_spectra(ns_dist *d, size_t li)
 static ns_status factor_spectra(ns_dist *d, size_t li)
 {
     dist_layer *l = &d->L[li];
-    size_t r = (size_t)d->o.method.rank, S = (size_t)d->size, k = S * r;
+    size_t r = dist_layer_rank(d, l), S = (size_t)d->size, k = S * r;
     size_t hi = l->info.h_in, ho = l->info.h_out;
     ns_status st = dist_grow(&d->scratch, &d->cap_scratch, k * hi, sizeof(float));
     if (!st)
@@ -91,7 +91,7 @@ static ns_status factor_spectra(ns_dist *d, size_t li)
 static ns_status local_errors(ns_dist *d, size_t li)
 {
     dist_layer *l = &d->L[li];
-    size_t r = (size_t)d->o.method.rank, hi = l->info.h_in, ho = l->info.h_out;
+    size_t r = dist_layer_rank(d, l), hi = l->info.h_in, ho = l->info.h_out;
     if (l->rows == 0)
         return NS_OK;
     size_t k = hi < ho ? hi : ho;

@@ -52,6 +52,9 @@ START_TEST(test_byte_formulas)
     ck_assert_uint_eq(ns_dist_message_bytes(&m, &l, 0), 4 * 8 * 14);
     m.kind = NS_DIST_RANKDAD, m.rank = 2;
     ck_assert_uint_eq(ns_dist_message_bytes(&m, &l, 0), 4 * (2 * 14 + 4));
+    m.rank = 9; /* capped at min(h_in, h_out) = 4 */
+    ck_assert_uint_eq(ns_dist_message_bytes(&m, &l, 0), 4 * (4 * 14 + 4));
+    m.rank = 2;
     m.kind = NS_DIST_POWERSGD;
     ck_assert(ns_dist_powersgd_compresses(&m, &l)); /* 28 < 40 */
     ck_assert_uint_eq(ns_dist_message_bytes(&m, &l, 0), 4 * (2 * 14 + 4));
