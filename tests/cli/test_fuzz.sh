@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # requires: nifti_io
 # Fuzzes every reader for a bounded time with libFuzzer (clang +
-# libclang-rt-14-dev, installed by ./run): TSV, JSON, NPY, NPZ, NIfTI as
+# libclang-rt-14-dev, installed by ./run): TSV, JSON, BIDS sidecars, NPY, NPZ, NIfTI as
 # .nii, as raw .nii.gz bytes, gzip-compressed .nii, and .hdr/.img pairs.
 # Fails when the harnesses cannot be built, when any seed or regression input
 # (tests/corpus/<reader>/, tests/corpus/regress/<harness>/) crashes, and on
@@ -41,7 +41,8 @@ grep -q "NS_SANITIZE:BOOL=ON" "$NS_BUILD/CMakeCache.txt" 2>/dev/null && sanitize
 
 # harness  seed-dir  seconds
 table="fuzz_tsv tsv 10
-fuzz_json json 10
+fuzz_json json 8
+fuzz_sidecar json 8
 fuzz_npy npy 10
 fuzz_npz npz 15
 fuzz_nifti nifti 25
