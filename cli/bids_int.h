@@ -19,6 +19,7 @@ typedef struct {
     const char *target;        /* classification target column (NULL: diagnosis if present) */
     const char *groups;        /* grouping column for spectra (NULL: the target) */
     const char *models;        /* comma-separated train models */
+    const char *select;        /* train --select (NULL: none) */
     int folds, epochs;
     int nprocs;
     uint64_t seed;

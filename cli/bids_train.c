@@ -84,6 +84,12 @@ static int train_one(const ns_bids_opts *o, const char *model, const char *targe
     int argc = 14;
     if (ns_log_get_level() < NS_LOG_INFO)
         argv[argc++] = "--quiet";
+    if (o->select) {
+        argv[argc++] = "--select";
+        argv[argc++] = (char *)o->select;
+        if (!is_network(model) && strchr(o->select, ','))
+            argv[argc++] = "--nested"; /* the selection size is chosen by inner CV */
+    }
     if (is_network(model)) {
         argv[argc++] = "--epochs";
         argv[argc++] = epochs;

@@ -30,6 +30,8 @@ static void usage(FILE *out)
         "  --target COLUMN       participants.tsv column to classify (default diagnosis)\n"
         "  --groups COLUMN       column that groups the gradient spectra (default: the target)\n"
         "  --models M1,M2        train models (default logreg,mlp:64)\n"
+        "  --select S            feature selection inside the folds (default univariate:10,30,\n"
+        "                        chosen by nested CV for classical models; none to disable)\n"
         "  --folds K             cross-validation folds (default 5)\n"
         "  --epochs E            network epochs (default 60)\n"
         "  --nprocs N            threads (default 2)\n"
@@ -64,6 +66,7 @@ static int take_option(ns_bids_opts *o, const char *a, const char *v)
     else if (!strcmp(a, "--target")) o->target = v;
     else if (!strcmp(a, "--groups")) o->groups = v;
     else if (!strcmp(a, "--models")) o->models = v;
+    else if (!strcmp(a, "--select")) o->select = strcmp(v, "none") ? v : NULL;
     else if (!strcmp(a, "-w") || !strcmp(a, "--work-dir")) snprintf(o->work_dir, sizeof o->work_dir, "%s", v);
     else if (!strcmp(a, "--orders")) {
         if (ns_cli_parse_int_list(v, &o->orders, &o->norders))
@@ -135,7 +138,7 @@ int ns_cmd_bids(int argc, char **argv)
     if (argc < 4 || (strcmp(argv[3], "participant") && strcmp(argv[3], "group")))
         return ns_cli_usage_error("bids", "expected BIDS_DIR OUTPUT_DIR participant|group");
     ns_bids_opts o = {.bids_dir = argv[1], .out_dir = argv[2], .group_level = !strcmp(argv[3], "group"),
-                      .models = "logreg,mlp:64", .folds = 5, .epochs = 60, .nprocs = 2, .seed = 1};
+                      .models = "logreg,mlp:64", .select = "univariate:10,30", .folds = 5, .epochs = 60, .nprocs = 2, .seed = 1};
     const char **labels = NULL;
     int r = parse(argc, argv, &o, &labels);
     if (r) {
