@@ -71,6 +71,59 @@ static ns_status ica_section(ns_html *h, const char *outdir, int k, const float 
     return s;
 }
 
+/* Model order of a component id "ica<K>c<NN>", 0 if not one. */
+static int order_of(const char *id)
+{
+    return strncmp(id, "ica", 3) ? 0 : atoi(id + 3);
+}
+
+/* The split tree between consecutive orders: every component of the higher
+ * order under the component of the lower order it correlates with most
+ * (|r| >= 0.3); a parent with two or more children is split by that order. */
+static void split_tree(ns_html *h, const ns_tsv *t)
+{
+    size_t n = t->nrows;
+    ns_html_heading(h, 3, "Split tree between consecutive model orders");
+    ns_html_raw(h, "<ul>\n");
+    for (size_t i = 0; i < n; i++) {
+        const char *pid = ns_tsv_get(t, i, 0);
+        int ka = pid ? order_of(pid) : 0, kb = 0;
+        for (size_t j = 0; j < n && ka; j++) { /* next higher order present */
+            int k = order_of(t->header[j + 1]);
+            if (k > ka && (!kb || k < kb))
+                kb = k;
+        }
+        if (!kb)
+            continue;
+        ns_html_raw(h, "<li>");
+        ns_html_raw(h, pid);
+        int nchild = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (order_of(t->header[j + 1]) != kb)
+                continue;
+            double best = 0, rij = 0;
+            size_t arg = 0;
+            for (size_t a = 0; a < n; a++) { /* the child's best parent in order ka */
+                double r;
+                const char *ra = ns_tsv_get(t, a, 0);
+                if (!ra || order_of(ra) != ka || ns_tsv_get_double(t, a, j + 1, &r) || !(fabs(r) > best))
+                    continue;
+                best = fabs(r), arg = a, rij = r;
+            }
+            if (arg != i || best < 0.3)
+                continue;
+            char item[160];
+            snprintf(item, sizeof item, "%s%s (r %.2f)", nchild++ ? ", " : " &rarr; ", t->header[j + 1], rij);
+            ns_html_raw(h, item);
+        }
+        if (nchild > 1)
+            ns_html_raw(h, " <b>(split)</b>");
+        ns_html_raw(h, "</li>\n");
+    }
+    ns_html_raw(h, "</ul>\n");
+    ns_clear_error();
+}
+
 static ns_status crossorder_section(ns_html *h, const char *outdir)
 {
     char path[4096];
@@ -85,7 +138,7 @@ static ns_status crossorder_section(ns_html *h, const char *outdir)
     ns_html_text(h, "Spatial correlation between the components of different model orders: a "
                     "component of a higher order that correlates with one of a lower order splits it.");
     ns_report_table_heatmap(h, t, "cross-order spatial correlation");
-    ns_html_table(h, t, 200);
+    split_tree(h, t);
     ns_tsv_free(t);
     return NS_OK;
 }
