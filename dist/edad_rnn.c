@@ -136,14 +136,13 @@ ns_status edad_rnn_trunk(const edad_model *e, const ns_matrix *A, ns_matrix *D, 
     r.dc = ns_alloc(N * r.H, sizeof(float));
     ns_status st = (!r.Gi || !r.Gh || (r.g == 4 && !r.Cs) || !r.hlast || !r.dh2 || !r.dc)
                        ? NS_ERR_NOMEM : NS_OK;
-    float *dh_own = r.dh2;
+    float *dh_own = r.dh2; /* dh and dh2 swap during the loop; dfeat is the caller's */
     if (!st) {
         gates(e, &r);
         edad_feat_mask(e, dfeat, A[e->first_fc].data, r.hlast, N * r.H);
-        r.dh = dfeat; /* swapped with dh2 during the loop: both are ours to overwrite */
+        r.dh = dfeat;
         bptt(e, &r);
     }
-    (void)dh_own;
     free(r.Gi), free(r.Gh), free(r.Cs), free(r.hlast), free(dh_own), free(r.dc);
     return st;
 }

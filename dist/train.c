@@ -101,8 +101,8 @@ static ns_status exchange(ns_dist *d)
 }
 
 /* One synchronous step: local forward/backward, the agreement on counts
- * and failures, the method's exchange, the optimiser step. *skipped is set
- * when no site had a row this step. */
+ * and failures, the method's exchange, the optimiser step (skipped when no
+ * site had a row this step). */
 static ns_status one_step(ns_dist *d, local_sites *s, const float *x, const int32_t *y,
                           size_t K, size_t k, double *loss_sum, double *den_sum)
 {

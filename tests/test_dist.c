@@ -9,9 +9,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
-#include "dist/dist.h"
 #include "ns_test.h"
+
+#ifndef NS_DIST_WITHOUT_MPI
+#include "dist/dist.h"
 
 /* ------------------------------------------------------------ methods */
 
@@ -272,11 +275,8 @@ START_TEST(test_edad_errors)
 }
 END_TEST
 
-static Suite *suite(void)
+static void add_tests(TCase *t)
 {
-    Suite *s = suite_create("dist");
-    TCase *t = tcase_create("pieces");
-    tcase_set_timeout(t, 60);
     tcase_add_test(t, test_method_parse);
     tcase_add_test(t, test_byte_formulas);
     tcase_add_test(t, test_chunks_and_sites);
@@ -284,6 +284,37 @@ static Suite *suite(void)
     tcase_add_test(t, test_scaling_rule);
     tcase_add_test(t, test_edad_deltas);
     tcase_add_test(t, test_edad_errors);
+}
+
+#else /* a build without MPI has no dist/ sources: the command must say why */
+
+START_TEST(test_no_mpi)
+{
+    const char *bin = getenv("NS_BIN");
+    ck_assert_ptr_nonnull(bin);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' train x.tsv --labels p.tsv --target dx -o o --dist dad 2>&1 "
+             "| grep -q 'needs neurospectra built with MPI'", bin);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' train x.tsv --labels p.tsv --target dx -o o --dist dad "
+             "2>/dev/null", bin);
+    int rc = system(cmd);
+    ck_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+}
+END_TEST
+
+static void add_tests(TCase *t)
+{
+    tcase_add_test(t, test_no_mpi);
+}
+#endif
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("dist");
+    TCase *t = tcase_create("pieces");
+    tcase_set_timeout(t, 60);
+    add_tests(t);
     suite_add_tcase(s, t);
     return s;
 }
