@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 
+#include "ica/fastmath_int.h"
 #include "ica/infomax_int.h"
 
 /* One fixed-point update: w1 = E[g(w x) x^T] - diag(E[g'(w x)]) w. */
@@ -16,15 +17,8 @@ static void fastica_update(const float *x, size_t K, size_t V, const double *w, 
         wf[i] = (float)w[i];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)K, (int)V, (int)K, 1.0f, wf,
                 (int)K, x, (int)V, 0.0f, wx, (int)V);
-    for (size_t i = 0; i < K; i++) {
-        double s = 0;
-        for (size_t v = 0; v < V; v++) {
-            float g = tanhf(wx[i * V + v]);
-            wx[i * V + v] = g;
-            s += 1.0 - (double)g * g;
-        }
-        gp[i] = s / (double)V;
-    }
+    for (size_t i = 0; i < K; i++) /* float sums of V terms in [0, 1]: ample for g' */
+        gp[i] = (double)ns_ica_tanh_row(wx + i * V, V) / (double)V;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)K, (int)V,
                 1.0f / (float)V, wx, (int)V, x, (int)V, 0.0f, gx, (int)K);
     for (size_t i = 0; i < K; i++)

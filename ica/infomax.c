@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 
+#include "ica/fastmath_int.h"
 #include "ica/infomax_int.h"
 
 #define MAX_WEIGHT 1e8
@@ -59,16 +60,8 @@ static int block_step(infomax_ws *s, const size_t *cols, float lr)
             s->xb[i * b + j] = s->x[i * V + cols[j]];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)K, (int)b, (int)K, 1.0f, s->w,
                 (int)K, s->xb, (int)b, 0.0f, s->u, (int)b);
-    for (size_t i = 0; i < K; i++) {
-        float bi = s->bias[i], sum = 0;
-        float *ur = s->u + i * b, *yr = s->y + i * b;
-        for (size_t j = 0; j < b; j++) {
-            ur[j] += bi;
-            yr[j] = 1.0f - 2.0f / (1.0f + expf(-ur[j]));
-            sum += yr[j];
-        }
-        s->bias[i] += lr * sum;
-    }
+    for (size_t i = 0; i < K; i++)
+        s->bias[i] += lr * ns_ica_logistic_row(s->u + i * b, s->y + i * b, b, s->bias[i]);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)K, (int)b, 1.0f, s->y,
                 (int)b, s->u, (int)b, 0.0f, s->m, (int)K);
     for (size_t i = 0; i < K; i++)
