@@ -2,7 +2,10 @@
  * BIDS-Apps form `neurospectra BIDS_DIR OUTPUT_DIR participant|group`. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 
@@ -67,8 +70,23 @@ static int is_bids_form(int argc, char **argv)
     return argc >= 4 && (!strcmp(argv[3], "participant") || !strcmp(argv[3], "group"));
 }
 
+/* OpenBLAS (pthreads build) starts a server thread per core when it loads;
+ * each allocates a 128 MiB buffer and retries forever if that fails, and
+ * exit() waits for them: under `ulimit -v` the program would hang. With an
+ * address-space limit and no explicit thread count, restart once with one
+ * BLAS thread. */
+static void blas_threads_under_rlimit(char **argv)
+{
+    struct rlimit r;
+    if (getenv("OPENBLAS_NUM_THREADS") || getrlimit(RLIMIT_AS, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
+        return;
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    blas_threads_under_rlimit(argv);
     ns_init();
     /* A file-size limit must fail the write (EFBIG, reported and cleaned up
      * like a full disk), not kill the process mid-file. */
