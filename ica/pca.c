@@ -7,7 +7,7 @@
 
 #include "ica/ica_int.h"
 
-#define NS_PCA_CHUNK 2048 /* voxels converted to double at a time */
+#define NS_PCA_CHUNK 2048 /* voxels centred at a time */
 
 void ns_ica_spca_clear(ns_ica_spca *s)
 {
@@ -17,48 +17,79 @@ void ns_ica_spca_clear(ns_ica_spca *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Column block [v0, v0+nb) of x as doubles, T x nb row-major. */
-static void chunk_to_double(const ns_matrix *x, size_t v0, size_t nb, double *d)
+/* Voxel means of x (double) and q_t = sum_v x[t][v] m_v. */
+static void voxel_moments(const ns_matrix *x, double *m, double *q, double *mm)
+{
+    size_t T = x->rows, V = x->cols;
+    memset(m, 0, V * sizeof(double));
+    for (size_t t = 0; t < T; t++) {
+        const float *r = x->data + t * x->stride;
+        for (size_t v = 0; v < V; v++)
+            m[v] += r[v];
+    }
+    *mm = 0;
+    for (size_t v = 0; v < V; v++) {
+        m[v] /= (double)T;
+        *mm += m[v] * m[v];
+    }
+    for (size_t t = 0; t < T; t++) {
+        const float *r = x->data + t * x->stride;
+        double s = 0;
+        for (size_t v = 0; v < V; v++)
+            s += r[v] * m[v];
+        q[t] = s;
+    }
+}
+
+/* Column block [v0, v0+nb) of x minus the voxel means, float, T x nb. */
+static void centred_chunk(const ns_matrix *x, const double *m, size_t v0, size_t nb, float *c)
 {
     for (size_t t = 0; t < x->rows; t++) {
         const float *r = x->data + t * x->stride + v0;
         for (size_t j = 0; j < nb; j++)
-            d[t * nb + j] = r[j];
+            c[t * nb + j] = (float)(r[j] - m[v0 + j]);
     }
 }
 
-/* C = X X^T / (V-1), accumulated in double: the baseline image of raw data
- * can dwarf the signal by 1e6, beyond float accumulation. */
-static ns_status temporal_cov(const ns_matrix *x, double *c, double *buf)
+/* C = X X^T / (V-1). The voxel baseline of raw data can dwarf the signal
+ * by 1e6, beyond float accumulation; so X = Xc + 1 m^T is split: Xc Xc^T in
+ * float BLAS by column blocks (summed in double), and the rank-2 part
+ * q 1^T + 1 q^T - |m|^2 1 1^T (q = X m) exactly in double. */
+static void temporal_cov(const ns_matrix *x, const double *m, const double *q, double mm,
+                         double *c, float *buf, float *cf)
 {
     size_t T = x->rows;
     memset(c, 0, T * T * sizeof(double));
     for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
         size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
-        chunk_to_double(x, v0, nb, buf);
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)T, (int)nb, 1.0, buf, (int)nb,
-                    1.0, c, (int)T);
+        centred_chunk(x, m, v0, nb, buf);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)T, (int)nb, 1.0f, buf, (int)nb,
+                    0.0f, cf, (int)T);
+        for (size_t i = 0; i < T; i++)
+            for (size_t j = i; j < T; j++)
+                c[i * T + j] += cf[i * T + j];
     }
     double f = 1.0 / (double)(x->cols - 1);
     for (size_t i = 0; i < T; i++)
         for (size_t j = i; j < T; j++)
-            c[j * T + i] = c[i * T + j] = c[i * T + j] * f;
-    return NS_OK;
+            c[j * T + i] = c[i * T + j] = (c[i * T + j] + q[i] + q[j] - mm) * f;
 }
 
-static ns_status project(const ns_matrix *x, const double *wh, size_t p, double *buf,
-                         double *ybuf, ns_matrix *y)
+/* Y = Wh X = Wh Xc + (Wh 1) m^T, the first product in float BLAS; whf is
+ * Wh as floats (p x T), w1 = Wh 1 (p). */
+static void project(const ns_matrix *x, const double *m, const float *whf, const double *w1,
+                    size_t p, float *buf, ns_matrix *y)
 {
     size_t T = x->rows;
     for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
         size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
-        chunk_to_double(x, v0, nb, buf);
-        ns_ica_dgemm(wh, buf, ybuf, p, T, nb);
+        centred_chunk(x, m, v0, nb, buf);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)nb, (int)T, 1.0f,
+                    whf, (int)T, buf, (int)nb, 0.0f, y->data + v0, (int)y->stride);
         for (size_t i = 0; i < p; i++)
             for (size_t j = 0; j < nb; j++)
-                y->data[i * y->stride + v0 + j] = (float)ybuf[i * nb + j];
+                y->data[i * y->stride + v0 + j] += (float)(w1[i] * m[v0 + j]);
     }
-    return NS_OK;
 }
 
 static ns_status spca_eig(const double *c, size_t T, size_t p, const char *who, ns_ica_spca *s)
@@ -92,7 +123,7 @@ static ns_status spca_eig(const double *c, size_t T, size_t p, const char *who, 
 ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
                              ns_matrix **y)
 {
-    size_t T = x->rows;
+    size_t T = x->rows, V = x->cols;
     memset(out, 0, sizeof *out);
     *y = NULL;
     if (p == 0 || p >= T)
@@ -100,26 +131,33 @@ ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_i
                         "number of subject PCs (%zu) must be below the number of time points "
                         "(%zu) (%s)",
                         p, T, who);
-    if (x->cols < 2)
+    if (V < 2)
         return ns_error(NS_ERR_DATA, "fewer than 2 voxels in the mask (%s)", who);
-    double *c = ns_alloc(T * T, sizeof(double));
-    double *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(double));
-    double *ybuf = ns_alloc(p * NS_PCA_CHUNK, sizeof(double));
-    double *wh = ns_alloc(p * T, sizeof(double));
-    ns_status st = (c && buf && ybuf && wh) ? NS_OK : NS_ERR_NOMEM;
-    if (st == NS_OK)
-        st = temporal_cov(x, c, buf);
-    if (st == NS_OK)
+    double *c = ns_alloc(T * T, sizeof(double)), *m = ns_alloc(V, sizeof(double));
+    double *q = ns_alloc(T, sizeof(double)), *w1 = ns_calloc(p, sizeof(double)), mm;
+    float *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float)), *cf = ns_alloc(T * T, sizeof(float));
+    float *whf = ns_alloc(p * T, sizeof(float));
+    ns_status st = (c && m && q && w1 && buf && cf && whf) ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        voxel_moments(x, m, q, &mm);
+        temporal_cov(x, m, q, mm, c, buf, cf);
         st = spca_eig(c, T, p, who, out);
+    }
     if (st == NS_OK) {
         /* Wh = L^-1/2 F^T */
         for (size_t i = 0; i < p; i++)
-            for (size_t t = 0; t < T; t++)
-                wh[i * T + t] = out->evec[t * p + i] / sqrt(out->eval[i]);
-        *y = ns_matrix_create(p, x->cols);
-        st = *y ? project(x, wh, p, buf, ybuf, *y) : NS_ERR_NOMEM;
+            for (size_t t = 0; t < T; t++) {
+                double w = out->evec[t * p + i] / sqrt(out->eval[i]);
+                whf[i * T + t] = (float)w;
+                w1[i] += w;
+            }
+        *y = ns_matrix_create(p, V);
+        if (*y)
+            project(x, m, whf, w1, p, buf, *y);
+        else
+            st = NS_ERR_NOMEM;
     }
-    free(c), free(buf), free(ybuf), free(wh);
+    free(c), free(m), free(q), free(w1), free(buf), free(cf), free(whf);
     if (st != NS_OK) {
         ns_ica_spca_clear(out);
         ns_matrix_free(*y);
