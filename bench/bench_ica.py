@@ -14,8 +14,17 @@ accuracy (Hungarian-matched |r| of group maps vs the true maps), and how
 close a pass over the data comes to the bare inflate time (libdeflate-gunzip
 of every input with the same number of threads).
 
+OpenBLAS 0.3.21 does not recognise some recent CPUs and falls back to its
+generic Prescott kernels (measured here: dgemm 5.9 GFLOP/s instead of 31
+with SkylakeX kernels). numpy uses the same OpenBLAS, so --coretype (default
+auto: SkylakeX with AVX-512, Haswell with AVX2) sets OPENBLAS_CORETYPE for
+both sides alike; --coretype default leaves the library's choice.
+
+The doubled-subject run reuses the inputs through symlinks under new subject
+names (memory and time do not depend on the values).
+
 usage: bench_ica.py --bin NEUROSPECTRA [--work DIR] [--subjects 20] [--orders 20,100]
-                    [--shape 3d] [--nprocs 2] [--no-double]
+                    [--shape 3d] [--nprocs 2] [--coretype auto|default|NAME] [--no-double]
        bench_ica.py recipe BOLD... --k K --out OUT.npz   (the peer alone)
 """
 import argparse
@@ -142,16 +151,48 @@ def ours_maps(out, k):
 
 
 def stage_times(log):
+    """[mask, pass1, group, pass2] wall and cpu seconds from the timing line."""
     m = re.search(r"ica timing: mask ([\d.]+) s, pass1 ([\d.]+) s, group PCA\+ICA\+outputs "
-                  r"([\d.]+) s, pass2 ([\d.]+) s", log)
-    return [float(v) for v in m.groups()] if m else [float("nan")] * 4
+                  r"([\d.]+) s, pass2 ([\d.]+) s, total [\d.]+ s; cpu ([\d.]+) / ([\d.]+) / "
+                  r"([\d.]+) / ([\d.]+) s", log)
+    v = [float(x) for x in m.groups()] if m else [float("nan")] * 8
+    return {"wall": v[:4], "cpu": v[4:]}
 
 
-def ours(ns, files, out, orders, alg, nprocs):
+def coretype(choice):
+    if choice != "auto":
+        return None if choice == "default" else choice
+    flags = open("/proc/cpuinfo").read()
+    return "SkylakeX" if " avx512f" in flags else "Haswell" if " avx2" in flags else None
+
+
+def doubled(work, files):
+    """2N subjects: the N inputs again under new names (symlinks)."""
+    d = f"{work}/double_{2 * len(files)}"
+    out = []
+    for i in range(2 * len(files)):
+        src = files[i % len(files)]
+        sub = f"sub-{i + 1:02d}"
+        p = f"{d}/{sub}/func/{sub}_task-rest_bold.nii.gz"
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        for a, b in ((src, p), (src[:-7] + ".json", p[:-7] + ".json")):
+            if not os.path.lexists(b):
+                os.symlink(os.path.abspath(a), b)
+        out.append(p)
+    return out
+
+
+def ours(ns, files, out, orders, alg, nprocs, env):
     cmd = [ns, "ica", "-o", out, "--orders", orders, "--algorithm", alg,
            "--nprocs", str(nprocs)] + files
-    wall, cpu, rss, _, err = run(cmd)
+    wall, cpu, rss, _, err = run(cmd, env)
     return wall, cpu, rss, stage_times(err)
+
+
+def peer(files, k, out, env):
+    w, c, r, txt, _ = run([sys.executable, __file__, "recipe"] + files + ["--k", str(k), "--out", out],
+                          env=env)
+    return w, c, r, json.loads(txt.strip().splitlines()[-1])
 
 
 def main():
@@ -169,15 +210,18 @@ def main():
     ap.add_argument("--orders", default="20,100")
     ap.add_argument("--shape", default="3d")
     ap.add_argument("--nprocs", type=int, default=2)
+    ap.add_argument("--coretype", default="auto")
     ap.add_argument("--no-double", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
-    n2 = a.subjects if a.no_double else 2 * a.subjects
-    sim = simulate(a.bin, a.work, n2, a.shape)
+    sim = simulate(a.bin, a.work, a.subjects, a.shape)
     files = bold_files(sim, a.subjects)
     truth = f"{sim}/derivatives/simulation/group/desc-true_components.nii.gz"
     orders = [int(k) for k in a.orders.split(",")]
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.nprocs), OMP_NUM_THREADS=str(a.nprocs))
+    a.core = coretype(a.coretype)
+    if a.core:
+        env["OPENBLAS_CORETYPE"] = a.core
 
     fl_wall, fl_cpu = inflate_floor(files, a.nprocs)
     rows = []
@@ -185,23 +229,21 @@ def main():
         res = {"K": k}
         for alg in ("fastica", "infomax"):
             out = f"{a.work}/out_{alg}_{k}"
-            w, c, r, st = ours(a.bin, files, out, str(k), alg, a.nprocs)
+            w, c, r, st = ours(a.bin, files, out, str(k), alg, a.nprocs, env)
             mm, mn = score(truth, *ours_maps(out, k))
             res[alg] = dict(wall=w, cpu=c, rss=r, stages=st, acc=mm, accmin=mn)
-        w, c, r, out, _ = run([sys.executable, __file__, "recipe"] + files +
-                              ["--k", str(k), "--out", f"{a.work}/recipe_{k}.npz"], env=env)
+        w, c, r, st = peer(files, k, f"{a.work}/recipe_{k}.npz", env)
         z = np.load(f"{a.work}/recipe_{k}.npz")
         mm, mn = score(truth, z["maps"], z["mask_indices"])
-        res["recipe"] = dict(wall=w, cpu=c, rss=r, stages=json.loads(out.strip().splitlines()[-1]),
-                             acc=mm, accmin=mn)
+        res["recipe"] = dict(wall=w, cpu=c, rss=r, stages=st, acc=mm, accmin=mn)
         rows.append(res)
-    w_multi, c_multi, r_multi, st_multi = ours(a.bin, files, f"{a.work}/out_multi",
-                                               a.orders, "fastica", a.nprocs)
+    multi = ours(a.bin, files, f"{a.work}/out_multi", a.orders, "fastica", a.nprocs, env)
     double = None
     if not a.no_double:
-        double = ours(a.bin, bold_files(sim, n2), f"{a.work}/out_double", str(orders[0]),
-                      "fastica", a.nprocs)
-    report(a, files, fl_wall, fl_cpu, rows, (w_multi, c_multi, r_multi, st_multi), double)
+        f2 = doubled(a.work, files)
+        double = (ours(a.bin, f2, f"{a.work}/out_double", str(orders[0]), "fastica", a.nprocs, env),
+                  peer(f2, orders[0], f"{a.work}/recipe_double.npz", env))
+    report(a, files, fl_wall, fl_cpu, rows, multi, double)
 
 
 def report(a, files, fl_wall, fl_cpu, rows, multi, double):
@@ -210,40 +252,46 @@ def report(a, files, fl_wall, fl_cpu, rows, multi, double):
     nvox = int(np.asarray(m.dataobj).sum())
     t = nib.load(files[0]).shape[-1]
     print(f"\nneurospectra ica vs numpy/sklearn CanICA recipe: {len(files)} subjects, "
-          f"{a.shape} grid, {nvox} in-mask voxels, {t} TRs, {a.nprocs} threads; "
-          f"times in s (wall / cpu), memory = peak RSS in MB\n")
-    print("| K | pipeline | wall | cpu | peak MB | maps mean r (min) | ratio vs recipe (wall) |")
-    print("|---|---|---|---|---|---|---|")
+          f"{a.shape} grid, {nvox} in-mask voxels, {t} TRs, {a.nprocs} threads, "
+          f"OPENBLAS_CORETYPE={a.core or '(library default)'}; wall and cpu in s, "
+          f"memory = peak RSS in MB; neurospectra includes back-reconstruction and all "
+          f"outputs, the recipe stops at the group maps\n")
+    print("| K | pipeline | wall | cpu | peak MB | maps mean r (min) | speed-up (wall) | (cpu) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         rec = r["recipe"]
         for name, key in (("neurospectra fastica", "fastica"), ("neurospectra infomax", "infomax"),
                           ("recipe (sklearn)", "recipe")):
             x = r[key]
-            ratio = rec["wall"] / x["wall"]
             print(f"| {r['K']} | {name} | {x['wall']:.1f} | {x['cpu']:.1f} | {x['rss']:.0f} | "
-                  f"{x['acc']:.3f} ({x['accmin']:.3f}) | {ratio:.2f}x |")
-    print("\nstages (wall s): neurospectra = mask / pass 1 (read, subject PCA, MIGP) / "
+                  f"{x['acc']:.3f} ({x['accmin']:.3f}) | {rec['wall'] / x['wall']:.2f}x | "
+                  f"{rec['cpu'] / x['cpu']:.2f}x |")
+    print("\nstages, wall (cpu) s: neurospectra = mask / pass 1 (read, subject PCA, MIGP) / "
           "group PCA + ICA + group outputs / pass 2 (back-reconstruction, subject outputs)")
     for r in rows:
         for key in ("fastica", "infomax"):
             s = r[key]["stages"]
-            print(f"  K={r['K']} {key}: " + " / ".join(f"{v:.2f}" for v in s))
+            print(f"  K={r['K']} {key}: " + " / ".join(
+                f"{w:.2f} ({c:.2f})" for w, c in zip(s["wall"], s["cpu"])))
         s = r["recipe"]["stages"]
         print(f"  K={r['K']} recipe: " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()))
-    p1 = rows[0]["fastica"]["stages"][1]
+    p1 = rows[0]["fastica"]["stages"]
     print(f"\nbare inflate of the {len(files)} inputs ({a.nprocs} parallel libdeflate-gunzip): "
-          f"{fl_wall:.2f} s wall, {fl_cpu:.2f} s cpu; pass 1 takes {p1:.2f} s = "
-          f"{p1 / fl_wall:.2f}x the inflate floor")
+          f"{fl_wall:.2f} s wall, {fl_cpu:.2f} s cpu; pass 1 at K={rows[0]['K']}: "
+          f"{p1['wall'][1]:.2f} s wall ({p1['wall'][1] / fl_wall:.2f}x the floor), "
+          f"{p1['cpu'][1]:.2f} s cpu ({p1['cpu'][1] / fl_cpu:.2f}x)")
     w, c, rss, st = multi
     sep = sum(r["fastica"]["wall"] for r in rows)
-    print(f"orders {a.orders} in one invocation (fastica): {w:.1f} s wall vs {sep:.1f} s for "
-          f"separate runs ({sep / w:.2f}x), peak {rss:.0f} MB")
+    sepc = sum(r["fastica"]["cpu"] for r in rows)
+    print(f"orders {a.orders} in one invocation (fastica): {w:.1f} s wall / {c:.1f} s cpu vs "
+          f"{sep:.1f} / {sepc:.1f} s for separate runs, peak {rss:.0f} MB")
     if double:
-        w2, c2, rss2, _ = double
-        base = rows[0]["fastica"]
-        print(f"memory when subjects double ({len(files)} -> {2 * len(files)}, K={rows[0]['K']}): "
-              f"{base['rss']:.0f} MB -> {rss2:.0f} MB ({rss2 / base['rss']:.2f}x); "
-              f"time {base['wall']:.1f} -> {w2:.1f} s")
+        (w2, c2, rss2, _), (pw, pc, prss, _) = double
+        base, rec = rows[0]["fastica"], rows[0]["recipe"]
+        print(f"subjects doubled ({len(files)} -> {2 * len(files)}, K={rows[0]['K']}): "
+              f"neurospectra peak {base['rss']:.0f} -> {rss2:.0f} MB ({rss2 / base['rss']:.2f}x), "
+              f"cpu {base['cpu']:.1f} -> {c2:.1f} s; recipe peak {rec['rss']:.0f} -> {prss:.0f} MB "
+              f"({prss / rec['rss']:.2f}x), cpu {rec['cpu']:.1f} -> {pc:.1f} s")
 
 
 if __name__ == "__main__":
