@@ -1,6 +1,5 @@
 /* Runs of a BIDS study, their per-stage status files and the run summary. */
 /* requires: nifti_io ica fnc models report */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,32 +112,20 @@ int ns_bids_status_ok(const ns_bids_opts *o, const ns_bids_run *r, const char *s
     return ok;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 ns_status ns_bids_write_summary(const ns_bids_opts *o, size_t *nfailed)
 {
     char dir[4200], path[4400];
     snprintf(dir, sizeof dir, "%s/status", o->work_dir);
     const char *hdr[] = {"participant_id", "run", "stage", "status", "error", "seconds"};
     ns_tsv *sum = ns_tsv_create(6, hdr);
-    DIR *d = opendir(dir);
-    char **names = NULL;
-    size_t n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && strstr(e->d_name, ".tsv")) {
-            char **nn = realloc(names, sizeof(char *) * (n + 1));
-            if (!nn)
-                break;
-            names = nn;
-            names[n++] = strdup(e->d_name);
-        }
-    if (d)
-        closedir(d);
-    if (names)
-        qsort(names, n, sizeof(char *), cmp_str);
+    char **names;
+    size_t n;
+    ns_status s = sum ? ns_list_dir(dir, NULL, ".tsv", &names, &n) : NS_ERR_NOMEM;
+    if (s) {
+        ns_tsv_free(sum);
+        return s;
+    }
     *nfailed = 0;
-    ns_status s = sum ? NS_OK : NS_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         ns_tsv *t;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -150,9 +137,8 @@ ns_status ns_bids_write_summary(const ns_bids_opts *o, size_t *nfailed)
             ns_tsv_free(t);
         }
         ns_clear_error();
-        free(names[i]);
     }
-    free(names);
+    ns_free_strings(names, n);
     snprintf(path, sizeof path, "%s/group", o->out_dir);
     if (!s)
         s = ns_mkdirs(path);
@@ -167,28 +153,23 @@ int ns_bids_saved_orders(const char *out_dir, int **orders)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/group", out_dir);
-    DIR *d = opendir(dir);
-    int n = 0, *v = NULL;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        int k;
-        char tail[32];
-        if (sscanf(e->d_name, "desc-ica%d_%31s", &k, tail) == 2 && !strcmp(tail, "model.npz")) {
-            int *nv = realloc(v, sizeof(int) * (size_t)(n + 1));
-            if (!nv)
-                break;
-            v = nv;
-            v[n++] = k;
-        }
+    char **names;
+    size_t n;
+    int count = 0, *v = NULL;
+    if (ns_list_dir(dir, "desc-ica", "_model.npz", &names, &n) == NS_OK && n)
+        v = malloc(sizeof(int) * n);
+    for (size_t i = 0; v && i < n; i++) {
+        int k = atoi(names[i] + strlen("desc-ica"));
+        if (k > 0)
+            v[count++] = k;
     }
-    if (d)
-        closedir(d);
-    for (int i = 1; i < n; i++)
+    ns_free_strings(names, n);
+    for (int i = 1; i < count; i++) /* numeric order: "desc-ica100" sorts before "desc-ica20" */
         for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
             int t = v[j];
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
     *orders = v;
-    return n;
+    return count;
 }

@@ -1,4 +1,5 @@
 /* Atomic file writing (temporary name + rename) and small file helpers. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,60 @@ int ns_file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int name_matches(const char *name, const char *prefix, const char *suffix)
+{
+    size_t n = strlen(name), m = suffix ? strlen(suffix) : 0;
+    return name[0] != '.' && (!prefix || !strncmp(name, prefix, strlen(prefix))) &&
+           (!suffix || (n >= m && !strcmp(name + n - m, suffix)));
+}
+
+ns_status ns_list_dir(const char *dir, const char *prefix, const char *suffix, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? NS_OK : ns_error(NS_ERR_IO, "cannot list: %s (%s)", strerror(errno), dir);
+    size_t cap = 0;
+    struct dirent *e;
+    ns_status s = NS_OK;
+    while (!s && (e = readdir(d))) {
+        if (!name_matches(e->d_name, prefix, suffix))
+            continue;
+        if (*n == cap) {
+            char **nn = realloc(*names, sizeof(char *) * (cap = cap ? 2 * cap : 16));
+            if (!nn) {
+                s = ns_error(NS_ERR_NOMEM, "out of memory listing (%s)", dir);
+                break;
+            }
+            *names = nn;
+        }
+        if (!((*names)[*n] = strdup(e->d_name)))
+            s = ns_error(NS_ERR_NOMEM, "out of memory listing (%s)", dir);
+        else
+            (*n)++;
+    }
+    closedir(d);
+    if (s) {
+        ns_free_strings(*names, *n);
+        *names = NULL;
+        *n = 0;
+        return s;
+    }
+    if (*n)
+        qsort(*names, *n, sizeof(char *), cmp_names);
+    return NS_OK;
+}
+
+void ns_free_strings(char **s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        free(s[i]);
+    free(s);
 }
 
 ns_status ns_read_file(const char *path, char **data, size_t *len)

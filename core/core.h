@@ -149,6 +149,11 @@ ns_status ns_rename_into_place(const char *tmp, const char *path);
 /* mkdir -p. */
 ns_status ns_mkdirs(const char *path);
 int ns_file_exists(const char *path);
+/* The names in dir (not "." files), sorted, filtered by prefix and suffix
+ * (NULL: any). *names and each string are the caller's (ns_free_strings).
+ * A missing directory gives 0 names and NS_OK. */
+ns_status ns_list_dir(const char *dir, const char *prefix, const char *suffix, char ***names, size_t *n);
+void ns_free_strings(char **s, size_t n);
 /* Reads a whole file into memory (NUL-terminated as a convenience). */
 ns_status ns_read_file(const char *path, char **data, size_t *len);
 

@@ -2,7 +2,6 @@
  * the derivatives tree, and one page per subject. Sections whose inputs are
  * absent are left out; a present but unreadable input is an error. */
 /* requires: report nifti_io */
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,25 +20,24 @@ static int find_orders(const char *outdir, int *orders, int max)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/group", outdir);
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        int k;
-        char tail[64];
-        if (sscanf(e->d_name, "desc-ica%d_%63s", &k, tail) == 2 && !strcmp(tail, "components.nii.gz") &&
-            n < max)
-            orders[n++] = k;
+    char **names;
+    size_t n;
+    int count = 0;
+    if (ns_list_dir(dir, "desc-ica", "_components.nii.gz", &names, &n))
+        ns_clear_error();
+    for (size_t i = 0; i < n && count < max; i++) {
+        int k = atoi(names[i] + strlen("desc-ica"));
+        if (k > 0)
+            orders[count++] = k;
     }
-    if (d)
-        closedir(d);
-    for (int i = 1; i < n; i++)
+    ns_free_strings(names, n);
+    for (int i = 1; i < count; i++) /* numeric order */
         for (int j = i; j > 0 && orders[j - 1] > orders[j]; j--) {
             int t = orders[j];
             orders[j] = orders[j - 1];
             orders[j - 1] = t;
         }
-    return n;
+    return count;
 }
 
 static ns_status ica_section(ns_html *h, const char *outdir, int k, const float *mask)

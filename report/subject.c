@@ -1,6 +1,5 @@
 /* One page per subject: its back-reconstructed maps, timecourses and FNC. */
 /* requires: report nifti_io */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,49 +72,14 @@ static ns_status subject_file(ns_html *h, const char *dir, const char *name)
     return NS_OK;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Sorted names in dir (caller frees each and the array). */
-static size_t list_dir(const char *dir, char ***out)
-{
-    DIR *d = opendir(dir);
-    size_t n = 0, cap = 16;
-    char **names = malloc(cap * sizeof(char *));
-    struct dirent *e;
-    while (d && names && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            char **nn = realloc(names, (cap *= 2) * sizeof(char *));
-            if (!nn)
-                break;
-            names = nn;
-        }
-        names[n++] = strdup(e->d_name);
-    }
-    if (d)
-        closedir(d);
-    if (names)
-        qsort(names, n, sizeof(char *), cmp_str);
-    *out = names;
-    return names ? n : 0;
-}
-
-static void free_list(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
 static ns_status func_folder(ns_html *h, const char *func)
 {
     char **names;
-    size_t n = list_dir(func, &names);
-    ns_status s = NS_OK;
+    size_t n;
+    ns_status s = ns_list_dir(func, NULL, NULL, &names, &n);
     for (size_t i = 0; i < n && !s; i++)
         s = subject_file(h, func, names[i]);
-    free_list(names, n);
+    ns_free_strings(names, n);
     return s;
 }
 
@@ -129,15 +93,16 @@ static ns_status subject_page(const char *outdir, const char *sub)
     ns_html_raw(h, "<p><a href=\"report.html\">study report</a></p>\n");
     snprintf(func, sizeof func, "%s/func", dir);
     ns_status s = func_folder(h, func);
-    char **names;
-    size_t n = list_dir(dir, &names);
-    for (size_t i = 0; i < n && !s; i++)
-        if (!strncmp(names[i], "ses-", 4)) {
-            snprintf(func, sizeof func, "%s/%s/func", dir, names[i]);
-            ns_html_heading(h, 2, names[i]);
-            s = func_folder(h, func);
-        }
-    free_list(names, n);
+    char **names = NULL;
+    size_t n = 0;
+    if (!s)
+        s = ns_list_dir(dir, "ses-", NULL, &names, &n);
+    for (size_t i = 0; i < n && !s; i++) {
+        snprintf(func, sizeof func, "%s/%s/func", dir, names[i]);
+        ns_html_heading(h, 2, names[i]);
+        s = func_folder(h, func);
+    }
+    ns_free_strings(names, n);
     snprintf(path, sizeof path, "%s/%s.html", outdir, sub);
     if (!s)
         s = ns_html_write(h, path);
@@ -148,17 +113,15 @@ static ns_status subject_page(const char *outdir, const char *sub)
 ns_status ns_report_subject_pages(const char *outdir, int *pages)
 {
     char **names;
-    size_t n = list_dir(outdir, &names);
-    ns_status s = NS_OK;
+    size_t n;
+    ns_status s = ns_list_dir(outdir, "sub-", NULL, &names, &n);
     for (size_t i = 0; i < n && !s; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", outdir, names[i]);
-        if (strncmp(names[i], "sub-", 4) || ends_with(names[i], ".html"))
+        if (ends_with(names[i], ".html"))
             continue;
         s = subject_page(outdir, names[i]);
         if (!s)
             (*pages)++;
     }
-    free_list(names, n);
+    ns_free_strings(names, n);
     return s;
 }

@@ -1,7 +1,6 @@
 /* Classification, gradient spectra and dAD bandwidth sections: one per
  * OUT/group/train-<name>/ folder written by `neurospectra train`. */
 /* requires: report */
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,19 +158,11 @@ ns_status ns_report_train_sections(ns_html *h, const char *outdir)
 {
     char gdir[4096];
     snprintf(gdir, sizeof gdir, "%s/group", outdir);
-    DIR *d = opendir(gdir);
-    struct dirent *e;
-    char *names[64];
-    int n = 0;
-    while (d && (e = readdir(d)) && n < 64)
-        if (!strncmp(e->d_name, "train-", 6))
-            names[n++] = strdup(e->d_name);
-    if (d)
-        closedir(d);
-    for (int i = 0; i < n; i++) {
-        if (names[i])
-            train_folder(h, outdir, names[i]);
-        free(names[i]);
-    }
-    return NS_OK;
+    char **names;
+    size_t n;
+    ns_status s = ns_list_dir(gdir, "train-", NULL, &names, &n);
+    for (size_t i = 0; i < n && !s; i++)
+        train_folder(h, outdir, names[i]);
+    ns_free_strings(names, n);
+    return s;
 }

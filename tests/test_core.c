@@ -119,6 +119,35 @@ START_TEST(test_afile_full_disk)
 }
 END_TEST
 
+START_TEST(test_list_dir)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/list", ns_test_tmpdir());
+    ck_assert_int_eq(ns_mkdirs(dir), NS_OK);
+    const char *files[] = {"sub-02.tsv", "sub-01.tsv", "sub-01.json", ".hidden.tsv", "x.tsv"};
+    for (int i = 0; i < 5; i++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        FILE *fp = fopen(p, "w");
+        fclose(fp);
+    }
+    char **names;
+    size_t n;
+    ck_assert_int_eq(ns_list_dir(dir, "sub-", ".tsv", &names, &n), NS_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(names[0], "sub-01.tsv");
+    ck_assert_str_eq(names[1], "sub-02.tsv");
+    ns_free_strings(names, n);
+    ck_assert_int_eq(ns_list_dir(dir, NULL, NULL, &names, &n), NS_OK);
+    ck_assert_int_eq(n, 4); /* dot files left out */
+    ns_free_strings(names, n);
+    char missing[1100];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    ck_assert_int_eq(ns_list_dir(missing, NULL, NULL, &names, &n), NS_OK);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 START_TEST(test_tsv_roundtrip)
 {
     const char *hdr[] = {"participant_id", "diagnosis", "age"};
@@ -377,6 +406,7 @@ int main(void)
     tcase_add_test(tc, test_afile_commit_and_abort);
     tcase_add_test(tc, test_afile_unwritable_dir);
     tcase_add_test(tc, test_afile_full_disk);
+    tcase_add_test(tc, test_list_dir);
     tcase_add_test(tc, test_tsv_roundtrip);
     tcase_add_test(tc, test_tsv_bad_rows);
     tcase_add_test(tc, test_tsv_matrix);
