@@ -23,6 +23,8 @@ if [ "${NS_HAVE_MPI:-OFF}" != "ON" ]; then
   exit 0
 fi
 MPI=(mpirun --allow-run-as-root --oversubscribe)
+export TMPDIR="$NS_TMP/scratch" # rank > 0 writes its outputs under it, removed at exit
+mkdir -p "$TMPDIR"
 # under ASan: Open MPI's own start-up and shut-down allocations are not ours
 printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
   libopen-pal libopen-rte libmpi > lsan.supp
@@ -207,7 +209,7 @@ grep -q "	all	sv	" mlp-rankdad_2_twoway-3/dist_spectra.tsv || fail "rankdad spec
   --folds 3 --epochs 3 --dist dad --site-column site -o cv -q
 [ -s cv/metrics.tsv ] && [ -s cv/fold-2_model.npz ] || fail "CV outputs"
 cut -f1 cv/dist_bandwidth.tsv | sort -u | tr '\n' ' ' | grep -q "^0 1 2 fold $" || fail "fold column"
-ls /tmp | grep -q "neurospectra-rank1-" && fail "rank 1 left its scratch directory"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "rank > 0 left its scratch directory: $(ls "$TMPDIR")"
 set +e
 "$NS_BIN" train fnc.tsv --labels participants.tsv --target dx --model mlp:4 --dist rankdad:0 -o x 2>err.txt
 [ $? -eq 2 ] && grep -q "rank >= 1" err.txt || fail "bad method must be a usage error"
