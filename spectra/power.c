@@ -104,15 +104,21 @@ static void apply_g(const op *o, double *u, const double *c, double *y)
 }
 
 /* Hotelling: y -= sum_j sigma_j^2 (b_j.b) b_j (skipped when b == NULL), then
- * a Gram-Schmidt pass y -= (b_j.y) b_j against rounding drift. */
-static void deflate(const double *B, size_t ho, size_t nf, const double *sigma, const double *b,
-                    double *y)
+ * two Gram-Schmidt passes y -= (b_j.y) b_j against rounding drift ("twice is
+ * enough": one pass leaves a vector made of rounding error unorthogonal).
+ * Returns |y| after / before, the share of y that lies outside the found
+ * components (about 1e-16 when nothing is left beyond them). */
+static double deflate(const double *B, size_t ho, size_t nf, const double *sigma, const double *b,
+                      double *y)
 {
+    double before = cblas_dnrm2((int)ho, y, 1);
     for (size_t j = 0; b && j < nf; j++)
         cblas_daxpy((int)ho, -sigma[j] * sigma[j] * cblas_ddot((int)ho, B + j * ho, 1, b, 1),
                     B + j * ho, 1, y, 1);
-    for (size_t j = 0; j < nf; j++)
-        cblas_daxpy((int)ho, -cblas_ddot((int)ho, B + j * ho, 1, y, 1), B + j * ho, 1, y, 1);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t j = 0; j < nf; j++)
+            cblas_daxpy((int)ho, -cblas_ddot((int)ho, B + j * ho, 1, y, 1), B + j * ho, 1, y, 1);
+    return before > 0 ? cblas_dnrm2((int)ho, y, 1) / before : 0;
 }
 
 static int normalise(double *x, size_t n)
@@ -142,7 +148,8 @@ static double one_component(const op *o, ns_spectra_power_ws *ws, size_t j, int 
     for (int it = 0; it < iters; it++) {
         apply_gt(o, ws->u, b, ws->c);
         apply_g(o, ws->u, ws->c, y); /* y = G G^T b */
-        deflate(ws->B, ho, j, sigma, b, y);
+        if (deflate(ws->B, ho, j, sigma, b, y) < 1e-12)
+            return 0; /* G has no component left beyond the j found */
         if (!normalise(y, ho))
             break;
         memcpy(ws->bprev, b, ho * sizeof *b);

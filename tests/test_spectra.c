@@ -300,6 +300,31 @@ START_TEST(test_power_rank_deficient)
 }
 END_TEST
 
+/* Rank 1 exactly, asked for more than G has and more than h_out: the
+ * components past the rank must come back zero (found by dist's rank-dAD:
+ * two D columns that cancel, h_out 2, r 2, seeds 2 and 3 gave sigma_2 =
+ * sigma_1 and L R^T = 2 G; h_out 8, r 16 gave noise). */
+START_TEST(test_power_past_rank)
+{
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        ns_rng *rng = ns_rng_create(seed);
+        ns_matrix *A = randn(rng, 7, 9), *D = ns_matrix_create(7, 2);
+        for (size_t i = 0; i < 7; i++)
+            NS_AT(D, i, 0) = (float)ns_rng_normal(rng), NS_AT(D, i, 1) = -NS_AT(D, i, 0);
+        float L[2 * 2], R[9 * 2];
+        double sigma[2], ref[2];
+        ref_sv(A, D, NULL, -1, ref);
+        ck_assert_int_eq(ns_spectra_power(A, D, 2, 200, 0, seed, NULL, L, R, sigma), NS_OK);
+        ck_assert_double_lt(fabs(sigma[0] - ref[0]), 1e-4 * ref[0]);
+        ck_assert_double_eq(sigma[1], 0);
+        ck_assert_double_lt(lowrank_err(A, D, L, R, 2), 1e-4 * ref[0]);
+        ns_matrix_free(A);
+        ns_matrix_free(D);
+        ns_rng_free(rng);
+    }
+}
+END_TEST
+
 /* Null data: values i.i.d. across groups within each block. About 5 % of
  * tests reject at 0.05 (binomial 400 x 0.05: mean 20, sd 4.4; accept
  * 6..36, ~ +-3.5 sd). */
@@ -423,6 +448,7 @@ int main(void)
     tcase_add_test(tc, test_effective_rank);
     tcase_add_test(tc, test_power_best_rank_r);
     tcase_add_test(tc, test_power_rank_deficient);
+    tcase_add_test(tc, test_power_past_rank);
     tcase_add_test(tc, test_perm_calibrated);
     tcase_add_test(tc, test_bh);
     tcase_add_test(tc, test_svg);
