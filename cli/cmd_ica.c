@@ -8,6 +8,9 @@
 
 #include "cli_util.h"
 #include "ica/ica.h"
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST) /* scale-out hook */
+#include "dist/dist.h"
+#endif
 
 const char ns_cmd_ica_summary[] =
     "group ICA (GIFT defaults) at several model orders, ICASSO, back-reconstruction";
@@ -213,7 +216,14 @@ static int run(ica_args *a, int argc, char **argv)
         a->p.orders = a->orders;
         a->p.norders = (size_t)a->norders;
         a->p.command_line = cmd = command_line(argc, argv);
-        if (ns_ica_fit(&a->p, a->bold, a->nbold) != NS_OK)
+        ns_status fst;
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST) /* scale-out hook (docs/scaling.md) */
+        if (ns_scale_wanted())
+            fst = ns_scale_ica_fit(&a->p, a->bold, a->nbold);
+        else
+#endif /* end of the scale-out hook */
+            fst = ns_ica_fit(&a->p, a->bold, a->nbold);
+        if (fst != NS_OK)
             rc = ns_cli_fail();
     }
     for (size_t i = 0; i < nfound; i++)

@@ -218,6 +218,28 @@ typedef struct {
 ns_status ns_dist_train_begin(const ns_dist_train_args *a, ns_cv_params *cp,
                               ns_clf_nn_hooks *hooks, const char **out_dir);
 
+/* ============================================ scale-out: ica and fnc over MPI
+ * (dist/scale_*.c, docs/scaling.md). Subjects (ica) or runs (fnc) are split
+ * into contiguous blocks across the ranks of MPI_COMM_WORLD. */
+
+/* 1 when running under an MPI launcher with more than one rank (MPI already
+ * initialised with size > 1, or OMPI_COMM_WORLD_SIZE / PMI_SIZE / PMIX_SIZE
+ * > 1 in the environment). */
+int ns_scale_wanted(void);
+
+#if defined(NS_HAVE_ICA) && defined(NS_HAVE_NIFTI_IO)
+#include "ica/ica.h"
+/* Collective (MPI_COMM_WORLD; initialises MPI when needed): ns_ica_fit with
+ * the subjects split across ranks. Subject PCA, local MIGP and
+ * back-reconstruction run on the rank holding the subject; each rank's MIGP
+ * rows are merged on rank 0, which runs ICA/ICASSO once and writes the group
+ * outputs; Z, the eigenvalues and every unmixing are broadcast; each rank
+ * writes its own subjects' outputs. Rank 0 also writes
+ * OUT/group/desc-mpi_ranks.tsv (rank, subjects, bytes_sent, bytes_received,
+ * peak_rss_mb, seconds). Every rank returns the same status. */
+ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,551 @@
+/* neurospectra ica over MPI (docs/scaling.md): subjects split into
+ * contiguous blocks across the ranks of MPI_COMM_WORLD.
+ *
+ *   mask       each rank ANDs its subjects' first volumes; MPI_Allreduce(BAND)
+ *   pass 1     subject PCA + local MIGP where the data are (ns_ica_fit_pass1)
+ *   merge      each rank's reduced matrix R_r = diag(sqrt(eig)) Z_r (its MIGP
+ *              rows, whose Gram is that of its stacked Y) is sent to rank 0,
+ *              which feeds them in rank order into a fresh MIGP: memory
+ *              (work + rows of one rank) x V on rank 0 whatever the ranks
+ *   group      ICA/ICASSO and the group outputs once, on rank 0
+ *   broadcast  Z (kmax x V), the eigenvalues and every order's unmixing W
+ *   pass 2     each rank back-reconstructs and writes its own subjects
+ *
+ * Every stage ends with a status agreement (an allreduce of a flag), so a
+ * rank that fails makes every rank return an error instead of waiting.
+ * Bytes are the payload handed to MPI (docs/scaling.md gives the model). */
+#if defined(NS_HAVE_ICA) && defined(NS_HAVE_NIFTI_IO)
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "dist/dist.h"
+#include "ica/fit_int.h"
+
+typedef struct {
+    MPI_Comm comm;
+    int rank, size;
+    double sent, recv; /* payload bytes handed to MPI by this rank */
+} sc_ctx;
+
+static double sc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int ns_scale_wanted(void)
+{
+    int init = 0, fin = 0, size = 1;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin) {
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        return size > 1;
+    }
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE",
+                                       "SLURM_NTASKS_MPI"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *s = getenv(vars[i]);
+        if (s && atoi(s) > 1)
+            return 1;
+    }
+    return 0;
+}
+
+/* Collective: every rank learns whether any failed. */
+static ns_status sc_agree(sc_ctx *c, ns_status st)
+{
+    int mine = st != NS_OK, any = 0;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm);
+    if (st == NS_OK && any)
+        return ns_error(NS_ERR_IO, "another MPI rank failed (its message names the subject)");
+    return st;
+}
+
+/* --------------------------------------------------- set-up (all subjects) */
+
+static int sc_cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static ns_status sc_orders(ns_ica_fitctx *f)
+{
+    const ns_ica_params *p = f->p;
+    if (!p->out_dir)
+        return ns_error(NS_ERR_ARG, "no output directory");
+    if (f->nsub == 0)
+        return ns_error(NS_ERR_ARG, "no input BOLD files");
+    if (p->norders == 0)
+        return ns_error(NS_ERR_ARG, "no model order given");
+    f->orders = ns_alloc(p->norders, sizeof(int));
+    if (!f->orders)
+        return NS_ERR_NOMEM;
+    memcpy(f->orders, p->orders, p->norders * sizeof(int));
+    qsort(f->orders, p->norders, sizeof(int), sc_cmp_int);
+    for (size_t i = 0; i < p->norders; i++)
+        if (f->orders[i] < 2 || (i && f->orders[i] == f->orders[i - 1]))
+            return ns_error(NS_ERR_ARG, "model order %d: at least 2 components, each once",
+                            f->orders[i]);
+    f->norders = p->norders;
+    f->kmax = f->orders[f->norders - 1];
+    return NS_OK;
+}
+
+static ns_status sc_names(ns_ica_fitctx *f, const char *const *bold)
+{
+    f->sub = ns_calloc(f->nsub, sizeof *f->sub);
+    if (!f->sub)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < f->nsub; i++) {
+        f->sub[i].path = bold[i];
+        ns_status st = ns_ica_bids_stem(bold[i], &f->sub[i].stem, &f->sub[i].label);
+        if (st != NS_OK)
+            return st;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(f->sub[j].stem, f->sub[i].stem))
+                return ns_error(NS_ERR_ARG, "two inputs give the same output name %s (%s, %s)",
+                                f->sub[i].stem, bold[j], bold[i]);
+    }
+    return NS_OK;
+}
+
+/* Headers of every subject (every rank needs the grid, T and the shortest
+ * run; a header is a few hundred bytes). */
+static ns_status sc_headers(ns_ica_fitctx *f)
+{
+    for (size_t i = 0; i < f->nsub; i++) {
+        ns_volume *h = NULL;
+        ns_status st = ns_volume_load_header(f->sub[i].path, &h);
+        if (st == NS_OK && i == 0) {
+            f->grid.geom = h->geom;
+            f->grid.tr = h->geom.tr;
+            f->grid.nvox = h->nvox;
+        }
+        if (st == NS_OK)
+            st = ns_ica_check_grid(&f->grid, h, f->sub[i].path);
+        if (st == NS_OK && (h->geom.tr > 0) != (f->grid.tr > 0))
+            st = ns_error(NS_ERR_DATA, "repetition time differs from the first subject's (%s)",
+                          f->sub[i].path);
+        if (st == NS_OK) {
+            f->sub[i].t = (size_t)h->geom.dim[3];
+            if (i == 0 || f->sub[i].t < f->tmin)
+                f->tmin = f->sub[i].t, f->tmin_sub = i;
+        }
+        ns_volume_free(h);
+        if (st != NS_OK)
+            return st;
+    }
+    return NS_OK;
+}
+
+/* p1 and the MIGP rows, as ns_ica_fit chooses them. */
+static ns_status sc_dims(ns_ica_fitctx *f)
+{
+    const char *who = f->sub[f->tmin_sub].path;
+    if ((size_t)f->kmax >= f->tmin)
+        return ns_error(NS_ERR_ARG,
+                        "number of components %d must be below the number of time points %zu (%s)",
+                        f->kmax, f->tmin, who);
+    f->p1 = f->p->pc1 ? f->p->pc1 : (size_t)ceil(1.5 * f->kmax);
+    if (f->p->pc1 && (f->p1 >= f->tmin || f->p1 < (size_t)f->kmax))
+        return ns_error(NS_ERR_ARG, "--pc1 %zu must be in [%d, %zu) (%s)", f->p1, f->kmax,
+                        f->tmin, who);
+    if (f->p1 >= f->tmin) {
+        ns_warn("subject PCs capped at %zu (1.5 x %d needs more than the %zu time points of %s)",
+                f->tmin - 1, f->kmax, f->tmin, who);
+        f->p1 = f->tmin - 1;
+    }
+    f->work = f->p->stacked_pca ? 0
+              : f->p->migp_rows ? f->p->migp_rows
+                                : (size_t)(2 * f->kmax > (int)f->p1 ? 2 * f->kmax : (int)f->p1);
+    if (f->work && f->work < (size_t)f->kmax)
+        return ns_error(NS_ERR_ARG, "MIGP rows %zu below the largest order %d", f->work, f->kmax);
+    return NS_OK;
+}
+
+/* ------------------------------------------------------------------- mask */
+
+static ns_status sc_mask_local(const ns_ica_fitctx *f, size_t lo, size_t hi, uint8_t *mask)
+{
+    size_t nvox = f->grid.nvox;
+    ns_load_opts o = {.first_volume_only = 1};
+    memset(mask, 1, nvox);
+    if (f->p->mask_path) {
+        ns_volume *m = NULL;
+        ns_status st = ns_volume_load(f->p->mask_path, &o, &m);
+        if (st == NS_OK && !ns_geom_same_grid(&f->grid.geom, &m->geom))
+            st = ns_error(NS_ERR_DATA, "mask is not on the grid of the BOLD data (%s)",
+                          f->p->mask_path);
+        for (size_t i = 0; st == NS_OK && i < nvox; i++)
+            mask[i] = m->data[i] != 0 && isfinite(m->data[i]);
+        ns_volume_free(m);
+        return st;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        ns_volume *v = NULL;
+        ns_status st = ns_volume_load(f->sub[i].path, &o, &v);
+        if (st == NS_OK && v->nvox != nvox)
+            st = ns_error(NS_ERR_DATA, "grid changed since its header was read (%s)",
+                          f->sub[i].path);
+        if (st == NS_OK)
+            ns_ica_mask_and_volume(v->data, nvox, mask);
+        ns_volume_free(v);
+        if (st != NS_OK)
+            return st;
+    }
+    return NS_OK;
+}
+
+static ns_status sc_mask_write(const ns_ica_fitctx *f, const uint8_t *mask)
+{
+    ns_geom g = f->grid.geom;
+    g.ndim = 3;
+    for (int i = 3; i < 7; i++)
+        g.dim[i] = 1;
+    g.tr = 0;
+    ns_volume *v = ns_volume_create(&g);
+    char *dir = ns_ica_path(f->p->out_dir, "group");
+    char *path = dir ? ns_ica_path(dir, "desc-brain_mask.nii.gz") : NULL;
+    ns_status st = (v && path) ? ns_mkdirs(dir) : NS_ERR_NOMEM;
+    for (size_t i = 0; st == NS_OK && i < f->grid.nvox; i++)
+        v->data[i] = mask[i];
+    if (st == NS_OK)
+        st = ns_volume_save(v, path, NS_SAVE_UINT8);
+    ns_volume_free(v);
+    free(dir), free(path);
+    return st;
+}
+
+/* Collective: the group mask (AND over every rank's subjects) and the grid
+ * index; rank 0 writes it. */
+static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
+{
+    size_t nvox = f->grid.nvox, v = 0;
+    uint8_t *mask = ns_alloc(nvox, 1);
+    ns_status st = sc_agree(c, mask ? sc_mask_local(f, lo, hi, mask) : NS_ERR_NOMEM);
+    for (size_t off = 0; st == NS_OK && off < nvox; off += INT_MAX / 2) {
+        int n = (int)(nvox - off < INT_MAX / 2 ? nvox - off : INT_MAX / 2);
+        MPI_Allreduce(MPI_IN_PLACE, mask + off, n, MPI_UINT8_T, MPI_BAND, c->comm);
+        c->sent += n, c->recv += n;
+    }
+    for (size_t i = 0; st == NS_OK && i < nvox; i++)
+        v += mask[i];
+    if (st == NS_OK && (v < 2 || v <= f->p1))
+        st = ns_error(NS_ERR_DATA, "group mask has %zu voxels, not more than the %zu subject PCs "
+                      "(%s)", v, f->p1, f->p->mask_path ? f->p->mask_path : f->sub[0].path);
+    if (st == NS_OK) {
+        f->grid.v = v;
+        f->grid.idx = ns_alloc(v, sizeof(size_t));
+        st = f->grid.idx ? NS_OK : NS_ERR_NOMEM;
+        for (size_t i = 0, j = 0; st == NS_OK && i < nvox; i++)
+            if (mask[i])
+                f->grid.idx[j++] = i;
+    }
+    if (st == NS_OK && c->rank == 0)
+        st = sc_mask_write(f, mask);
+    free(mask);
+    if (st == NS_OK && c->rank == 0)
+        ns_info("ica (MPI, %d ranks): mask of %zu voxels, %zu subjects, subject PCs %zu, orders "
+                "up to %d", c->size, v, f->nsub, f->p1, f->kmax);
+    return sc_agree(c, st);
+}
+
+/* ------------------------------------------------------ group PCA merge */
+
+/* This rank's reduced matrix R = diag(sqrt(eig)) Z (rows held by its MIGP,
+ * or every row of its stacked Y): R R^T equals its Gram matrix. NULL with
+ * *k = 0 when the rank has no subject. */
+static ns_status sc_reduced(const ns_ica_fitctx *l, ns_matrix **r, size_t *k)
+{
+    size_t tot = ns_ica_gpca_rows(l->g);
+    *r = NULL;
+    *k = l->work && tot > l->work ? l->work : tot;
+    if (*k > l->grid.v - 1)
+        *k = l->grid.v - 1;
+    if (*k == 0)
+        return NS_OK;
+    double *eig = ns_alloc(*k, sizeof(double));
+    ns_status st = eig ? ns_ica_gpca_result(l->g, *k, r, eig, NULL, NULL) : NS_ERR_NOMEM;
+    for (size_t j = 0; st == NS_OK && j < *k; j++) {
+        float s = (float)sqrt(eig[j]), *row = (*r)->data + j * (*r)->stride;
+        for (size_t v = 0; v < (*r)->cols; v++)
+            row[v] *= s;
+    }
+    free(eig);
+    return st;
+}
+
+/* Sends (or, on rank 0, receives from `from`) rows x V floats in pieces that
+ * fit an int count. */
+static void sc_rows_p2p(sc_ctx *c, ns_matrix *m, int peer, int send)
+{
+    for (size_t i = 0; i < m->rows; i++)
+        for (size_t off = 0; off < m->cols; off += INT_MAX / 8) {
+            int n = (int)(m->cols - off < INT_MAX / 8 ? m->cols - off : INT_MAX / 8);
+            float *p = m->data + i * m->stride + off;
+            if (send)
+                MPI_Send(p, n, MPI_FLOAT, peer, 11, c->comm), c->sent += 4.0 * n;
+            else
+                MPI_Recv(p, n, MPI_FLOAT, peer, 11, c->comm, MPI_STATUS_IGNORE),
+                    c->recv += 4.0 * n;
+        }
+}
+
+/* Collective: rank 0 ends with g->g = the merged group PCA (R_0, R_1, ...
+ * added in rank order, so subjects enter in their order) and the mean
+ * subject spectrum; other ranks with nothing. */
+static ns_status sc_merge(sc_ctx *c, ns_ica_fitctx *g, ns_ica_fitctx *l)
+{
+    ns_matrix *r = NULL;
+    size_t k = 0;
+    ns_status st = sc_agree(c, sc_reduced(l, &r, &k));
+    ns_ica_gpca_free(l->g);
+    l->g = NULL;
+    if (st != NS_OK)
+        return st;
+    double *spec = ns_calloc(g->tmin, sizeof(double)); /* local mean -> share of the sum */
+    unsigned long long kk = k;
+    if (!spec) /* a collective protocol follows: a rank that cannot join stops them all */
+        MPI_Abort(c->comm, 1);
+    for (size_t j = 0; spec && j < g->tmin; j++)
+        spec[j] = l->nsub ? l->spec_mean[j] * (double)l->nsub / (double)g->nsub : 0;
+    if (c->rank == 0) {
+        g->spec_mean = ns_calloc(g->tmin, sizeof(double));
+        g->g = ns_ica_gpca_create(g->grid.v, g->work);
+        if (!g->spec_mean)
+            MPI_Abort(c->comm, 1);
+        st = g->g ? NS_OK : NS_ERR_NOMEM;
+        if (st == NS_OK && r)
+            st = ns_ica_gpca_add(g->g, r);
+        for (int q = 1; q < c->size; q++) {
+            /* Every rank's rows are received even after a failure (no rank may wait). */
+            MPI_Recv(&kk, 1, MPI_UNSIGNED_LONG_LONG, q, 10, c->comm, MPI_STATUS_IGNORE);
+            c->recv += 8;
+            if (kk == 0)
+                continue;
+            ns_matrix *rq = ns_matrix_create((size_t)kk, g->grid.v);
+            if (!rq) /* cannot recover a protocol mid-way: stop every rank */
+                MPI_Abort(c->comm, 1);
+            sc_rows_p2p(c, rq, q, 0);
+            if (st == NS_OK)
+                st = ns_ica_gpca_add(g->g, rq);
+            ns_matrix_free(rq);
+        }
+        MPI_Reduce(spec, g->spec_mean, (int)g->tmin, MPI_DOUBLE,
+                       MPI_SUM, 0, c->comm);
+    } else {
+        MPI_Send(&kk, 1, MPI_UNSIGNED_LONG_LONG, 0, 10, c->comm);
+        c->sent += 8;
+        if (r)
+            sc_rows_p2p(c, r, 0, 1);
+        MPI_Reduce(spec, NULL, (int)g->tmin, MPI_DOUBLE, MPI_SUM, 0, c->comm);
+    }
+    c->sent += c->rank ? 8.0 * g->tmin : 0;
+    c->recv += c->rank ? 0 : 8.0 * g->tmin * (c->size - 1);
+    ns_matrix_free(r);
+    free(spec);
+    return sc_agree(c, st);
+}
+
+/* ------------------------------------------------ broadcast of the model */
+
+static void sc_bcast(sc_ctx *c, void *buf, size_t n, MPI_Datatype t, size_t bytes_each)
+{
+    char *p = buf;
+    for (size_t off = 0; off < n; off += INT_MAX / 8) {
+        int m = (int)(n - off < INT_MAX / 8 ? n - off : INT_MAX / 8);
+        MPI_Bcast(p + off * bytes_each, m, t, 0, c->comm);
+    }
+    if (c->rank == 0)
+        c->sent += (double)n * (double)bytes_each * (c->size - 1);
+    else
+        c->recv += (double)n * (double)bytes_each;
+}
+
+/* Collective: every rank ends with g->z, g->geig and every order's model
+ * (W broadcast; A = pinv(W) and the raw maps S = W Z recomputed locally,
+ * cheaper than sending K x V maps). */
+static ns_status sc_share_model(sc_ctx *c, ns_ica_fitctx *g)
+{
+    size_t K = (size_t)g->kmax, V = g->grid.v;
+    ns_status st = NS_OK;
+    if (c->rank > 0) {
+        g->z = ns_matrix_create(K, V);
+        g->geig = ns_alloc(K, sizeof(double));
+        g->om = ns_calloc(g->norders, sizeof *g->om);
+        g->ic = ns_calloc(g->norders, sizeof *g->ic);
+        for (size_t o = 0; g->om && o < g->norders; o++) {
+            size_t k = (size_t)g->orders[o];
+            g->om[o].k = (int)k;
+            g->om[o].w = ns_alloc(k * k, sizeof(double));
+            g->om[o].a = ns_alloc(k * k, sizeof(double));
+            g->om[o].z = ns_alloc(1, sizeof(ns_matrix));
+            if (!g->om[o].w || !g->om[o].a || !g->om[o].z)
+                st = NS_ERR_NOMEM;
+        }
+        if (!g->z || !g->geig || !g->om || !g->ic)
+            st = NS_ERR_NOMEM;
+    }
+    st = sc_agree(c, st);
+    if (st != NS_OK)
+        return st;
+    for (size_t i = 0; i < K; i++)
+        sc_bcast(c, g->z->data + i * g->z->stride, V, MPI_FLOAT, 4);
+    sc_bcast(c, g->geig, K, MPI_DOUBLE, 8);
+    for (size_t o = 0; o < g->norders; o++)
+        sc_bcast(c, g->om[o].w, (size_t)g->om[o].k * (size_t)g->om[o].k, MPI_DOUBLE, 8);
+    for (size_t o = 0; c->rank > 0 && st == NS_OK && o < g->norders; o++) {
+        ns_ica_order_model *m = &g->om[o];
+        size_t k = (size_t)m->k;
+        m->geig = g->geig;
+        *m->z = ns_matrix_rows(g->z, 0, k);
+        st = ns_ica_pinv(m->w, k, k, m->a);
+        if (st == NS_OK)
+            st = ns_ica_sources(m->z, m->w, k, &m->maps);
+    }
+    return sc_agree(c, st);
+}
+
+/* --------------------------------------------------------------- report */
+
+/* Collective: per-rank bytes, peak memory and time, logged and written by
+ * rank 0 to OUT/group/desc-mpi_ranks.tsv. */
+static ns_status sc_report(sc_ctx *c, const ns_ica_fitctx *g, size_t nlocal, double t0)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double mine[5] = {(double)nlocal, c->sent, c->recv, (double)ru.ru_maxrss / 1024.0,
+                      sc_now() - t0};
+    double *all = c->rank == 0 ? ns_alloc(5 * (size_t)c->size, sizeof(double)) : NULL;
+    if (c->rank == 0 && !all)
+        MPI_Abort(c->comm, 1);
+    MPI_Gather(mine, 5, MPI_DOUBLE, all, 5, MPI_DOUBLE, 0, c->comm);
+    if (c->rank > 0)
+        return NS_OK;
+    static const char *const hdr[] = {"rank",           "subjects",    "bytes_sent",
+                                      "bytes_received", "peak_rss_mb", "seconds"};
+    ns_tsv *t = ns_tsv_create(6, hdr);
+    char *dir = ns_ica_path(g->p->out_dir, "group");
+    char *path = dir ? ns_ica_path(dir, "desc-mpi_ranks.tsv") : NULL;
+    ns_status st = (t && path) ? NS_OK : NS_ERR_NOMEM;
+    double sent = 0, peak = 0;
+    for (int q = 0; st == NS_OK && q < c->size; q++) {
+        const double *a = all + 5 * q;
+        char b[6][32];
+        snprintf(b[0], 32, "%d", q);
+        snprintf(b[1], 32, "%.0f", a[0]);
+        snprintf(b[2], 32, "%.0f", a[1]);
+        snprintf(b[3], 32, "%.0f", a[2]);
+        snprintf(b[4], 32, "%.1f", a[3]);
+        snprintf(b[5], 32, "%.3f", a[4]);
+        const char *cells[6] = {b[0], b[1], b[2], b[3], b[4], b[5]};
+        st = ns_tsv_append(t, cells);
+        sent += a[1], peak = a[3] > peak ? a[3] : peak;
+    }
+    if (st == NS_OK)
+        st = ns_tsv_write(t, path);
+    if (st == NS_OK)
+        ns_info("ica (MPI, %d ranks): %.0f bytes sent between ranks in all, largest peak RSS "
+                "%.1f MB, %.2f s (per rank: %s)", c->size, sent, peak, sc_now() - t0, path);
+    ns_tsv_free(t);
+    free(all), free(dir), free(path);
+    return st;
+}
+
+/* ------------------------------------------------------------- driver */
+
+static void sc_clear(ns_ica_fitctx *f, int owns_subjects)
+{
+    for (size_t i = 0; owns_subjects && f->sub && i < f->nsub; i++)
+        free(f->sub[i].stem), free(f->sub[i].label);
+    if (owns_subjects)
+        free(f->sub), free(f->orders), free(f->grid.idx);
+    free(f->spec_mean), free(f->geig), free(f->gall), free(f->cache_dir);
+    ns_ica_gpca_free(f->g);
+    ns_matrix_free(f->z);
+    for (size_t o = 0; f->om && o < f->norders; o++) {
+        free(f->om[o].w), free(f->om[o].a), free(f->om[o].z);
+        ns_matrix_free(f->om[o].maps);
+        ns_icasso_clear(&f->ic[o]);
+    }
+    free(f->om), free(f->ic);
+}
+
+/* The stages after the set-up; g = every subject, l = this rank's block. */
+static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, ns_ica_fitctx *l, size_t lo)
+{
+    ns_status st = sc_mask(c, g, lo, lo + l->nsub);
+    if (st != NS_OK)
+        return st;
+    l->grid = g->grid;
+    st = sc_agree(c, l->nsub ? ns_ica_fit_pass1(l) : NS_OK);
+    if (st == NS_OK && !l->nsub)
+        l->spec_mean = ns_calloc(g->tmin, sizeof(double));
+    if (st == NS_OK)
+        st = sc_merge(c, g, l);
+    if (st == NS_OK && c->rank == 0) {
+        st = ns_ica_fit_group(g);
+        if (st == NS_OK)
+            st = ns_ica_fit_write_group(g);
+    }
+    st = sc_agree(c, st);
+    if (st == NS_OK)
+        st = sc_share_model(c, g);
+    l->om = g->om, l->norders = g->norders;
+    if (st == NS_OK)
+        st = sc_agree(c, l->nsub ? ns_ica_fit_pass2(l) : NS_OK);
+    ns_ica_fit_cache_remove(l);
+    l->om = NULL;
+    return st;
+}
+
+ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub)
+{
+    ns_status st = ns_dist_mpi_begin();
+    if (st != NS_OK)
+        return st;
+    sc_ctx c = {.comm = MPI_COMM_WORLD};
+    MPI_Comm_rank(c.comm, &c.rank);
+    MPI_Comm_size(c.comm, &c.size);
+    ns_log_level lev = ns_log_get_level();
+    if (c.rank > 0 && lev > NS_LOG_WARN) /* one copy of the progress lines */
+        ns_log_set_level(NS_LOG_WARN);
+    double t0 = sc_now();
+    int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_ica_blas_threads(nt);
+    ns_ica_fitctx g = {.p = p, .nsub = nsub}, l = {.p = p};
+    st = sc_orders(&g);
+    if (st == NS_OK)
+        st = sc_names(&g, bold);
+    if (st == NS_OK)
+        st = sc_headers(&g);
+    if (st == NS_OK)
+        st = sc_dims(&g);
+    st = sc_agree(&c, st);
+    /* Contiguous blocks: subject i on rank floor(i S / N), so that rank 0
+     * merges the ranks' rows in subject order. */
+    size_t lo = nsub * (size_t)c.rank / (size_t)c.size;
+    size_t hi = nsub * (size_t)(c.rank + 1) / (size_t)c.size;
+    if (st == NS_OK) {
+        l = g;
+        l.sub = g.sub + lo, l.nsub = hi - lo;
+        l.om = NULL, l.ic = NULL, l.g = NULL, l.spec_mean = NULL, l.cache_dir = NULL;
+        st = sc_run(&c, &g, &l, lo);
+    }
+    if (st == NS_OK)
+        st = sc_report(&c, &g, hi - lo, t0);
+    l.grid.idx = NULL;
+    sc_clear(&l, 0);
+    sc_clear(&g, 1);
+    ns_ica_blas_threads(old);
+    ns_log_set_level(lev);
+    return st;
+}
+#endif
