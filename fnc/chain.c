@@ -154,6 +154,15 @@ ns_status ns_fnc_postproc_run(ns_fnc_postproc *p, double *x, size_t K, const dou
         if (!isfinite(x[i]))
             return ns_error(NS_ERR_DATA, "non-finite value at time point %zu, component %zu",
                             i / K + 1, i % K + 1);
+    /* A constant column leaves only round-off after the detrend, which the
+     * correlation would normalise into arbitrary values. */
+    for (size_t k = 0; k < K; k++) {
+        size_t t = 1;
+        while (t < T && x[t * K + k] == x[k])
+            t++;
+        if (t == T)
+            return ns_error(NS_ERR_DATA, "component %zu is constant over time (no variance)", k + 1);
+    }
     size_t need = 3 * T * K;
     if (p->lowpass && ns_fnc_filtfilt_worksize(&p->filt, T, K) > need)
         need = ns_fnc_filtfilt_worksize(&p->filt, T, K);
