@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# mpirun -np N neurospectra ica (docs/scaling.md): with 2 and 3 ranks the
+# group maps, subject maps and timecourses equal the single-process run's
+# (Hungarian-matched |r| >= 0.99, same seed, two orders, ICASSO); each rank
+# reports its subjects, bytes and peak memory; every subject's outputs exist
+# once and no scratch is left; a broken subject stops every rank with one
+# clear message instead of a hang.
+# requires: dist ica fnc sim nifti_io
+set -euo pipefail
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
+rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
+cd "$NS_TMP"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+if [ "${NS_HAVE_MPI:-ON}" != "ON" ] || ! command -v mpirun >/dev/null; then
+  echo "no MPI: nothing to test"; exit 0
+fi
+MPI=(timeout 120 mpirun --allow-run-as-root --oversubscribe)
+printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
+  libopen-pal libopen-rte libmpi > lsan.supp
+export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
+"$NS_BIN" simulate sim --subjects 12 --shape 60,60,1 --timepoints 80 --sources 10 --seed 4 -q
+ICA=(ica --bids sim --orders 6,10 --runs 3 --seed 7 -q)
+"$NS_BIN" "${ICA[@]}" -o o1
+"${MPI[@]}" -np 2 "$NS_BIN" "${ICA[@]}" -o o2
+"${MPI[@]}" -np 3 "$NS_BIN" "${ICA[@]}" -o o3
+
+cat > cmp.py <<'EOF'
+# Matches the group maps of run b to run a (Hungarian on 1 - |r|) and applies
+# the same matching to every subject's maps and timecourses.
+import sys, glob, os
+import numpy as np, nibabel as nib
+from scipy.optimize import linear_sum_assignment
+a, b, K = sys.argv[1], sys.argv[2], int(sys.argv[3])
+mask = nib.load(f"{a}/group/desc-brain_mask.nii.gz").get_fdata().astype(bool)
+assert (mask == nib.load(f"{b}/group/desc-brain_mask.nii.gz").get_fdata().astype(bool)).all(), "masks differ"
+def maps(f):
+    return nib.load(f).get_fdata()[mask].T
+def corr(x, y):
+    x = x - x.mean(1, keepdims=True); y = y - y.mean(1, keepdims=True)
+    x /= np.linalg.norm(x, axis=1, keepdims=True); y /= np.linalg.norm(y, axis=1, keepdims=True)
+    return x @ y.T
+r = corr(maps(f"{a}/group/desc-ica{K}_components.nii.gz"), maps(f"{b}/group/desc-ica{K}_components.nii.gz"))
+ri, ci = linear_sum_assignment(-np.abs(r))
+gm = np.abs(r[ri, ci])
+ts = sorted(os.path.relpath(s, a) for s in glob.glob(f"{a}/sub-*/func/*_desc-ica{K}_timeseries.tsv"))
+tb = sorted(os.path.relpath(s, b) for s in glob.glob(f"{b}/sub-*/func/*_desc-ica{K}_timeseries.tsv"))
+assert ts == tb and len(ts) == 12, f"subject outputs differ: {len(ts)} vs {len(tb)}"
+tmin = smin = 1.0
+for s in ts:
+    ta, tb_ = (np.loadtxt(f"{d}/{s}", skiprows=1) for d in (a, b))
+    tmin = min(tmin, np.abs(corr(ta.T[ri], tb_.T[ci]).diagonal()).min())
+    m = s.replace("_timeseries.tsv", "_components.nii.gz")
+    smin = min(smin, np.abs(corr(maps(f"{a}/{m}")[ri], maps(f"{b}/{m}")[ci]).diagonal()).min())
+print(f"{b} order {K}: group maps matched |r| min {gm.min():.5f}; {len(ts)} subjects: "
+      f"timecourses min {tmin:.5f}, subject maps min {smin:.5f}")
+sys.exit(0 if min(gm.min(), tmin, smin) >= 0.99 else 1)
+EOF
+for o in o2 o3; do
+  for k in 6 10; do "$NS_PYTHON" cmp.py o1 $o $k || fail "$o order $k differs from one process"; done
+done
+
+# Per-rank report: contiguous blocks of subjects, bytes that balance, memory.
+for n in 2 3; do
+  "$NS_PYTHON" - o$n/group/desc-mpi_ranks.tsv $n <<'EOF' || fail "rank report of -np $n"
+import sys, csv
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+n = int(sys.argv[2])
+assert [int(r["rank"]) for r in rows] == list(range(n)), rows
+subs = [int(r["subjects"]) for r in rows]
+assert subs == [12 * (q + 1) // n - 12 * q // n for q in range(n)], subs
+sent = sum(float(r["bytes_sent"]) for r in rows); recv = sum(float(r["bytes_received"]) for r in rows)
+assert sent > 0 and all(float(r["bytes_sent"]) > 0 for r in rows), rows
+assert all(float(r["peak_rss_mb"]) > 0 for r in rows), rows
+print(f"-np {n}: subjects {subs}, bytes sent {sent:.0f} received {recv:.0f}, "
+      f"peak RSS {max(float(r['peak_rss_mb']) for r in rows):.1f} MB")
+EOF
+done
+
+# Each subject's outputs exactly once (2 orders x 3 files), no scratch left.
+for o in o2 o3; do
+  [ "$(find $o -path '*/sub-*/func/*' -type f | wc -l)" -eq 72 ] || fail "$o: subject files"
+  [ -z "$(find $o -name '.ica-cache-*' -o -name '*.tmp*')" ] || fail "$o: scratch left"
+  [ "$(ls $o/group/desc-ica10_components.nii.gz)" ] || fail "$o: group maps"
+done
+
+# A subject that cannot be read stops every rank with a message naming it.
+cp -r sim bad
+f=$(ls bad/sub-12/func/*_bold.nii.gz)
+head -c 2000 "$f" > trunc && mv trunc "$f"
+set +e
+"${MPI[@]}" -np 3 "$NS_BIN" ica --bids bad --orders 6 -o ob -q 2> err.txt
+rc=$?
+set -e
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "broken subject: exit $rc (124 = hang)"
+grep -q "sub-12" err.txt || { cat err.txt; fail "error does not name the subject"; }
+echo "ok"
