@@ -1,4 +1,5 @@
 /* NPZ checkpoints with PyTorch state_dict() names and shapes. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,12 @@ static ns_status load_one(ns_nn *m, const nn_ptensor *p, const ns_array *a, cons
     ns_status st = ns_array_to_f32(a, &f);
     if (st)
         return ns_error_prefix(st, "%s", p->name);
+    /* A NaN weight can vanish behind a ReLU and give finite, wrong results. */
+    for (size_t i = 0; i < p->count; i++)
+        if (!isfinite(f[i])) {
+            free(f);
+            return ns_error(NS_ERR_DATA, "%s has a NaN or Inf value at element %zu (%s)", p->name, i, what);
+        }
     memcpy(m->theta + p->offset, f, p->count * sizeof(float));
     free(f);
     return NS_OK;
