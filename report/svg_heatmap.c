@@ -43,7 +43,10 @@ static void heat_cells(ns_strbuf *b, const ns_heatmap *h, int cell, int ox, int 
                 ns_strbuf_append_escaped(b, h->col_labels[j]);
                 ns_strbuf_append(b, ": ");
             }
-            ns_strbuf_appendf(b, "%.3g</title></rect>\n", v);
+            if (isfinite(v))
+                ns_strbuf_appendf(b, "%.3g</title></rect>\n", v);
+            else /* a grey cell: undefined (e.g. a t-test on a group of one) */
+                ns_strbuf_append(b, "n/a</title></rect>\n");
         }
 }
 

@@ -153,7 +153,10 @@ char *ns_svg_bars(const double *values, const char *const *labels, size_t n, con
         ns_strbuf_appendf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>", x,
                           top + h - bh, bw, bh, v >= 0 ? palette[0] : palette[1]);
         ns_strbuf_append_escaped(&b, labels && labels[i] ? labels[i] : "");
-        ns_strbuf_appendf(&b, ": %.3g</title></rect>\n", values[i]);
+        if (isfinite(values[i]))
+            ns_strbuf_appendf(&b, ": %.3g</title></rect>\n", values[i]);
+        else
+            ns_strbuf_append(&b, ": n/a</title></rect>\n");
     }
     ns_strbuf_append(&b, "</svg>\n");
     return ns_strbuf_take(&b);
