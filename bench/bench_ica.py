@@ -81,7 +81,7 @@ def recipe(args):
     t["concatenate"] = time.perf_counter() - a
     a = time.perf_counter()
     _, s, vt = randomized_svd(y, k, random_state=0)
-    z = vt * np.sqrt(y.shape[1] - 1)
+    z = vt.astype(np.float64) * np.sqrt(y.shape[1] - 1)
     t["group_pca"] = time.perf_counter() - a
     a = time.perf_counter()
     ica = FastICA(whiten=False, fun="logcosh", random_state=0)  # sklearn defaults: 200 its, tol 1e-4

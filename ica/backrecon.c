@@ -187,22 +187,30 @@ static void recenter_rms(float *r, size_t n)
         r[v] = rms > 0 ? (float)((r[v] - pk) / rms) : 0.0f;
 }
 
+/* Covariance sign of two rows (only the sign matters for alignment). */
+static double row_cov(const float *a, const float *b, size_t n)
+{
+    double ma = 0, mb = 0, s = 0;
+    for (size_t v = 0; v < n; v++)
+        ma += a[v], mb += b[v];
+    ma /= (double)n, mb /= (double)n;
+    for (size_t v = 0; v < n; v++)
+        s += (a[v] - ma) * (b[v] - mb);
+    return s;
+}
+
 void ns_ica_scale_subject(ns_ica_subject_result *r, const ns_matrix *group_maps)
 {
     size_t K = r->k, V = r->maps->cols;
-    double *c = group_maps ? ns_alloc(K * group_maps->rows, sizeof(double)) : NULL;
-    if (c && ns_ica_corr_rows(r->maps, group_maps, c) == NS_OK) {
-        for (size_t k = 0; k < K; k++) {
-            if (c[k * group_maps->rows + k] >= 0)
-                continue;
-            float *m = r->maps->data + k * r->maps->stride;
-            for (size_t v = 0; v < V; v++)
-                m[v] = -m[v];
-            for (size_t t = 0; t < r->t; t++)
-                r->tc[t * K + k] = -r->tc[t * K + k];
-        }
+    for (size_t k = 0; group_maps && k < K; k++) {
+        float *m = r->maps->data + k * r->maps->stride;
+        if (row_cov(m, group_maps->data + k * group_maps->stride, V) >= 0)
+            continue;
+        for (size_t v = 0; v < V; v++)
+            m[v] = -m[v];
+        for (size_t t = 0; t < r->t; t++)
+            r->tc[t * K + k] = -r->tc[t * K + k];
     }
-    free(c);
     for (size_t k = 0; k < K; k++) {
         ns_ica_detrend_scale(r->tc + k, r->t, K);
         recenter_rms(r->maps->data + k * r->maps->stride, V);
