@@ -1,5 +1,6 @@
 /* The participant and group levels of the BIDS-Apps form. */
 /* requires: nifti_io ica fnc models report */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,13 +127,21 @@ static char *fmriprep_mask(const ns_bids_opts *o, const ns_bids_runs *runs, cons
     return NULL;
 }
 
-/* The run the current error message names (its BOLD path or stem), or -1. */
-static long named_run(const ns_bids_runs *runs, const char *const *bold, size_t nb)
+/* The run the current error message names (its BOLD path or stem), or -1.
+ * Errors of the whole fit are nobody's: bad parameters (an order not below
+ * the time points of every run), no memory, bugs, and failures on the
+ * output tree (whose per-subject files carry the stem too). */
+static long named_run(const ns_bids_opts *o, ns_status s, const ns_bids_runs *runs,
+                      const char *const *bold, size_t nb)
 {
     const char *msg = ns_last_error();
+    if (s == NS_ERR_ARG || s == NS_ERR_NOMEM || s == NS_ERR_INTERNAL)
+        return -1;
     for (size_t i = 0; i < nb; i++)
         if (strstr(msg, bold[i]))
             return (long)i;
+    if (strstr(msg, o->out_dir))
+        return -1;
     for (size_t i = 0; i < nb; i++)
         for (size_t j = 0; j < runs->n; j++)
             if (runs->runs[j].bold == bold[i] && strstr(msg, runs->runs[j].stem))
@@ -146,6 +155,68 @@ static ns_bids_run *run_of(const ns_bids_runs *runs, const char *bold)
         if (runs->runs[j].bold == bold)
             return &runs->runs[j];
     return NULL;
+}
+
+static int same_grid_tr(const ns_volume *a, const ns_volume *b)
+{
+    double ta = a->geom.tr, tb = b->geom.tr;
+    return ns_geom_same_grid(&a->geom, &b->geom) && (ta > 0) == (tb > 0) &&
+           (ta <= 0 || fabs(ta - tb) <= 1e-3 * ta);
+}
+
+/* Why run i cannot join the fit (into why), or 0: its grid or TR differs
+ * from the majority's (ref), or it is too short for the largest order while
+ * other runs are long enough. */
+static int misfit(ns_volume *const *h, size_t i, size_t ref, size_t nlong, int kmax, const char *path,
+                  char *why, size_t n)
+{
+    const ns_geom *g = &h[i]->geom, *r = &h[ref]->geom;
+    if (!ns_geom_same_grid(g, r))
+        snprintf(why, n, "grid %lldx%lldx%lld / affine differs from the grid %lldx%lldx%lld of most runs (%s)",
+                 (long long)g->dim[0], (long long)g->dim[1], (long long)g->dim[2], (long long)r->dim[0],
+                 (long long)r->dim[1], (long long)r->dim[2], path);
+    else if (!same_grid_tr(h[i], h[ref]))
+        snprintf(why, n, "repetition time %g s differs from the %g s of most runs (%s)", g->tr, r->tr, path);
+    else if (g->ndim >= 4 && g->dim[3] <= kmax && nlong >= 2)
+        snprintf(why, n, "%lld time points, too few for model order %d (%s)", (long long)g->dim[3], kmax, path);
+    else
+        return 0;
+    return 1;
+}
+
+/* Sets aside, before the fit, the runs that misfit the majority: ns_ica_fit
+ * takes the first run as its reference and would blame every other run if
+ * the first were the odd one. Runs whose header does not load are left to
+ * ns_ica_fit, which names them. Returns the number of runs kept in bold. */
+static size_t screen_runs(const ns_bids_opts *o, const ns_bids_runs *runs, const char **bold, size_t nb, int kmax)
+{
+    ns_volume **h = calloc(nb, sizeof *h);
+    size_t ref = nb, best = 0, nlong = 0, kept = 0;
+    for (size_t i = 0; h && i < nb; i++)
+        if (ns_volume_load_header(bold[i], &h[i]))
+            h[i] = NULL, ns_clear_error();
+    for (size_t i = 0; h && i < nb; i++) {
+        size_t c = 0;
+        for (size_t j = 0; h[i] && j < nb; j++)
+            c += h[j] && same_grid_tr(h[i], h[j]);
+        if (c > best)
+            best = c, ref = i;
+    }
+    for (size_t i = 0; ref < nb && i < nb; i++)
+        nlong += h[i] && same_grid_tr(h[i], h[ref]) && h[i]->geom.ndim >= 4 && h[i]->geom.dim[3] > kmax;
+    for (size_t i = 0; i < nb; i++) {
+        char why[4600];
+        if (ref < nb && h[i] && misfit(h, i, ref, nlong, kmax, bold[i], why, sizeof why)) {
+            fprintf(stderr, "neurospectra: error: %s\n", why);
+            ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "failed", why, 0);
+        } else {
+            bold[kept++] = bold[i];
+        }
+    }
+    for (size_t i = 0; h && i < nb; i++)
+        ns_volume_free(h[i]);
+    free(h);
+    return kept;
 }
 
 /* Fits the group models; a subject the error names is set aside (status
@@ -167,13 +238,18 @@ static ns_status fit_models(const ns_bids_opts *o, const ns_bids_runs *runs, con
     p.nprocs = o->nprocs;
     p.out_dir = o->out_dir;
     p.command_line = o->command_line;
+    int kmax = 0;
+    for (int k = 0; k < norders; k++)
+        kmax = orders[k] > kmax ? orders[k] : kmax;
+    if (nb > 2)
+        nb = screen_runs(o, runs, bold, nb, kmax);
     char *mask = fmriprep_mask(o, runs, bold, nb);
     p.mask_path = mask;
     ns_status s;
     for (;;) {
         double t0 = ns_bids_now();
         s = ns_ica_fit(&p, bold, nb);
-        long bad = s ? named_run(runs, bold, nb) : -1;
+        long bad = s ? named_run(o, s, runs, bold, nb) : -1;
         if (!s) {
             for (size_t i = 0; i < nb; i++)
                 ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "ok", NULL, ns_bids_now() - t0);
