@@ -15,13 +15,56 @@ int ns_cmd_train(int argc, char **argv);
 typedef struct {
     const ns_bids_opts *o;
     size_t failed;
+    char **messages; /* kept for the run summary */
 } fnc_ctx;
 
 static void fnc_error(void *ctx, const char *message)
 {
     fnc_ctx *c = ctx;
-    c->failed++;
+    char **m = realloc(c->messages, sizeof(char *) * (c->failed + 1));
+    if (m) {
+        c->messages = m;
+        m[c->failed] = strdup(message);
+    }
+    c->failed += m != NULL;
     fprintf(stderr, "neurospectra: error: %s\n", message);
+}
+
+/* The failure message naming run r (its stem; the longest stem wins, so
+ * that "sub-01_task-rest" does not take "sub-01_task-rest_run-2"'s), or NULL. */
+static const char *run_message(const fnc_ctx *c, const ns_bids_runs *runs, const ns_bids_run *r)
+{
+    for (size_t i = 0; i < c->failed; i++) {
+        if (!c->messages[i] || !strstr(c->messages[i], r->stem))
+            continue;
+        int longer = 0;
+        for (size_t j = 0; j < runs->n; j++)
+            longer |= strlen(runs->runs[j].stem) > strlen(r->stem) && strstr(c->messages[i], runs->runs[j].stem);
+        if (!longer)
+            return c->messages[i];
+    }
+    return NULL;
+}
+
+/* A run whose FNC failed gets a row "fnc failed <error>" in the run
+ * summary; the row goes once a rerun succeeds. */
+static void record_fnc(const ns_bids_opts *o, const fnc_ctx *c, double seconds)
+{
+    ns_bids_runs runs;
+    if (ns_bids_find_runs(o, &runs)) {
+        ns_clear_error();
+        return;
+    }
+    for (size_t i = 0; i < runs.n; i++) {
+        const char *msg = run_message(c, &runs, &runs.runs[i]);
+        char path[4400];
+        snprintf(path, sizeof path, "%s/status/%s.fnc.tsv", o->work_dir, runs.runs[i].stem);
+        if (msg)
+            ns_bids_status_set(o, &runs.runs[i], "fnc", "failed", msg, seconds);
+        else
+            remove(path);
+    }
+    ns_bids_runs_clear(&runs);
 }
 
 static ns_status run_fnc(const ns_bids_opts *o, size_t *failed)
@@ -33,12 +76,17 @@ static ns_status run_fnc(const ns_bids_opts *o, size_t *failed)
     fo.norders = o->orders ? o->norders : 0;
     fo.confounds = o->space || strstr(o->bids_dir, "fmriprep") ? "motion" : NULL;
     fo.km.seed = o->seed;
-    fnc_ctx c = {o, 0};
+    fnc_ctx c = {o, 0, NULL};
     fo.on_error = fnc_error;
     fo.ctx = &c;
     ns_fnc_study_result res;
+    double t0 = ns_bids_now();
     ns_status s = ns_fnc_study_run(&fo, &res);
     *failed = c.failed;
+    record_fnc(o, &c, ns_bids_now() - t0);
+    for (size_t i = 0; i < c.failed; i++)
+        free(c.messages[i]);
+    free(c.messages);
     if (!s)
         ns_info("fnc: %zu participants, %zu edges (%zu runs failed)", res.participants, res.edges, c.failed);
     return s;
