@@ -2,11 +2,16 @@
  * contiguous blocks across the ranks of MPI_COMM_WORLD.
  *
  *   mask       each rank ANDs its subjects' first volumes; MPI_Allreduce(BAND)
- *   pass 1     subject PCA + local MIGP where the data are (ns_ica_fit_pass1)
- *   merge      each rank's reduced matrix R_r = diag(sqrt(eig)) Z_r (its MIGP
- *              rows, whose Gram is that of its stacked Y) is sent to rank 0,
- *              which feeds them in rank order into a fresh MIGP: memory
- *              (work + rows of one rank) x V on rank 0 whatever the ranks
+ *   pass 1     preprocessing + subject PCA where the data are; each rank keeps
+ *              its subjects' reduced data Y_i, F_i, L_i (n_r p1 V floats)
+ *   group PCA  merged on rank 0, NS_SCALE_MERGE chooses how:
+ *              exact  (default) every Y_i to rank 0, which runs the MIGP in
+ *                     subject order: bit-for-bit ns_ica_fit's group PCA;
+ *                     M p1 V floats moved
+ *              chain  the MIGP state (work x V) travels rank 0 -> 1 -> ... ->
+ *                     0; float rounding apart the same; S work V floats moved
+ *              gather each rank's own MIGP rows to rank 0, merged there in
+ *                     rank order; parallel, a different approximation
  *   group      ICA/ICASSO and the group outputs once, on rank 0
  *   broadcast  Z (kmax x V), the eigenvalues and every order's unmixing W
  *   pass 2     each rank back-reconstructs and writes its own subjects
@@ -260,31 +265,58 @@ static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
 
 /* ------------------------------------------------------ group PCA merge */
 
-/* This rank's reduced matrix R = diag(sqrt(eig)) Z (rows held by its MIGP,
- * or every row of its stacked Y): R R^T equals its Gram matrix. NULL with
- * *k = 0 when the rank has no subject. */
-static ns_status sc_reduced(const ns_ica_fitctx *l, ns_matrix **r, size_t *k)
+/* One subject's pass-1 result, kept in memory for pass 2 (n_r p1 V floats
+ * per rank: memory bounded by the rank's share of subjects). */
+typedef struct {
+    ns_ica_spca sp;
+    ns_matrix *y;
+} sc_red;
+
+/* Pass 1 on this rank's subjects: preprocessing and subject PCA; spec
+ * receives their share of the mean subject spectrum (sum / N). */
+static ns_status sc_pass1(const ns_ica_fitctx *g, size_t lo, size_t n, sc_red *red, double *spec)
 {
-    size_t tot = ns_ica_gpca_rows(l->g);
+    ns_progress *pr = ns_progress_create("ica: subject PCA", n);
+    ns_status st = NS_OK;
+    for (size_t i = 0; st == NS_OK && i < n; i++) {
+        ns_matrix *x = NULL;
+        st = ns_ica_load_subject(&g->grid, &g->sub[lo + i], g->p->preproc, &x);
+        if (st == NS_OK)
+            st = ns_ica_subject_pca(x, g->p1, g->sub[lo + i].path, &red[i].sp, &red[i].y);
+        for (size_t j = 0; st == NS_OK && j < g->tmin; j++)
+            spec[j] += red[i].sp.spectrum[j] / (double)g->nsub;
+        ns_matrix_free(x);
+        ns_progress_update(pr, i + 1);
+    }
+    ns_progress_free(pr);
+    return st;
+}
+
+/* The reduced matrix R = diag(sqrt(eig)) Z of a group PCA (its MIGP rows,
+ * or every row of a stacked Y): R R^T equals its Gram matrix, so R stands
+ * for every subject it has seen. NULL with *k = 0 when it saw none. */
+static ns_status sc_reduced(const ns_ica_gpca *gp, size_t work, size_t v, ns_matrix **r,
+                            size_t *k)
+{
+    size_t tot = gp ? ns_ica_gpca_rows(gp) : 0;
     *r = NULL;
-    *k = l->work && tot > l->work ? l->work : tot;
-    if (*k > l->grid.v - 1)
-        *k = l->grid.v - 1;
+    *k = work && tot > work ? work : tot;
+    if (*k > v - 1)
+        *k = v - 1;
     if (*k == 0)
         return NS_OK;
     double *eig = ns_alloc(*k, sizeof(double));
-    ns_status st = eig ? ns_ica_gpca_result(l->g, *k, r, eig, NULL, NULL) : NS_ERR_NOMEM;
+    ns_status st = eig ? ns_ica_gpca_result(gp, *k, r, eig, NULL, NULL) : NS_ERR_NOMEM;
     for (size_t j = 0; st == NS_OK && j < *k; j++) {
         float s = (float)sqrt(eig[j]), *row = (*r)->data + j * (*r)->stride;
-        for (size_t v = 0; v < (*r)->cols; v++)
-            row[v] *= s;
+        for (size_t c = 0; c < (*r)->cols; c++)
+            row[c] *= s;
     }
     free(eig);
     return st;
 }
 
-/* Sends (or, on rank 0, receives from `from`) rows x V floats in pieces that
- * fit an int count. */
+/* Point-to-point rows x V floats, in pieces that fit an int count. */
 static void sc_rows_p2p(sc_ctx *c, ns_matrix *m, int peer, int send)
 {
     for (size_t i = 0; i < m->rows; i++)
@@ -299,59 +331,145 @@ static void sc_rows_p2p(sc_ctx *c, ns_matrix *m, int peer, int send)
         }
 }
 
-/* Collective: rank 0 ends with g->g = the merged group PCA (R_0, R_1, ...
- * added in rank order, so subjects enter in their order) and the mean
- * subject spectrum; other ranks with nothing. */
-static ns_status sc_merge(sc_ctx *c, ns_ica_fitctx *g, ns_ica_fitctx *l)
+static void sc_send_reduced(sc_ctx *c, ns_matrix *r, int peer)
 {
+    unsigned long long kk = r ? r->rows : 0;
+    MPI_Send(&kk, 1, MPI_UNSIGNED_LONG_LONG, peer, 10, c->comm);
+    c->sent += 8;
+    if (r)
+        sc_rows_p2p(c, r, peer, 1);
+}
+
+/* Receives a peer's R and adds it to gp (received even after a local
+ * failure, so that the peer does not wait). */
+static ns_status sc_recv_add(sc_ctx *c, ns_ica_gpca *gp, size_t v, int peer, ns_status st)
+{
+    unsigned long long kk = 0;
+    MPI_Recv(&kk, 1, MPI_UNSIGNED_LONG_LONG, peer, 10, c->comm, MPI_STATUS_IGNORE);
+    c->recv += 8;
+    if (kk == 0)
+        return st;
+    ns_matrix *r = ns_matrix_create((size_t)kk, v);
+    if (!r) /* a protocol is under way: a rank that cannot follow stops them all */
+        MPI_Abort(c->comm, 1);
+    sc_rows_p2p(c, r, peer, 0);
+    if (st == NS_OK)
+        st = ns_ica_gpca_add(gp, r);
+    ns_matrix_free(r);
+    return st;
+}
+
+/* Chain (NS_SCALE_MERGE=chain): the MIGP state travels rank 0 -> 1 -> ... -> S-1 -> 0,
+ * each rank adding its subjects in order, so the subjects enter in the
+ * single-process order and only float rounding separates the result from
+ * ns_ica_fit's. The MIGP updates run one rank after the other. */
+static ns_status sc_merge_chain(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n,
+                                ns_status st)
+{
+    size_t v = g->grid.v;
+    ns_ica_gpca *gp = ns_ica_gpca_create(v, g->work);
+    if (!gp)
+        MPI_Abort(c->comm, 1);
+    if (c->rank > 0)
+        st = sc_recv_add(c, gp, v, c->rank - 1, st);
+    for (size_t i = 0; st == NS_OK && i < n; i++)
+        st = ns_ica_gpca_add(gp, red[i].y);
+    if (c->rank == c->size - 1 && c->rank == 0) {
+        g->g = gp;
+        return st;
+    }
     ns_matrix *r = NULL;
     size_t k = 0;
-    ns_status st = sc_agree(c, sc_reduced(l, &r, &k));
-    ns_ica_gpca_free(l->g);
-    l->g = NULL;
-    if (st != NS_OK)
-        return st;
-    double *spec = ns_calloc(g->tmin, sizeof(double)); /* local mean -> share of the sum */
-    unsigned long long kk = k;
-    if (!spec) /* a collective protocol follows: a rank that cannot join stops them all */
-        MPI_Abort(c->comm, 1);
-    for (size_t j = 0; spec && j < g->tmin; j++)
-        spec[j] = l->nsub ? l->spec_mean[j] * (double)l->nsub / (double)g->nsub : 0;
+    if (st == NS_OK)
+        st = sc_reduced(gp, g->work, v, &r, &k);
+    ns_ica_gpca_free(gp);
+    sc_send_reduced(c, r, (c->rank + 1) % c->size);
+    ns_matrix_free(r);
     if (c->rank == 0) {
-        g->spec_mean = ns_calloc(g->tmin, sizeof(double));
-        g->g = ns_ica_gpca_create(g->grid.v, g->work);
-        if (!g->spec_mean)
+        g->g = ns_ica_gpca_create(v, g->work);
+        if (!g->g)
             MPI_Abort(c->comm, 1);
-        st = g->g ? NS_OK : NS_ERR_NOMEM;
+        st = sc_recv_add(c, g->g, v, c->size - 1, st);
+    }
+    return st;
+}
+
+/* Gather (NS_SCALE_MERGE=gather): each rank reduces its own subjects in
+ * parallel; rank 0 feeds the ranks' R into a fresh MIGP in rank order.
+ * Faster, but a different MIGP approximation: components beyond the
+ * identifiable sources may differ from the single-process run's. */
+static ns_status sc_merge_gather(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n,
+                                 ns_status st)
+{
+    size_t v = g->grid.v, k = 0;
+    ns_ica_gpca *gp = ns_ica_gpca_create(v, g->work);
+    ns_matrix *r = NULL;
+    if (!gp)
+        MPI_Abort(c->comm, 1);
+    for (size_t i = 0; st == NS_OK && i < n; i++)
+        st = ns_ica_gpca_add(gp, red[i].y);
+    if (st == NS_OK)
+        st = sc_reduced(gp, g->work, v, &r, &k);
+    ns_ica_gpca_free(gp);
+    if (c->rank == 0) {
+        g->g = ns_ica_gpca_create(v, g->work);
+        if (!g->g)
+            MPI_Abort(c->comm, 1);
         if (st == NS_OK && r)
             st = ns_ica_gpca_add(g->g, r);
-        for (int q = 1; q < c->size; q++) {
-            /* Every rank's rows are received even after a failure (no rank may wait). */
-            MPI_Recv(&kk, 1, MPI_UNSIGNED_LONG_LONG, q, 10, c->comm, MPI_STATUS_IGNORE);
-            c->recv += 8;
-            if (kk == 0)
-                continue;
-            ns_matrix *rq = ns_matrix_create((size_t)kk, g->grid.v);
-            if (!rq) /* cannot recover a protocol mid-way: stop every rank */
-                MPI_Abort(c->comm, 1);
-            sc_rows_p2p(c, rq, q, 0);
-            if (st == NS_OK)
-                st = ns_ica_gpca_add(g->g, rq);
-            ns_matrix_free(rq);
-        }
-        MPI_Reduce(spec, g->spec_mean, (int)g->tmin, MPI_DOUBLE,
-                       MPI_SUM, 0, c->comm);
+        for (int q = 1; q < c->size; q++)
+            st = sc_recv_add(c, g->g, v, q, st);
     } else {
-        MPI_Send(&kk, 1, MPI_UNSIGNED_LONG_LONG, 0, 10, c->comm);
-        c->sent += 8;
-        if (r)
-            sc_rows_p2p(c, r, 0, 1);
-        MPI_Reduce(spec, NULL, (int)g->tmin, MPI_DOUBLE, MPI_SUM, 0, c->comm);
+        sc_send_reduced(c, r, 0);
     }
+    ns_matrix_free(r);
+    return st;
+}
+
+/* Exact (default, NS_SCALE_MERGE=exact): every subject's Y_i goes to rank 0, which
+ * runs the single-process MIGP on them in subject order (memory still
+ * (work + p1) x V there): bit-for-bit the group PCA of ns_ica_fit, for
+ * M p1 V floats moved. */
+static ns_status sc_merge_exact(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n,
+                                ns_status st)
+{
+    size_t v = g->grid.v;
+    if (c->rank > 0) {
+        for (size_t i = 0; i < n; i++)
+            sc_send_reduced(c, red[i].y, 0);
+        return st;
+    }
+    g->g = ns_ica_gpca_create(v, g->work);
+    if (!g->g)
+        MPI_Abort(c->comm, 1);
+    for (size_t i = 0; st == NS_OK && i < n; i++)
+        st = ns_ica_gpca_add(g->g, red[i].y);
+    for (int q = 1; q < c->size; q++) {
+        size_t nq = g->nsub * (size_t)(q + 1) / (size_t)c->size -
+                    g->nsub * (size_t)q / (size_t)c->size;
+        for (size_t i = 0; i < nq; i++)
+            st = sc_recv_add(c, g->g, v, q, st);
+    }
+    return st;
+}
+
+/* Collective: rank 0 ends with g->g (the group PCA of every subject) and
+ * g->spec_mean; spec = this rank's share of the mean spectrum. */
+static ns_status sc_merge(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n, double *spec)
+{
+    const char *how = getenv("NS_SCALE_MERGE");
+    int mode = !how || !*how || !strcmp(how, "exact") ? 2 : !strcmp(how, "gather") ? 1
+               : !strcmp(how, "chain") ? 0 : -1;
+    ns_status st = NS_OK;
+    if (c->rank == 0 && !(g->spec_mean = ns_calloc(g->tmin, sizeof(double))))
+        MPI_Abort(c->comm, 1);
+    MPI_Reduce(spec, g->spec_mean, (int)g->tmin, MPI_DOUBLE, MPI_SUM, 0, c->comm);
     c->sent += c->rank ? 8.0 * g->tmin : 0;
     c->recv += c->rank ? 0 : 8.0 * g->tmin * (c->size - 1);
-    ns_matrix_free(r);
-    free(spec);
+    if (mode < 0) /* the same environment on every rank: they all stop here */
+        return ns_error(NS_ERR_ARG, "NS_SCALE_MERGE=%s: expected chain, gather or exact", how);
+    st = mode == 1 ? sc_merge_gather(c, g, red, n, st)
+         : mode == 2 ? sc_merge_exact(c, g, red, n, st) : sc_merge_chain(c, g, red, n, st);
     return sc_agree(c, st);
 }
 
@@ -462,12 +580,11 @@ static ns_status sc_report(sc_ctx *c, const ns_ica_fitctx *g, size_t nlocal, dou
 
 /* ------------------------------------------------------------- driver */
 
-static void sc_clear(ns_ica_fitctx *f, int owns_subjects)
+static void sc_clear(ns_ica_fitctx *f)
 {
-    for (size_t i = 0; owns_subjects && f->sub && i < f->nsub; i++)
+    for (size_t i = 0; f->sub && i < f->nsub; i++)
         free(f->sub[i].stem), free(f->sub[i].label);
-    if (owns_subjects)
-        free(f->sub), free(f->orders), free(f->grid.idx);
+    free(f->sub), free(f->orders), free(f->grid.idx);
     free(f->spec_mean), free(f->geig), free(f->gall), free(f->cache_dir);
     ns_ica_gpca_free(f->g);
     ns_matrix_free(f->z);
@@ -479,18 +596,40 @@ static void sc_clear(ns_ica_fitctx *f, int owns_subjects)
     free(f->om), free(f->ic);
 }
 
-/* The stages after the set-up; g = every subject, l = this rank's block. */
-static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, ns_ica_fitctx *l, size_t lo)
+/* Pass 2 on this rank's subjects: back-reconstruction of every order from
+ * the reduced data kept by pass 1 (dual regression re-reads the data). */
+static ns_status sc_pass2(const ns_ica_fitctx *g, size_t lo, size_t n, sc_red *red)
 {
-    ns_status st = sc_mask(c, g, lo, lo + l->nsub);
+    ns_progress *pr = ns_progress_create("ica: back-reconstruction", n);
+    ns_ica_backrecon br = g->p->backrecon;
+    ns_status st = NS_OK;
+    for (size_t i = 0; st == NS_OK && i < n; i++) {
+        ns_matrix *x = NULL;
+        if (br == NS_ICA_BR_DR)
+            st = ns_ica_load_subject(&g->grid, &g->sub[lo + i], g->p->preproc, &x);
+        for (size_t o = 0; st == NS_OK && o < g->norders; o++)
+            st = ns_ica_subject_outputs(g->p->out_dir, &g->grid, &g->sub[lo + i], &g->om[o], br,
+                                        x, &red[i].sp, red[i].y);
+        ns_matrix_free(x);
+        ns_progress_update(pr, i + 1);
+    }
+    ns_progress_free(pr);
+    return st;
+}
+
+/* The stages after the set-up; g holds every subject, this rank [lo, lo+n). */
+static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, size_t lo, size_t n)
+{
+    ns_status st = sc_mask(c, g, lo, lo + n);
     if (st != NS_OK)
         return st;
-    l->grid = g->grid;
-    st = sc_agree(c, l->nsub ? ns_ica_fit_pass1(l) : NS_OK);
-    if (st == NS_OK && !l->nsub)
-        l->spec_mean = ns_calloc(g->tmin, sizeof(double));
+    sc_red *red = ns_calloc(n + 1, sizeof *red);
+    double *spec = ns_calloc(g->tmin, sizeof(double));
+    if (!red || !spec)
+        MPI_Abort(c->comm, 1);
+    st = sc_agree(c, sc_pass1(g, lo, n, red, spec));
     if (st == NS_OK)
-        st = sc_merge(c, g, l);
+        st = sc_merge(c, g, red, n, spec);
     if (st == NS_OK && c->rank == 0) {
         st = ns_ica_fit_group(g);
         if (st == NS_OK)
@@ -499,11 +638,11 @@ static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, ns_ica_fitctx *l, size_t lo
     st = sc_agree(c, st);
     if (st == NS_OK)
         st = sc_share_model(c, g);
-    l->om = g->om, l->norders = g->norders;
     if (st == NS_OK)
-        st = sc_agree(c, l->nsub ? ns_ica_fit_pass2(l) : NS_OK);
-    ns_ica_fit_cache_remove(l);
-    l->om = NULL;
+        st = sc_agree(c, sc_pass2(g, lo, n, red));
+    for (size_t i = 0; i < n; i++)
+        ns_ica_spca_clear(&red[i].sp), ns_matrix_free(red[i].y);
+    free(red), free(spec);
     return st;
 }
 
@@ -520,7 +659,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
         ns_log_set_level(NS_LOG_WARN);
     double t0 = sc_now();
     int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_ica_blas_threads(nt);
-    ns_ica_fitctx g = {.p = p, .nsub = nsub}, l = {.p = p};
+    ns_ica_fitctx g = {.p = p, .nsub = nsub};
     st = sc_orders(&g);
     if (st == NS_OK)
         st = sc_names(&g, bold);
@@ -529,21 +668,15 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     if (st == NS_OK)
         st = sc_dims(&g);
     st = sc_agree(&c, st);
-    /* Contiguous blocks: subject i on rank floor(i S / N), so that rank 0
-     * merges the ranks' rows in subject order. */
+    /* Contiguous blocks: subject i on rank floor(i S / N), so that the MIGP
+     * chain visits the subjects in their order. */
     size_t lo = nsub * (size_t)c.rank / (size_t)c.size;
     size_t hi = nsub * (size_t)(c.rank + 1) / (size_t)c.size;
-    if (st == NS_OK) {
-        l = g;
-        l.sub = g.sub + lo, l.nsub = hi - lo;
-        l.om = NULL, l.ic = NULL, l.g = NULL, l.spec_mean = NULL, l.cache_dir = NULL;
-        st = sc_run(&c, &g, &l, lo);
-    }
+    if (st == NS_OK)
+        st = sc_run(&c, &g, lo, hi - lo);
     if (st == NS_OK)
         st = sc_report(&c, &g, hi - lo, t0);
-    l.grid.idx = NULL;
-    sc_clear(&l, 0);
-    sc_clear(&g, 1);
+    sc_clear(&g);
     ns_ica_blas_threads(old);
     ns_log_set_level(lev);
     return st;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# mpirun -np N neurospectra ica (docs/scaling.md): with 2 and 3 ranks the
-# group maps, subject maps and timecourses equal the single-process run's
-# (Hungarian-matched |r| >= 0.99, same seed, two orders, ICASSO); each rank
+# mpirun -np N neurospectra ica (docs/scaling.md): with 2 and 3 ranks and
+# every merge of the group PCA, the group maps, subject maps and timecourses
+# equal the single-process run's (Hungarian-matched |r| >= 0.99, same seed,
+# two orders, ICASSO), the default merge its group PCA bit for bit; each rank
 # reports its subjects, bytes and peak memory; every subject's outputs exist
 # once and no scratch is left; a broken subject stops every rank with one
 # clear message instead of a hang.
@@ -24,6 +25,9 @@ ICA=(ica --bids sim --orders 6,10 --runs 3 --seed 7 -q)
 "$NS_BIN" "${ICA[@]}" -o o1
 "${MPI[@]}" -np 2 "$NS_BIN" "${ICA[@]}" -o o2
 "${MPI[@]}" -np 3 "$NS_BIN" "${ICA[@]}" -o o3
+# the bandwidth-bounded merges (NS_SCALE_MERGE, docs/scaling.md)
+NS_SCALE_MERGE=chain "${MPI[@]}" -x NS_SCALE_MERGE -np 3 "$NS_BIN" "${ICA[@]}" -o o3c
+NS_SCALE_MERGE=gather "${MPI[@]}" -x NS_SCALE_MERGE -np 2 "$NS_BIN" "${ICA[@]}" -o o2g
 
 cat > cmp.py <<'EOF'
 # Matches the group maps of run b to run a (Hungarian on 1 - |r|) and applies
@@ -56,7 +60,7 @@ print(f"{b} order {K}: group maps matched |r| min {gm.min():.5f}; {len(ts)} subj
       f"timecourses min {tmin:.5f}, subject maps min {smin:.5f}")
 sys.exit(0 if min(gm.min(), tmin, smin) >= 0.99 else 1)
 EOF
-for o in o2 o3; do
+for o in o2 o3 o3c o2g; do
   for k in 6 10; do "$NS_PYTHON" cmp.py o1 $o $k || fail "$o order $k differs from one process"; done
 done
 
@@ -77,8 +81,15 @@ print(f"-np {n}: subjects {subs}, bytes sent {sent:.0f} received {recv:.0f}, "
 EOF
 done
 
-# Each subject's outputs exactly once (2 orders x 3 files), no scratch left.
+# The default merge gives ns_ica_fit's group PCA bit for bit.
 for o in o2 o3; do
+  cmp -s <("$NS_PYTHON" -c "import numpy as n; print(n.load('o1/group/desc-ica10_model.npz')['whitened_pca_maps'].tobytes().hex())") \
+         <("$NS_PYTHON" -c "import numpy as n; print(n.load('$o/group/desc-ica10_model.npz')['whitened_pca_maps'].tobytes().hex())") \
+    || fail "$o: group PCA differs from one process"
+done
+
+# Each subject's outputs exactly once (2 orders x 3 files), no scratch left.
+for o in o2 o3 o3c o2g; do
   [ "$(find $o -path '*/sub-*/func/*' -type f | wc -l)" -eq 72 ] || fail "$o: subject files"
   [ -z "$(find $o -name '.ica-cache-*' -o -name '*.tmp*')" ] || fail "$o: scratch left"
   [ "$(ls $o/group/desc-ica10_components.nii.gz)" ] || fail "$o: group maps"
