@@ -19,6 +19,7 @@ MPI=(timeout 120 mpirun --allow-run-as-root --oversubscribe)
 printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
   libopen-pal libopen-rte libmpi > lsan.supp
 export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" # full stacks to match
 
 "$NS_BIN" simulate sim --subjects 12 --shape 60,60,1 --timepoints 80 --sources 10 --seed 4 -q
 ICA=(ica --bids sim --orders 6,10 --runs 3 --seed 7 -q)
