@@ -10,7 +10,7 @@ set -euo pipefail
 rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$NS_BIN" demo --help | grep -q "usage: neurospectra demo" || fail "--help"
+grep -q "usage: neurospectra demo" <<<"$("$NS_BIN" demo --help)" || fail "--help"
 set +e
 "$NS_BIN" demo a b 2>/dev/null; rc=$?
 set -e

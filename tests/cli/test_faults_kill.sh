@@ -28,8 +28,14 @@ stage() { # OUT N: run stage N (1 group, 2 participant, 3 group)
 }
 all() { stage "$1" 1 && stage "$1" 2 && stage "$1" 3; }
 
-# The reference, written at the path every later run uses (paths are recorded).
-all "$T/out" || { echo "FAIL: the uninterrupted batch fails"; exit 1; }
+# The reference, written at the path every later run uses (paths are recorded),
+# timing each stage so that the kills land inside it on any machine.
+declare -a dur
+for s in 1 2 3; do
+  t0=$(date +%s.%N)
+  stage "$T/out" $s || { echo "FAIL: the uninterrupted batch fails at stage $s"; exit 1; }
+  dur[$s]=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.4f", a - b }')
+done
 mv "$T/out" "$T/ref"
 
 # Same content, but the seconds column of the timing tables dropped.
@@ -67,7 +73,8 @@ compare() { # NAME: $T/out against $T/ref
 staletotal=0
 killed=0
 for s in 1 2 3; do
-  for d in 0.01 0.03 0.06 0.1 0.2; do
+  for frac in 0.1 0.3 0.5 0.7 0.9; do
+    d=$(awk -v t="${dur[$s]}" -v f="$frac" 'BEGIN { printf "%.3f", t * f + 0.001 }')
     rm -rf "$T/out"
     for p in $(seq 1 $((s - 1))); do stage "$T/out" "$p"; done
     rc=0
@@ -82,7 +89,9 @@ for s in 1 2 3; do
     compare "stage $s killed after ${d}s ($([ $rc = 137 ] && echo killed || echo "finished first, status $rc"))"
   done
 done
-[ $killed -ge 5 ] || bad "only $killed of 15 runs were actually killed: the delays are too long for this machine"
+# stage 2 has nothing left to do (the first group level back-reconstructed
+# every subject it fitted) and ends before most kills: stages 1 and 3 count
+[ $killed -ge 4 ] || bad "only $killed of 15 runs were actually killed (stage times ${dur[*]} s)"
 echo "$killed runs killed mid-way; $staletotal stale temporaries in all (not removed by the rerun):"
 [ -f "$T/stale.list" ] && sed -E 's/[0-9]+/N/g' "$T/stale.list" | sort | uniq -c
 

@@ -283,7 +283,7 @@ set +e
 "$NS_BIN" fnc tree --orders 10,30 --quiet 2> err.txt; [ $? -eq 1 ] || fail "unknown order should fail"
 set -e
 grep -q "no order-30 timecourses" err.txt || fail "unknown order message"
-"$NS_BIN" fnc --help | grep -q -- "--dynamic" || fail "--help"
+grep -q -- "--dynamic" <<<"$("$NS_BIN" fnc --help)" || fail "--help"
 
 # --- dynamic FNC recovers planted states
 "$NS_PYTHON" gen_dfnc.py dtree

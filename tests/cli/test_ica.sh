@@ -12,7 +12,7 @@ rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 T=$NS_TMP
 
-"$NS_BIN" ica --help | grep -q "usage: neurospectra ica" || fail "--help"
+grep -q "usage: neurospectra ica" <<<"$("$NS_BIN" ica --help)" || fail "--help"
 set +e
 "$NS_BIN" ica --orders 20 x.nii.gz 2>/dev/null; rc=$?
 set -e

@@ -18,5 +18,5 @@ cc -std=c17 -Wall -Werror $extra -o "$NS_TMP/consumer" "$NS_SRC/tests/install/co
 out=$(LD_LIBRARY_PATH="${libdir%/pkgconfig}" "$NS_TMP/consumer" "$NS_TMP")
 echo "consumer: $out"
 [ "$out" = "ok openblas" ] || { echo "consumer failed: $out"; exit 1; }
-"$prefix/bin/neurospectra" --version | grep -q "^neurospectra " || { echo "installed binary broken"; exit 1; }
+grep -q "^neurospectra " <<<"$("$prefix/bin/neurospectra" --version)" || { echo "installed binary broken"; exit 1; }
 echo "install test passed"

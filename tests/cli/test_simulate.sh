@@ -14,7 +14,7 @@ hdr_pixdim() { gzip -dc "$1" | head -c 348 | od -An -t f4 -j 80 -N 16 | xargs; }
 close() { awk -v a="$1" -v b="$2" 'BEGIN { exit !((a - b) < 1e-5 && (b - a) < 1e-5) }'; }
 
 # --help
-"$NS_BIN" simulate --help | grep -q "usage: neurospectra simulate OUT_DIR" || fail "--help"
+grep -q "usage: neurospectra simulate OUT_DIR" <<<"$("$NS_BIN" simulate --help)" || fail "--help"
 
 # 2-D with motion, dynamic, 2 sites, TR 1.5, 40 volumes, 20 sources
 out=$NS_TMP/a

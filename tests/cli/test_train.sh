@@ -9,7 +9,7 @@ rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 cd "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$NS_BIN" train --help | grep -q "usage: neurospectra train" || fail "--help"
+grep -q "usage: neurospectra train" <<<"$("$NS_BIN" train --help)" || fail "--help"
 set +e
 "$NS_BIN" train 2>/dev/null; [ $? -eq 2 ] || fail "no arguments must be a usage error"
 "$NS_BIN" train x.tsv --labels p.tsv --target dx -o o --select bogus 2>/dev/null
