@@ -223,8 +223,9 @@ ns_status ns_dist_train_begin(const ns_dist_train_args *a, ns_cv_params *cp,
  * into contiguous blocks across the ranks of MPI_COMM_WORLD. */
 
 /* 1 when running under an MPI launcher with more than one rank (MPI already
- * initialised with size > 1, or OMPI_COMM_WORLD_SIZE / PMI_SIZE / PMIX_SIZE
- * > 1 in the environment). */
+ * initialised with size > 1, or OMPI_COMM_WORLD_SIZE / PMI_SIZE / PMIX_SIZE /
+ * SLURM_STEP_NUM_TASKS (srun) > 1 in the environment). A false positive is
+ * harmless: with one rank ns_scale_ica_fit computes what ns_ica_fit does. */
 int ns_scale_wanted(void);
 
 #if defined(NS_HAVE_ICA) && defined(NS_HAVE_NIFTI_IO)

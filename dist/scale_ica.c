@@ -2,8 +2,8 @@
  * contiguous blocks across the ranks of MPI_COMM_WORLD.
  *
  *   mask       each rank ANDs its subjects' first volumes; MPI_Allreduce(BAND)
- *   pass 1     preprocessing + subject PCA where the data are; each rank keeps
- *              its subjects' reduced data Y_i, F_i, L_i (n_r p1 V floats)
+ *   pass 1     preprocessing + subject PCA where the data are; each rank
+ *              spills its subjects' reduced data Y_i to local disk ($TMPDIR)
  *   group PCA  merged on rank 0, NS_SCALE_MERGE chooses how:
  *              exact  (default) every Y_i to rank 0, which runs the MIGP in
  *                     subject order: bit-for-bit ns_ica_fit's group PCA;
@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dist/dist.h"
 #include "ica/fit_int.h"
@@ -54,7 +55,7 @@ int ns_scale_wanted(void)
         return size > 1;
     }
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE",
-                                       "SLURM_NTASKS_MPI"};
+                                       "SLURM_STEP_NUM_TASKS"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
         const char *s = getenv(vars[i]);
         if (s && atoi(s) > 1)
@@ -265,27 +266,92 @@ static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
 
 /* ------------------------------------------------------ group PCA merge */
 
-/* One subject's pass-1 result, kept in memory for pass 2 (n_r p1 V floats
- * per rank: memory bounded by the rank's share of subjects). */
+/* One subject's pass-1 result. F_i, L_i stay in memory (T p1 doubles); Y_i
+ * (p1 x V floats) goes to an unlinked spill file on local disk ($TMPDIR),
+ * read back for the merge and pass 2, as ns_ica_fit's cache: memory holds
+ * one subject at a time whatever the rank's share. */
 typedef struct {
     ns_ica_spca sp;
-    ns_matrix *y;
+    FILE *fp;   /* the rank's spill file (shared by its subjects) */
+    off_t off;  /* where Y_i starts in it */
 } sc_red;
+
+static FILE *sc_spill_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ns-ica-scale-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path); /* removed by the system when the rank exits, whatever happens */
+    FILE *fp = fdopen(fd, "w+b");
+    if (!fp)
+        close(fd);
+    return fp;
+}
+
+static ns_status sc_y_put(sc_red *r, const ns_matrix *y, const char *who)
+{
+    int ok = fseeko(r->fp, 0, SEEK_END) == 0 && (r->off = ftello(r->fp)) >= 0;
+    for (size_t i = 0; ok && i < y->rows; i++)
+        ok = fwrite(y->data + i * y->stride, sizeof(float), y->cols, r->fp) == y->cols;
+    return ok ? NS_OK
+              : ns_error(NS_ERR_IO, "cannot spill the reduced data to $TMPDIR (disk full?) (%s)",
+                         who);
+}
+
+/* Y_i read back (caller frees). */
+static ns_status sc_y_get(const sc_red *r, size_t v, ns_matrix **y)
+{
+    *y = ns_matrix_create(r->sp.p, v);
+    if (!*y)
+        return NS_ERR_NOMEM;
+    int ok = fseeko(r->fp, r->off, SEEK_SET) == 0;
+    for (size_t i = 0; ok && i < r->sp.p; i++)
+        ok = fread((*y)->data + i * (*y)->stride, sizeof(float), v, r->fp) == v;
+    if (ok)
+        return NS_OK;
+    ns_matrix_free(*y);
+    *y = NULL;
+    return ns_error(NS_ERR_IO, "cannot read back the spilled reduced data ($TMPDIR)");
+}
+
+/* gp += Y_i of the rank's subjects, in order. */
+static ns_status sc_add_local(ns_ica_gpca *gp, const sc_red *red, size_t n, size_t v,
+                              ns_status st)
+{
+    for (size_t i = 0; st == NS_OK && i < n; i++) {
+        ns_matrix *y = NULL;
+        st = sc_y_get(&red[i], v, &y);
+        if (st == NS_OK)
+            st = ns_ica_gpca_add(gp, y);
+        ns_matrix_free(y);
+    }
+    return st;
+}
 
 /* Pass 1 on this rank's subjects: preprocessing and subject PCA; spec
  * receives their share of the mean subject spectrum (sum / N). */
 static ns_status sc_pass1(const ns_ica_fitctx *g, size_t lo, size_t n, sc_red *red, double *spec)
 {
     ns_progress *pr = ns_progress_create("ica: subject PCA", n);
-    ns_status st = NS_OK;
+    FILE *fp = n ? sc_spill_open() : NULL;
+    ns_status st = (fp || !n) ? NS_OK
+                              : ns_error(NS_ERR_IO, "cannot create a spill file in $TMPDIR (%s)",
+                                         g->sub[lo].path);
     for (size_t i = 0; st == NS_OK && i < n; i++) {
-        ns_matrix *x = NULL;
+        ns_matrix *x = NULL, *y = NULL;
+        red[i].fp = fp;
         st = ns_ica_load_subject(&g->grid, &g->sub[lo + i], g->p->preproc, &x);
         if (st == NS_OK)
-            st = ns_ica_subject_pca(x, g->p1, g->sub[lo + i].path, &red[i].sp, &red[i].y);
+            st = ns_ica_subject_pca(x, g->p1, g->sub[lo + i].path, &red[i].sp, &y);
+        ns_matrix_free(x);
+        if (st == NS_OK)
+            st = sc_y_put(&red[i], y, g->sub[lo + i].path);
         for (size_t j = 0; st == NS_OK && j < g->tmin; j++)
             spec[j] += red[i].sp.spectrum[j] / (double)g->nsub;
-        ns_matrix_free(x);
+        ns_matrix_free(y);
         ns_progress_update(pr, i + 1);
     }
     ns_progress_free(pr);
@@ -372,8 +438,7 @@ static ns_status sc_merge_chain(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t
         MPI_Abort(c->comm, 1);
     if (c->rank > 0)
         st = sc_recv_add(c, gp, v, c->rank - 1, st);
-    for (size_t i = 0; st == NS_OK && i < n; i++)
-        st = ns_ica_gpca_add(gp, red[i].y);
+    st = sc_add_local(gp, red, n, v, st);
     if (c->rank == c->size - 1 && c->rank == 0) {
         g->g = gp;
         return st;
@@ -406,8 +471,7 @@ static ns_status sc_merge_gather(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_
     ns_matrix *r = NULL;
     if (!gp)
         MPI_Abort(c->comm, 1);
-    for (size_t i = 0; st == NS_OK && i < n; i++)
-        st = ns_ica_gpca_add(gp, red[i].y);
+    st = sc_add_local(gp, red, n, v, st);
     if (st == NS_OK)
         st = sc_reduced(gp, g->work, v, &r, &k);
     ns_ica_gpca_free(gp);
@@ -434,16 +498,20 @@ static ns_status sc_merge_exact(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t
                                 ns_status st)
 {
     size_t v = g->grid.v;
-    if (c->rank > 0) {
-        for (size_t i = 0; i < n; i++)
-            sc_send_reduced(c, red[i].y, 0);
+    if (c->rank > 0) { /* rows 0 when a read fails: rank 0 still gets every message */
+        for (size_t i = 0; i < n; i++) {
+            ns_matrix *y = NULL;
+            if (st == NS_OK)
+                st = sc_y_get(&red[i], v, &y);
+            sc_send_reduced(c, y, 0);
+            ns_matrix_free(y);
+        }
         return st;
     }
     g->g = ns_ica_gpca_create(v, g->work);
     if (!g->g)
         MPI_Abort(c->comm, 1);
-    for (size_t i = 0; st == NS_OK && i < n; i++)
-        st = ns_ica_gpca_add(g->g, red[i].y);
+    st = sc_add_local(g->g, red, n, v, st);
     for (int q = 1; q < c->size; q++) {
         size_t nq = g->nsub * (size_t)(q + 1) / (size_t)c->size -
                     g->nsub * (size_t)q / (size_t)c->size;
@@ -604,13 +672,14 @@ static ns_status sc_pass2(const ns_ica_fitctx *g, size_t lo, size_t n, sc_red *r
     ns_ica_backrecon br = g->p->backrecon;
     ns_status st = NS_OK;
     for (size_t i = 0; st == NS_OK && i < n; i++) {
-        ns_matrix *x = NULL;
-        if (br == NS_ICA_BR_DR)
-            st = ns_ica_load_subject(&g->grid, &g->sub[lo + i], g->p->preproc, &x);
+        ns_matrix *x = NULL, *y = NULL;
+        st = br == NS_ICA_BR_DR
+                 ? ns_ica_load_subject(&g->grid, &g->sub[lo + i], g->p->preproc, &x)
+                 : sc_y_get(&red[i], g->grid.v, &y);
         for (size_t o = 0; st == NS_OK && o < g->norders; o++)
             st = ns_ica_subject_outputs(g->p->out_dir, &g->grid, &g->sub[lo + i], &g->om[o], br,
-                                        x, &red[i].sp, red[i].y);
-        ns_matrix_free(x);
+                                        x, &red[i].sp, y);
+        ns_matrix_free(x), ns_matrix_free(y);
         ns_progress_update(pr, i + 1);
     }
     ns_progress_free(pr);
@@ -641,7 +710,9 @@ static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, size_t lo, size_t n)
     if (st == NS_OK)
         st = sc_agree(c, sc_pass2(g, lo, n, red));
     for (size_t i = 0; i < n; i++)
-        ns_ica_spca_clear(&red[i].sp), ns_matrix_free(red[i].y);
+        ns_ica_spca_clear(&red[i].sp);
+    if (n && red[0].fp)
+        fclose(red[0].fp);
     free(red), free(spec);
     return st;
 }
