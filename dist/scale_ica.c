@@ -521,21 +521,26 @@ static ns_status sc_merge_exact(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t
     return st;
 }
 
+/* NS_SCALE_MERGE: 0 chain, 1 gather, 2 exact (default), -1 unknown. */
+static int sc_merge_mode(void)
+{
+    const char *how = getenv("NS_SCALE_MERGE");
+    return !how || !*how || !strcmp(how, "exact") ? 2 : !strcmp(how, "gather") ? 1
+           : !strcmp(how, "chain")                 ? 0
+                                                   : -1;
+}
+
 /* Collective: rank 0 ends with g->g (the group PCA of every subject) and
  * g->spec_mean; spec = this rank's share of the mean spectrum. */
 static ns_status sc_merge(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n, double *spec)
 {
-    const char *how = getenv("NS_SCALE_MERGE");
-    int mode = !how || !*how || !strcmp(how, "exact") ? 2 : !strcmp(how, "gather") ? 1
-               : !strcmp(how, "chain") ? 0 : -1;
+    int mode = sc_merge_mode();
     ns_status st = NS_OK;
     if (c->rank == 0 && !(g->spec_mean = ns_calloc(g->tmin, sizeof(double))))
         MPI_Abort(c->comm, 1);
     MPI_Reduce(spec, g->spec_mean, (int)g->tmin, MPI_DOUBLE, MPI_SUM, 0, c->comm);
     c->sent += c->rank ? 8.0 * g->tmin : 0;
     c->recv += c->rank ? 0 : 8.0 * g->tmin * (c->size - 1);
-    if (mode < 0) /* the same environment on every rank: they all stop here */
-        return ns_error(NS_ERR_ARG, "NS_SCALE_MERGE=%s: expected chain, gather or exact", how);
     st = mode == 1 ? sc_merge_gather(c, g, red, n, st)
          : mode == 2 ? sc_merge_exact(c, g, red, n, st) : sc_merge_chain(c, g, red, n, st);
     return sc_agree(c, st);
@@ -738,6 +743,9 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
         st = sc_headers(&g);
     if (st == NS_OK)
         st = sc_dims(&g);
+    if (st == NS_OK && sc_merge_mode() < 0)
+        st = ns_error(NS_ERR_ARG, "NS_SCALE_MERGE=%s: expected exact, chain or gather",
+                      getenv("NS_SCALE_MERGE"));
     st = sc_agree(&c, st);
     /* Contiguous blocks: subject i on rank floor(i S / N), so that the MIGP
      * chain visits the subjects in their order. */
