@@ -4,8 +4,8 @@
 # equal the single-process run's (Hungarian-matched |r| >= 0.99, same seed,
 # two orders, ICASSO), the default merge its group PCA bit for bit; each rank
 # reports its subjects, bytes and peak memory; every subject's outputs exist
-# once and no scratch is left; a broken subject stops every rank with one
-# clear message instead of a hang.
+# once and no scratch is left; more ranks than subjects work; a broken
+# subject stops every rank with one clear message instead of a hang.
 # requires: dist ica fnc sim nifti_io
 set -euo pipefail
 : "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
@@ -94,6 +94,21 @@ for o in o2 o3 o3c o2g; do
   [ "$(find $o -path '*/sub-*/func/*' -type f | wc -l)" -eq 72 ] || fail "$o: subject files"
   [ -z "$(find $o -name '.ica-cache-*' -o -name '*.tmp*')" ] || fail "$o: scratch left"
   [ "$(ls $o/group/desc-ica10_components.nii.gz)" ] || fail "$o: group maps"
+done
+
+# More ranks than subjects: a rank without subjects only relays and waits.
+two=(sim/sub-01/func/*_bold.nii.gz sim/sub-02/func/*_bold.nii.gz)
+"$NS_BIN" ica -o f1 "${two[@]}" --orders 5 --seed 2 -q
+for m in exact chain gather; do
+  NS_SCALE_MERGE=$m "${MPI[@]}" -x NS_SCALE_MERGE -np 3 "$NS_BIN" ica -o f3$m "${two[@]}" --orders 5 --seed 2 -q
+  "$NS_PYTHON" - f1 f3$m <<'EOF2' || fail "-np 3 with 2 subjects ($m)"
+import sys, numpy as np, nibabel as nib
+from scipy.optimize import linear_sum_assignment
+a, b = (nib.load(f"{d}/group/desc-ica5_components.nii.gz").get_fdata().reshape(-1, 5).T for d in sys.argv[1:])
+r = np.abs(np.corrcoef(a, b)[:5, 5:]); i, j = linear_sum_assignment(-r)
+assert r[i, j].min() >= 0.99, r[i, j]
+EOF2
+  [ "$(cut -f2 f3$m/group/desc-mpi_ranks.tsv | tail -n +2 | tr '\n' ' ')" = "0 1 1 " ] || fail "$m: rank shares"
 done
 
 # A subject that cannot be read stops every rank with a message naming it.
