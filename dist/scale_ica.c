@@ -210,28 +210,8 @@ static ns_status sc_mask_local(const ns_ica_fitctx *f, size_t lo, size_t hi, uin
     return NS_OK;
 }
 
-static ns_status sc_mask_write(const ns_ica_fitctx *f, const uint8_t *mask)
-{
-    ns_geom g = f->grid.geom;
-    g.ndim = 3;
-    for (int i = 3; i < 7; i++)
-        g.dim[i] = 1;
-    g.tr = 0;
-    ns_volume *v = ns_volume_create(&g);
-    char *dir = ns_ica_path(f->p->out_dir, "group");
-    char *path = dir ? ns_ica_path(dir, "desc-brain_mask.nii.gz") : NULL;
-    ns_status st = (v && path) ? ns_mkdirs(dir) : NS_ERR_NOMEM;
-    for (size_t i = 0; st == NS_OK && i < f->grid.nvox; i++)
-        v->data[i] = mask[i];
-    if (st == NS_OK)
-        st = ns_volume_save(v, path, NS_SAVE_UINT8);
-    ns_volume_free(v);
-    free(dir), free(path);
-    return st;
-}
-
 /* Collective: the group mask (AND over every rank's subjects) and the grid
- * index; rank 0 writes it. */
+ * index; rank 0 writes it with the group outputs (ns_ica_fit_write_group). */
 static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
 {
     size_t nvox = f->grid.nvox, v = 0;
@@ -255,8 +235,6 @@ static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
             if (mask[i])
                 f->grid.idx[j++] = i;
     }
-    if (st == NS_OK && c->rank == 0)
-        st = sc_mask_write(f, mask);
     free(mask);
     if (st == NS_OK && c->rank == 0)
         ns_info("ica (MPI, %d ranks): mask of %zu voxels, %zu subjects, subject PCs %zu, orders "

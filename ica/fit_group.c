@@ -290,6 +290,8 @@ static ns_status write_crossorder(const ns_ica_fitctx *f)
 ns_status ns_ica_fit_write_group(ns_ica_fitctx *f)
 {
     ns_status st = ns_ica_dataset_description(f->p->out_dir);
+    if (st == NS_OK)
+        st = ns_ica_fit_write_mask(f);
     for (size_t o = 0; st == NS_OK && o < f->norders; o++)
         st = write_order(f, o);
     if (st == NS_OK)

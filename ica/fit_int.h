@@ -28,6 +28,7 @@ ns_status ns_ica_fit_mask(ns_ica_fitctx *f);
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f);
 ns_status ns_ica_fit_group(ns_ica_fitctx *f);
 ns_status ns_ica_fit_write_group(ns_ica_fitctx *f);
+ns_status ns_ica_fit_write_mask(ns_ica_fitctx *f);
 ns_status ns_ica_fit_pass2(ns_ica_fitctx *f);
 void ns_ica_fit_cache_remove(ns_ica_fitctx *f);
 

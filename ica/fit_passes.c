@@ -68,7 +68,10 @@ static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
     return ns_ica_err_raise(&err);
 }
 
-static ns_status write_mask(ns_ica_fitctx *f, const uint8_t *mask)
+/* The group mask, from the in-mask voxel indices. Written with the other
+ * group outputs, after the fit: a fit that fails later leaves no mask behind
+ * and an earlier run's mask (matching its models) untouched. */
+ns_status ns_ica_fit_write_mask(ns_ica_fitctx *f)
 {
     ns_geom g = f->grid.geom;
     g.ndim = 3;
@@ -79,8 +82,8 @@ static ns_status write_mask(ns_ica_fitctx *f, const uint8_t *mask)
     char *dir = ns_ica_path(f->p->out_dir, "group");
     char *path = dir ? ns_ica_path(dir, "desc-brain_mask.nii.gz") : NULL;
     ns_status st = (v && path) ? ns_mkdirs(dir) : NS_ERR_NOMEM;
-    for (size_t i = 0; st == NS_OK && i < f->grid.nvox; i++)
-        v->data[i] = mask[i];
+    for (size_t j = 0; st == NS_OK && j < f->grid.v; j++)
+        v->data[f->grid.idx[j]] = 1;
     if (st == NS_OK)
         st = ns_volume_save(v, path, NS_SAVE_UINT8);
     ns_volume_free(v);
@@ -117,8 +120,6 @@ ns_status ns_ica_fit_mask(ns_ica_fitctx *f)
             if (mask[i])
                 f->grid.idx[j++] = i;
     }
-    if (st == NS_OK)
-        st = write_mask(f, mask);
     if (st == NS_OK)
         ns_info("ica: mask of %zu voxels, %zu subjects, subject PCs %zu, orders up to %d", v,
                 f->nsub, f->p1, f->kmax);

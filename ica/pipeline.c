@@ -93,37 +93,66 @@ static ns_status names(ns_ica_fitctx *f, const char *const *bold)
     return NS_OK;
 }
 
+static int same_grid_and_tr(const ns_volume *a, const ns_volume *b)
+{
+    double ta = a->geom.tr, tb = b->geom.tr;
+    return ns_geom_same_grid(&a->geom, &b->geom) &&
+           ((ta == 0 && tb == 0) || (ta > 0 && tb > 0 && fabs(ta - tb) <= 1e-3 * ta));
+}
+
+/* The reference grid and TR are the majority's, so that an odd subject is
+ * the one named whatever its place in the list (ties: the earliest). */
+static size_t majority(ns_volume *const *h, size_t n)
+{
+    size_t best = 0, best_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t count = 0;
+        for (size_t j = 0; j < n; j++)
+            count += same_grid_and_tr(h[i], h[j]);
+        if (count > best_count)
+            best = i, best_count = count;
+    }
+    return best;
+}
+
+static ns_status check_header(ns_ica_fitctx *f, size_t i, const ns_volume *h)
+{
+    ns_status st = ns_ica_check_grid(&f->grid, h, f->sub[i].path);
+    if (st == NS_OK && h->geom.tr > 0 && f->grid.tr == 0)
+        st = ns_error(NS_ERR_DATA, "repetition time %g s where the other subjects have none (%s)",
+                      h->geom.tr, f->sub[i].path);
+    if (st == NS_OK && h->geom.tr == 0 && f->grid.tr > 0)
+        st = ns_error(NS_ERR_DATA, "no repetition time where the other subjects have %g s (%s)",
+                      f->grid.tr, f->sub[i].path);
+    if (st == NS_OK) {
+        f->sub[i].t = (size_t)h->geom.dim[3];
+        if (i == 0 || f->sub[i].t < f->tmin)
+            f->tmin = f->sub[i].t, f->tmin_sub = i;
+    }
+    return st;
+}
+
 static ns_status headers(ns_ica_fitctx *f)
 {
-    for (size_t i = 0; i < f->nsub; i++) {
-        ns_volume *h = NULL;
-        ns_status st = ns_volume_load_header(f->sub[i].path, &h);
-        if (st == NS_OK && i == 0) {
-            f->grid.geom = h->geom;
-            f->grid.tr = h->geom.tr;
-            f->grid.nvox = h->nvox;
-        }
-        if (st == NS_OK)
-            st = ns_ica_check_grid(&f->grid, h, f->sub[i].path);
-        if (st == NS_OK && h->geom.tr > 0 && f->grid.tr == 0)
-            st = ns_error(NS_ERR_DATA, "repetition time %g s where the first subject has none (%s)",
-                          h->geom.tr, f->sub[i].path);
-        if (st == NS_OK && h->geom.tr == 0 && f->grid.tr > 0)
-            st = ns_error(NS_ERR_DATA, "no repetition time where the first subject has %g s (%s)",
-                          f->grid.tr, f->sub[i].path);
-        if (st == NS_OK) {
-            f->sub[i].t = (size_t)h->geom.dim[3];
-            if (i == 0 || f->sub[i].t < f->tmin)
-                f->tmin = f->sub[i].t, f->tmin_sub = i;
-        }
-        ns_volume_free(h);
-        if (st != NS_OK)
-            return st;
+    ns_volume **h = ns_calloc(f->nsub, sizeof *h);
+    ns_status st = h ? NS_OK : NS_ERR_NOMEM;
+    for (size_t i = 0; st == NS_OK && i < f->nsub; i++)
+        st = ns_volume_load_header(f->sub[i].path, &h[i]);
+    if (st == NS_OK) {
+        size_t ref = majority(h, f->nsub);
+        f->grid.geom = h[ref]->geom;
+        f->grid.tr = h[ref]->geom.tr;
+        f->grid.nvox = h[ref]->nvox;
     }
-    if (f->grid.tr == 0)
+    for (size_t i = 0; st == NS_OK && i < f->nsub; i++)
+        st = check_header(f, i, h[i]);
+    for (size_t i = 0; h && i < f->nsub; i++)
+        ns_volume_free(h[i]);
+    free(h);
+    if (st == NS_OK && f->grid.tr == 0)
         ns_warn("repetition time unknown (%s): timeseries sidecars will say null",
                 f->sub[0].path);
-    return NS_OK;
+    return st;
 }
 
 /* p1 (subject PCs) and the checks against T and K. */
