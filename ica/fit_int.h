@@ -22,6 +22,9 @@ typedef struct {
     ns_ica_order_model *om; /* per order */
     ns_icasso *ic;          /* per order */
     char *cache_dir;        /* reduced data spilled by pass 1, or NULL */
+    int64_t *mean_acc;      /* sum of the subjects' first volumes in fixed point
+                             * (2^-20): exact, so independent of thread order */
+    size_t mean_n;          /* subjects summed; 0 = no mean image (user mask) */
 } ns_ica_fitctx;
 
 ns_status ns_ica_fit_mask(ns_ica_fitctx *f);

@@ -38,6 +38,11 @@ static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
     ns_ica_err err = {0};
     size_t nvox = f->grid.nvox, least = SIZE_MAX;
     memset(mask, 1, nvox);
+    free(f->mean_acc);
+    f->mean_acc = ns_calloc(nvox, sizeof *f->mean_acc);
+    f->mean_n = 0;
+    if (!f->mean_acc)
+        return NS_ERR_NOMEM;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads(f))
     for (size_t i = 0; i < f->nsub; i++) {
         if (err.code != NS_OK)
@@ -54,8 +59,13 @@ static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
             size_t n = ns_ica_mask_and_volume(v->data, nvox, own);
 #pragma omp critical(ns_ica_mask)
             {
-                for (size_t j = 0; j < nvox; j++)
+                for (size_t j = 0; j < nvox; j++) {
                     mask[j] &= own[j];
+                    float x = v->data[j];
+                    if (isfinite(x) && fabsf(x) < 1e12f)
+                        f->mean_acc[j] += (int64_t)llround((double)x * 1048576.0);
+                }
+                f->mean_n++;
                 if (n < least || (n == least && i < *worst))
                     least = n, *worst = i;
             }
@@ -86,6 +96,13 @@ ns_status ns_ica_fit_write_mask(ns_ica_fitctx *f)
         v->data[f->grid.idx[j]] = 1;
     if (st == NS_OK)
         st = ns_volume_save(v, path, NS_SAVE_UINT8);
+    if (st == NS_OK && f->mean_acc && f->mean_n) { /* the report's background image */
+        free(path);
+        path = ns_ica_path(dir, "desc-mean_boldref.nii.gz");
+        for (size_t i = 0; path && i < f->grid.nvox; i++)
+            v->data[i] = (float)((double)f->mean_acc[i] / 1048576.0 / (double)f->mean_n);
+        st = path ? ns_volume_save(v, path, NS_SAVE_FLOAT32) : NS_ERR_NOMEM;
+    }
     ns_volume_free(v);
     free(dir), free(path);
     return st;

@@ -194,6 +194,7 @@ static void fit_clear(ns_ica_fitctx *f)
         free(f->sub[i].stem), free(f->sub[i].label);
     free(f->sub);
     free(f->orders), free(f->grid.idx), free(f->spec_mean), free(f->geig), free(f->gall);
+    free(f->mean_acc);
     ns_ica_gpca_free(f->g);
     ns_matrix_free(f->z);
     for (size_t o = 0; f->om && o < f->norders; o++) {

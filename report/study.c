@@ -57,7 +57,7 @@ static ns_status ica_section(ns_html *h, const char *outdir, int k, const float 
         ns_volume_free(v);
         return s;
     }
-    ns_html_text(h, "Component maps (z-scored) thresholded at |z| >= 2 over the group mask; "
+    ns_html_text(h, "Component maps (z-scored) thresholded at |z| >= 2 over the mean image; "
                     "red positive, blue negative. Iq: ICASSO stability index.");
     s = ns_report_component_grid(h, v, mask, stab, k);
     if (!s && stab) {
@@ -175,10 +175,14 @@ static ns_status settings_section(ns_html *h, const char *outdir, const int *ord
     return NS_OK;
 }
 
+/* The background of the maps: the mean of the subjects' first volumes that
+ * group ICA writes, else the group mask. */
 static float *load_mask(const char *outdir)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/group/desc-brain_mask.nii.gz", outdir);
+    snprintf(path, sizeof path, "%s/group/desc-mean_boldref.nii.gz", outdir);
+    if (!ns_file_exists(path))
+        snprintf(path, sizeof path, "%s/group/desc-brain_mask.nii.gz", outdir);
     ns_volume *m;
     ns_load_opts lo = {.no_sidecar = 1};
     if (!ns_file_exists(path) || ns_volume_load(path, &lo, &m))
