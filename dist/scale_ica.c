@@ -76,107 +76,6 @@ static ns_status sc_agree(sc_ctx *c, ns_status st)
 
 /* --------------------------------------------------- set-up (all subjects) */
 
-static int sc_cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-static ns_status sc_orders(ns_ica_fitctx *f)
-{
-    const ns_ica_params *p = f->p;
-    if (!p->out_dir)
-        return ns_error(NS_ERR_ARG, "no output directory");
-    if (f->nsub == 0)
-        return ns_error(NS_ERR_ARG, "no input BOLD files");
-    if (p->norders == 0)
-        return ns_error(NS_ERR_ARG, "no model order given");
-    f->orders = ns_alloc(p->norders, sizeof(int));
-    if (!f->orders)
-        return NS_ERR_NOMEM;
-    memcpy(f->orders, p->orders, p->norders * sizeof(int));
-    qsort(f->orders, p->norders, sizeof(int), sc_cmp_int);
-    for (size_t i = 0; i < p->norders; i++)
-        if (f->orders[i] < 2 || (i && f->orders[i] == f->orders[i - 1]))
-            return ns_error(NS_ERR_ARG, "model order %d: at least 2 components, each once",
-                            f->orders[i]);
-    f->norders = p->norders;
-    f->kmax = f->orders[f->norders - 1];
-    return NS_OK;
-}
-
-static ns_status sc_names(ns_ica_fitctx *f, const char *const *bold)
-{
-    f->sub = ns_calloc(f->nsub, sizeof *f->sub);
-    if (!f->sub)
-        return NS_ERR_NOMEM;
-    for (size_t i = 0; i < f->nsub; i++) {
-        f->sub[i].path = bold[i];
-        ns_status st = ns_ica_bids_stem(bold[i], &f->sub[i].stem, &f->sub[i].label);
-        if (st != NS_OK)
-            return st;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(f->sub[j].stem, f->sub[i].stem))
-                return ns_error(NS_ERR_ARG, "two inputs give the same output name %s (%s, %s)",
-                                f->sub[i].stem, bold[j], bold[i]);
-    }
-    return NS_OK;
-}
-
-/* Headers of every subject (every rank needs the grid, T and the shortest
- * run; a header is a few hundred bytes). */
-static ns_status sc_headers(ns_ica_fitctx *f)
-{
-    for (size_t i = 0; i < f->nsub; i++) {
-        ns_volume *h = NULL;
-        ns_status st = ns_volume_load_header(f->sub[i].path, &h);
-        if (st == NS_OK && i == 0) {
-            f->grid.geom = h->geom;
-            f->grid.tr = h->geom.tr;
-            f->grid.nvox = h->nvox;
-        }
-        if (st == NS_OK)
-            st = ns_ica_check_grid(&f->grid, h, f->sub[i].path);
-        if (st == NS_OK && (h->geom.tr > 0) != (f->grid.tr > 0))
-            st = ns_error(NS_ERR_DATA, "repetition time differs from the first subject's (%s)",
-                          f->sub[i].path);
-        if (st == NS_OK) {
-            f->sub[i].t = (size_t)h->geom.dim[3];
-            if (i == 0 || f->sub[i].t < f->tmin)
-                f->tmin = f->sub[i].t, f->tmin_sub = i;
-        }
-        ns_volume_free(h);
-        if (st != NS_OK)
-            return st;
-    }
-    return NS_OK;
-}
-
-/* p1 and the MIGP rows, as ns_ica_fit chooses them. */
-static ns_status sc_dims(ns_ica_fitctx *f)
-{
-    const char *who = f->sub[f->tmin_sub].path;
-    if ((size_t)f->kmax >= f->tmin)
-        return ns_error(NS_ERR_ARG,
-                        "number of components %d must be below the number of time points %zu (%s)",
-                        f->kmax, f->tmin, who);
-    f->p1 = f->p->pc1 ? f->p->pc1 : (size_t)ceil(1.5 * f->kmax);
-    if (f->p->pc1 && (f->p1 >= f->tmin || f->p1 < (size_t)f->kmax))
-        return ns_error(NS_ERR_ARG, "--pc1 %zu must be in [%d, %zu) (%s)", f->p1, f->kmax,
-                        f->tmin, who);
-    if (f->p1 >= f->tmin) {
-        ns_warn("subject PCs capped at %zu (1.5 x %d needs more than the %zu time points of %s)",
-                f->tmin - 1, f->kmax, f->tmin, who);
-        f->p1 = f->tmin - 1;
-    }
-    f->work = f->p->stacked_pca ? 0
-              : f->p->migp_rows ? f->p->migp_rows
-                                : (size_t)(2 * f->kmax > (int)f->p1 ? 2 * f->kmax : (int)f->p1);
-    if (f->work && f->work < (size_t)f->kmax)
-        return ns_error(NS_ERR_ARG, "MIGP rows %zu below the largest order %d", f->work, f->kmax);
-    return NS_OK;
-}
-
 /* ------------------------------------------------------------------- mask */
 
 static ns_status sc_mask_local(const ns_ica_fitctx *f, size_t lo, size_t hi, uint8_t *mask)
@@ -631,22 +530,6 @@ static ns_status sc_report(sc_ctx *c, const ns_ica_fitctx *g, size_t nlocal, dou
 
 /* ------------------------------------------------------------- driver */
 
-static void sc_clear(ns_ica_fitctx *f)
-{
-    for (size_t i = 0; f->sub && i < f->nsub; i++)
-        free(f->sub[i].stem), free(f->sub[i].label);
-    free(f->sub), free(f->orders), free(f->grid.idx);
-    free(f->spec_mean), free(f->geig), free(f->gall), free(f->cache_dir);
-    ns_ica_gpca_free(f->g);
-    ns_matrix_free(f->z);
-    for (size_t o = 0; f->om && o < f->norders; o++) {
-        free(f->om[o].w), free(f->om[o].a), free(f->om[o].z);
-        ns_matrix_free(f->om[o].maps);
-        ns_icasso_clear(&f->ic[o]);
-    }
-    free(f->om), free(f->ic);
-}
-
 /* Pass 2 on this rank's subjects: back-reconstruction of every order from
  * the reduced data kept by pass 1 (dual regression re-reads the data). */
 static ns_status sc_pass2(const ns_ica_fitctx *g, size_t lo, size_t n, sc_red *red)
@@ -714,13 +597,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     double t0 = sc_now();
     int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_ica_blas_threads(nt);
     ns_ica_fitctx g = {.p = p, .nsub = nsub};
-    st = sc_orders(&g);
-    if (st == NS_OK)
-        st = sc_names(&g, bold);
-    if (st == NS_OK)
-        st = sc_headers(&g);
-    if (st == NS_OK)
-        st = sc_dims(&g);
+    st = ns_ica_fit_setup(&g, bold);
     if (st == NS_OK && sc_merge_mode() < 0)
         st = ns_error(NS_ERR_ARG, "NS_SCALE_MERGE=%s: expected exact, chain or gather",
                       getenv("NS_SCALE_MERGE"));
@@ -733,7 +610,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
         st = sc_run(&c, &g, lo, hi - lo);
     if (st == NS_OK)
         st = sc_report(&c, &g, hi - lo, t0);
-    sc_clear(&g);
+    ns_ica_fit_clear(&g);
     ns_ica_blas_threads(old);
     ns_log_set_level(lev);
     return st;

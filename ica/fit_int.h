@@ -27,6 +27,11 @@ typedef struct {
     size_t mean_n;          /* subjects summed; 0 = no mean image (user mask) */
 } ns_ica_fitctx;
 
+/* Orders, subject names, headers (the majority's grid and TR), p1 and MIGP
+ * rows: everything before the mask. */
+ns_status ns_ica_fit_setup(ns_ica_fitctx *f, const char *const *bold);
+/* Frees what the stages allocated in f (not f itself). */
+void ns_ica_fit_clear(ns_ica_fitctx *f);
 ns_status ns_ica_fit_mask(ns_ica_fitctx *f);
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f);
 ns_status ns_ica_fit_group(ns_ica_fitctx *f);

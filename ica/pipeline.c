@@ -188,7 +188,19 @@ static ns_status choose_dims(ns_ica_fitctx *f)
     return NS_OK;
 }
 
-static void fit_clear(ns_ica_fitctx *f)
+ns_status ns_ica_fit_setup(ns_ica_fitctx *f, const char *const *bold)
+{
+    ns_status st = check_params(f);
+    if (st == NS_OK)
+        st = names(f, bold);
+    if (st == NS_OK)
+        st = headers(f);
+    if (st == NS_OK)
+        st = choose_dims(f);
+    return st;
+}
+
+void ns_ica_fit_clear(ns_ica_fitctx *f)
 {
     for (size_t i = 0; f->sub && i < f->nsub; i++)
         free(f->sub[i].stem), free(f->sub[i].label);
@@ -212,13 +224,7 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
     ns_ica_fitctx f = {.p = p, .nsub = nsub};
     int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_ica_blas_threads(nt);
     double t0 = now(), t1, t2, t3, t4, c0 = cpu(), c1, c2, c3, c4;
-    ns_status st = check_params(&f);
-    if (st == NS_OK)
-        st = names(&f, bold);
-    if (st == NS_OK)
-        st = headers(&f);
-    if (st == NS_OK)
-        st = choose_dims(&f);
+    ns_status st = ns_ica_fit_setup(&f, bold);
     if (st == NS_OK)
         st = ns_ica_fit_mask(&f);
     t1 = now(), c1 = cpu();
@@ -238,7 +244,7 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
         ns_info("ica timing: mask %.2f s, pass1 %.2f s, group PCA+ICA+outputs %.2f s, pass2 %.2f s, "
                 "total %.2f s; cpu %.2f / %.2f / %.2f / %.2f s",
                 t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0, c1 - c0, c2 - c1, c3 - c2, c4 - c3);
-    fit_clear(&f);
+    ns_ica_fit_clear(&f);
     ns_ica_blas_threads(old);
     return st;
 }
