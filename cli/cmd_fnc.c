@@ -46,7 +46,7 @@ static void usage(FILE *out)
           "  --max-iter N         k-means iterations (default 150)\n"
           "  --seed S             random seed (default 1)\n"
           "  --decimals N         digits after the point in the tables (default 6)\n"
-          "  --quiet, --verbose   less / more logging\n"
+          "  -q, --quiet, --verbose   less / more logging\n"
           "  --help               this help\n",
           out);
 }
@@ -197,6 +197,7 @@ static int parse_long_opt(int c, fnc_args *a)
             return ns_cli_usage_error("fnc", "--decimals wants 0..9");
         o->decimals = (int)v;
         return 0;
+    case 'q':
     case OPT_QUIET: a->quiet = 1; return 0;
     case OPT_VERBOSE: a->verbose = 1; return 0;
     case OPT_FILTER_ONLY: a->filter_only = 1; return 0;
@@ -295,7 +296,7 @@ int ns_cmd_fnc(int argc, char **argv)
     ns_fnc_study_defaults(&a.o);
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hq", long_opts, NULL)) != -1) {
         if (c == OPT_HELP || c == 'h') {
             usage(stdout);
             free(a.orders);

@@ -11,7 +11,7 @@ const char ns_cmd_report_summary[] = "write OUTPUT_DIR/report.html and one page 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: neurospectra report OUTPUT_DIR [--participants FILE] [--groups COLUMN] [--no-subjects] [--quiet]\n\n"
+            "usage: neurospectra report OUTPUT_DIR [--participants FILE] [--groups COLUMN] [--no-subjects] [-q|--quiet]\n\n"
             "Writes a self-contained OUTPUT_DIR/report.html (group maps per model order, stability,\n"
             "cross-order correlations, FNC and group differences, classification, gradient spectra,\n"
             "rank against bound, dAD bandwidth) and OUTPUT_DIR/sub-<label>.html per subject, from\n"
@@ -32,7 +32,7 @@ int ns_cmd_report(int argc, char **argv)
     ns_report_opts o;
     ns_report_opts_default(&o);
     int c, quiet = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
         case 'p': o.participants = optarg; break;
         case 'g': o.groups = optarg; break;
