@@ -258,7 +258,7 @@ static const demo_step steps[] = {
 static void where(const demo_ctx *c)
 {
     printf("\nwhere things are:\n"
-           "  data          %s/sub-*/func/sub-*_task-rest_bold.nii.gz (+ .json, confounds .tsv)\n"
+           "  data          %s/sub-*/func/sub-*_task-rest_bold.nii.gz (+ .json sidecars)\n"
            "  participants  %s/participants.tsv\n"
            "  ground truth  %s/derivatives/simulation/truth.json (effects, parameters),\n"
            "                .../group/desc-true_components.nii.gz, .../sub-*/func/*_desc-true_timeseries.tsv\n"
