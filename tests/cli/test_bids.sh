@@ -115,6 +115,21 @@ ls out/sub-03/ses-1/func/.ns-* 2>/dev/null && echo "(temporaries left by the kil
 cmp ref_tc.tsv out/sub-03/ses-1/func/$tc \
   || fail "rerun after a kill differs from the uninterrupted run"
 
+# 3b. two participant jobs at once into one OUTPUT_DIR (as Slurm array jobs would).
+for l in 04 05; do
+  cp out/sub-$l/ses-2/func/sub-${l}_ses-2_task-rest_run-1_space-${space}_desc-ica8_timeseries.tsv ref_$l.tsv
+  rm -f out/work/status/sub-${l}_*.tsv out/sub-$l/ses-*/func/*desc-ica*
+done
+"$NS_BIN" fmriprep out participant --space "$space" --participant_label 04 >par04.log 2>&1 & p1=$!
+"$NS_BIN" fmriprep out participant --space "$space" --participant_label 05 >par05.log 2>&1 & p2=$!
+wait $p1 || { cat par04.log; fail "concurrent participant job 04 failed"; }
+wait $p2 || { cat par05.log; fail "concurrent participant job 05 failed"; }
+for l in 04 05; do
+  cmp ref_$l.tsv out/sub-$l/ses-2/func/sub-${l}_ses-2_task-rest_run-1_space-${space}_desc-ica8_timeseries.tsv \
+    || fail "concurrent job for sub-$l differs from the sequential result"
+  [ "$(ls out/work/status/sub-${l}_*.backrecon.tsv | wc -l)" -eq 2 ] || fail "status files of sub-$l"
+done
+
 # 4. group level again: models reused, FNC/classifiers/report redone.
 set +e
 "$NS_BIN" fmriprep out group --space "$space" --orders 8,12 --models logreg --folds 3 --seed 2 >group2.log 2>&1
