@@ -268,14 +268,22 @@ static ns_status fit_models(const ns_bids_opts *o, const ns_bids_runs *runs, con
     return s;
 }
 
+/* Every group output of a finished fit is there: a fit killed after some of
+ * them were written is redone, not reused. The cross-order table is the last
+ * file ns_ica_fit writes. */
 static int models_saved(const ns_bids_opts *o, const int *orders, int norders)
 {
-    for (int k = 0; k < norders; k++) {
-        char model[4200];
-        snprintf(model, sizeof model, "%s/group/desc-ica%d_model.npz", o->out_dir, orders[k]);
-        if (!ns_file_exists(model))
-            return 0;
-    }
+    static const char *const per_order[] = {"components.nii.gz", "stability.tsv", "model.npz"};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/group/desc-icamulti_crossorder.tsv", o->out_dir);
+    if (!ns_file_exists(path))
+        return 0;
+    for (int k = 0; k < norders; k++)
+        for (size_t j = 0; j < sizeof per_order / sizeof per_order[0]; j++) {
+            snprintf(path, sizeof path, "%s/group/desc-ica%d_%s", o->out_dir, orders[k], per_order[j]);
+            if (!ns_file_exists(path))
+                return 0;
+        }
     return 1;
 }
 
