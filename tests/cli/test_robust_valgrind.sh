@@ -20,41 +20,8 @@ PY=${NS_PYTHON:-/usr/bin/python3}
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-command -v valgrind >/dev/null || { echo "FAIL: valgrind is not installed (./run installs it)"; exit 1; }
-if grep -q "NS_SANITIZE:BOOL=ON" "${NS_BUILD:-/nonexistent}/CMakeCache.txt" 2>/dev/null; then
-  echo "skip: ASan build (valgrind cannot run ASan binaries; the Release build runs this test)"
-  exit 0
-fi
-# libgomp's pool threads are alive at exit: their thread-local blocks show as
-# "possibly lost" from pthread_create inside libgomp (as in test_valgrind.sh).
-cat >"$T/gomp.supp" <<'EOF'
-{
-   libgomp-pool-threads-tls
-   Memcheck:Leak
-   match-leak-kinds: possible
-   ...
-   fun:_dl_allocate_tls
-   ...
-   fun:pthread_create*
-   obj:*libgomp.so*
-}
-EOF
-fail=0
+. "$NS_SRC/tests/cli/valgrind_lib.sh"
 t_start=$SECONDS
-vg() { # NAME EXPECTED-STATUS CMD...: that status and an empty valgrind log
-  local name=$1 want=$2 rc=0
-  shift 2
-  OMP_NUM_THREADS=2 valgrind -q --error-exitcode=99 --leak-check=full \
-    --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible \
-    --suppressions="$T/gomp.supp" --num-callers=30 --log-file="$T/$name.vg" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
-  if [ -s "$T/$name.vg" ] || [ $rc = 99 ]; then
-    echo "FAIL: $name: valgrind reports errors:"; head -40 "$T/$name.vg"; fail=1
-  elif [ $rc != "$want" ]; then
-    echo "FAIL: $name: exit $rc, expected $want"; grep -v "info:" "$T/$name.err" | head -5; fail=1
-  else
-    echo "ok: $name: exit $rc, clean under memcheck"
-  fi
-}
 
 "$NS_BIN" simulate "$T/bids" --subjects 6 --shape 40,40,1 --timepoints 60 --sources 8 --motion --seed 3 -q
 "$NS_BIN" simulate "$T/other" --subjects 1 --shape 36,40,1 --timepoints 60 --sources 8 --seed 3 -q

@@ -8,8 +8,7 @@
 #   with a tiny configuration (2 OpenMP threads), simulate failing on an
 #   unwritable output path.
 # valgrind is installed by ./run; its absence is a failure. The ASan build
-# is skipped (valgrind cannot run ASan binaries; its own run of this test
-# under the Release build covers it).
+# does not register this test (valgrind cannot run ASan binaries).
 # One suppression: libgomp keeps its worker threads alive until exit, so
 # their thread-local blocks show as "possibly lost" from pthread_create in
 # libgomp; nothing of ours.
@@ -18,42 +17,7 @@ set -euo pipefail
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-if ! command -v valgrind >/dev/null; then
-  echo "FAIL: valgrind is not installed (./run installs it)"
-  exit 1
-fi
-if grep -q "NS_SANITIZE:BOOL=ON" "${NS_BUILD:-/nonexistent}/CMakeCache.txt" 2>/dev/null; then
-  echo "skip: ASan build (valgrind cannot run ASan binaries; the Release build runs this test)"
-  exit 0
-fi
-cat >"$T/gomp.supp" <<'EOF'
-{
-   libgomp-pool-threads-tls
-   Memcheck:Leak
-   match-leak-kinds: possible
-   ...
-   fun:_dl_allocate_tls
-   ...
-   fun:pthread_create*
-   obj:*libgomp.so*
-}
-EOF
-fail=0
-# vg NAME EXPECTED_STATUS CMD...: valgrind errors exit 99, distinct from ours.
-vg() {
-  local name=$1 want=$2 rc=0
-  shift 2
-  OMP_NUM_THREADS=2 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
-    --show-leak-kinds=definite,indirect,possible --suppressions="$T/gomp.supp" \
-    --log-file="$T/$name.vg" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
-  if [ -s "$T/$name.vg" ] || [ $rc = 99 ]; then
-    echo "FAIL: $name: valgrind reports errors:"; head -40 "$T/$name.vg"; fail=1
-  elif [ $rc != "$want" ]; then
-    echo "FAIL: $name: exit $rc, expected $want"; head -5 "$T/$name.err"; fail=1
-  else
-    echo "ok: $name: clean under memcheck (exit $rc)"
-  fi
-}
+. "$NS_SRC/tests/cli/valgrind_lib.sh"
 
 c="$NS_SRC/tests/corpus"
 head -c 348 "$c/analyze/analyze_i16.hdr+img" >"$T/pair.hdr"

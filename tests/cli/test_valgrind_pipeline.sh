@@ -13,49 +13,18 @@ set -euo pipefail
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-command -v valgrind >/dev/null || { echo "FAIL: valgrind is not installed (./run installs it)"; exit 1; }
-if grep -q "NS_SANITIZE:BOOL=ON" "${NS_BUILD:-/nonexistent}/CMakeCache.txt" 2>/dev/null; then
-  echo "skip: ASan build (valgrind cannot run ASan binaries; the Release build runs this test)"
-  exit 0
-fi
-cat >"$T/gomp.supp" <<'EOF'
-{
-   libgomp-pool-threads-tls
-   Memcheck:Leak
-   match-leak-kinds: possible
-   ...
-   fun:_dl_allocate_tls
-   ...
-   fun:pthread_create*
-   obj:*libgomp.so*
-}
-EOF
-fail=0
-vg() { # NAME CMD...: must exit 0 with an empty valgrind log
-  local name=$1 rc=0
-  shift
-  OMP_NUM_THREADS=2 valgrind -q --error-exitcode=99 --leak-check=full \
-    --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible \
-    --suppressions="$T/gomp.supp" --num-callers=30 --log-file="$T/$name.vg" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
-  if [ -s "$T/$name.vg" ] || [ $rc = 99 ]; then
-    echo "FAIL: $name: valgrind reports errors:"; head -40 "$T/$name.vg"; fail=1
-  elif [ $rc != 0 ]; then
-    echo "FAIL: $name: exit $rc"; head -5 "$T/$name.err"; fail=1
-  else
-    echo "ok: $name: clean under memcheck"
-  fi
-}
+. "$NS_SRC/tests/cli/valgrind_lib.sh"
 
 "$NS_BIN" simulate "$T/bids" --subjects 6 --shape 16,16 --timepoints 40 --sources 4 --motion -q
-vg ica "$NS_BIN" ica -o "$T/out" --bids "$T/bids" --orders 4 --runs 2 -q
-vg fnc "$NS_BIN" fnc "$T/out" --confounds motion --dynamic --window 10 --states 2 --quiet
+vg ica 0 "$NS_BIN" ica -o "$T/out" --bids "$T/bids" --orders 4 --runs 2 -q
+vg fnc 0 "$NS_BIN" fnc "$T/out" --confounds motion --dynamic --window 10 --states 2 --quiet
 [ -f "$T/out/group/desc-fnc_features.tsv" ] || { echo "FAIL: fnc wrote no feature table"; fail=1; }
-vg train-logreg "$NS_BIN" train "$T/out/group/desc-fnc_features.tsv" --labels "$T/bids/participants.tsv" \
+vg train-logreg 0 "$NS_BIN" train "$T/out/group/desc-fnc_features.tsv" --labels "$T/bids/participants.tsv" \
   --target diagnosis -o "$T/train" --folds 2 -q
-vg train-gru-spectra "$NS_BIN" train "$T/out" --match desc-ica4_timeseries --labels "$T/bids/participants.tsv" \
+vg train-gru-spectra 0 "$NS_BIN" train "$T/out" --match desc-ica4_timeseries --labels "$T/bids/participants.tsv" \
   --target diagnosis -o "$T/train-gru" --folds 2 --model gru:8 --epochs 3 --groups diagnosis -q
 [ -d "$T/train-gru/spectra" ] || { echo "FAIL: no spectra written"; fail=1; }
-vg report "$NS_BIN" report "$T/out" --participants "$T/bids/participants.tsv" --quiet
+vg report 0 "$NS_BIN" report "$T/out" --participants "$T/bids/participants.tsv" --quiet
 [ -s "$T/out/report.html" ] || { echo "FAIL: no report written"; fail=1; }
 
 [ $fail = 0 ] || exit 1
