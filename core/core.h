@@ -104,6 +104,11 @@ ns_matrix ns_matrix_rows(const ns_matrix *m, size_t r0, size_t n);
 ns_matrix *ns_matrix_copy(const ns_matrix *m);
 #define NS_AT(m, i, j) ((m)->data[(size_t)(i) * (m)->stride + (size_t)(j)])
 
+/* Sets OpenBLAS's thread count (n < 1 means 1) and returns the previous
+ * one: stages that run subjects on OpenMP threads set it to 1 around the
+ * parallel region (BLAS threads inside OpenMP threads oversubscribe). */
+int ns_blas_threads(int n);
+
 /* Overflow-checked a*b (and a*b*c); return 0 on overflow. */
 int ns_mul_size(size_t a, size_t b, size_t *out);
 /* malloc/calloc of n*size bytes with overflow check; set a message on failure. */

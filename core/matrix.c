@@ -1,4 +1,5 @@
 /* float32 matrices, views and checked allocation. */
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,4 +84,11 @@ ns_matrix *ns_matrix_copy(const ns_matrix *m)
     for (size_t i = 0; i < m->rows; i++)
         memcpy(c->data + i * c->stride, m->data + i * m->stride, m->cols * sizeof(float));
     return c;
+}
+
+int ns_blas_threads(int n)
+{
+    int old = openblas_get_num_threads();
+    openblas_set_num_threads(n < 1 ? 1 : n);
+    return old;
 }

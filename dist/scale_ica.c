@@ -595,7 +595,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     if (c.rank > 0 && lev > NS_LOG_WARN) /* one copy of the progress lines */
         ns_log_set_level(NS_LOG_WARN);
     double t0 = sc_now();
-    int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_ica_blas_threads(nt);
+    int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_blas_threads(nt);
     ns_ica_fitctx g = {.p = p, .nsub = nsub};
     st = ns_ica_fit_setup(&g, bold);
     if (st == NS_OK && sc_merge_mode() < 0)
@@ -611,7 +611,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     if (st == NS_OK)
         st = sc_report(&c, &g, hi - lo, t0);
     ns_ica_fit_clear(&g);
-    ns_ica_blas_threads(old);
+    ns_blas_threads(old);
     ns_log_set_level(lev);
     return st;
 }

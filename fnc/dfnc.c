@@ -61,7 +61,7 @@ ns_status ns_fnc_dfnc_windows(const double *x, size_t T, size_t K, size_t w, dou
                         T);
     size_t E = ns_fnc_nedges(K), per = T + 2 * T * K + K * K + 2 * K;
     size_t bad_win = nw, bad_col = 0;
-    int nomem = 0;
+    int nomem = 0, blas_old = ns_blas_threads(1); /* one BLAS thread per window's thread */
 #pragma omp parallel
     {
         double *buf = malloc(per * sizeof(double));
@@ -82,6 +82,7 @@ ns_status ns_fnc_dfnc_windows(const double *x, size_t T, size_t K, size_t w, dou
         }
         free(buf);
     }
+    ns_blas_threads(blas_old);
     if (nomem)
         return ns_error(NS_ERR_NOMEM, "out of memory for windowed FNC");
     if (bad_win < nw)

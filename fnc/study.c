@@ -237,25 +237,22 @@ static ns_status select_components(fnc_study *s, json_t *sel_json)
 
 /* The relmats of a run: one per order (its diagonal block) and, with
  * several orders, the multi-scale matrix. */
-static ns_status write_relmats(fnc_study *s, fnc_run *r, const double *z, double *block)
+static ns_status write_relmats(fnc_study *s, fnc_run *r, const double *z, ns_fnc__symfmt *fmt)
 {
     char *path = NULL;
     const char *const *ids = (const char *const *)s->ids;
     ns_status st = NS_OK;
+    ns_fnc__symfmt_fill(fmt, z, s->o->decimals);
     for (int j = 0; j < s->norders && !st; j++) {
-        size_t a = s->koff[j], n = (size_t)s->orders[j];
-        for (size_t i = 0; i < n; i++)
-            memcpy(block + i * n, z + (a + i) * s->K + a, n * sizeof(double));
         if (asprintf(&path, "%s_desc-ica%d_relmat.tsv", r->stem, s->orders[j]) < 0)
             return ns_error(NS_ERR_NOMEM, "out of memory");
-        st = ns_fnc_write_labelled(path, block, n, n, "component", ids + a, ids + a,
-                                   s->o->decimals);
+        st = ns_fnc__symfmt_write(fmt, path, s->koff[j], (size_t)s->orders[j], "component", ids);
         free(path);
     }
     if (!st && s->norders > 1) {
         if (asprintf(&path, "%s_desc-icamulti_relmat.tsv", r->stem) < 0)
             return ns_error(NS_ERR_NOMEM, "out of memory");
-        st = ns_fnc_write_labelled(path, z, s->K, s->K, "component", ids, ids, s->o->decimals);
+        st = ns_fnc__symfmt_write(fmt, path, 0, s->K, "component", ids);
         free(path);
     }
     return st;
@@ -267,6 +264,8 @@ typedef struct {
     size_t nacc;   /* runs summed */
     char *line;
     size_t E;
+    const char *text; /* the only run's row, formatted by its worker */
+    size_t ntext;
 } feat_writer;
 
 static ns_status features_open(fnc_study *s, feat_writer *w)
@@ -303,11 +302,13 @@ static void selected_edges(const fnc_study *s, const double *z, double *e)
             e[n++] = z[s->sel[a] * s->K + s->sel[b]];
 }
 
-static void features_add(feat_writer *w, const double *e)
+static void features_add(feat_writer *w, const double *e, const char *text, size_t ntext)
 {
     for (size_t i = 0; i < w->E; i++)
         w->acc[i] += e[i];
     w->nacc++;
+    w->text = text;
+    w->ntext = ntext;
 }
 
 /* Writes the participant's row: the mean Fisher z over its runs. */
@@ -315,10 +316,18 @@ static void features_flush(feat_writer *w, const char *participant, int decimals
 {
     if (w->nacc == 0)
         return;
+    FILE *fp = ns_afile_stream(w->f);
+    if (w->nacc == 1 && w->text) { /* one run: its row as the worker formatted it */
+        fputs(participant, fp);
+        fwrite(w->text, 1, w->ntext, fp);
+        memset(w->acc, 0, w->E * sizeof(double));
+        w->nacc = 0;
+        w->text = NULL;
+        return;
+    }
     for (size_t e = 0; e < w->E; e++)
         w->acc[e] /= (double)w->nacc;
     size_t o = (size_t)ns_fnc__format_line(w->line, w->acc, w->E, decimals);
-    FILE *fp = ns_afile_stream(w->f);
     fputs(participant, fp);
     fwrite(w->line, 1, o, fp);
     memset(w->acc, 0, w->E * sizeof(double));
@@ -328,7 +337,8 @@ static void features_flush(feat_writer *w, const char *participant, int decimals
 /* Per-thread buffers of pass 2. */
 typedef struct {
     pp_cache c;
-    double *z, *block;
+    double *z;
+    ns_fnc__symfmt fmt;
 } worker;
 
 /* A run's results waiting to be merged in order. */
@@ -336,6 +346,8 @@ typedef struct {
     ns_status st;
     char *msg;
     double *edges;
+    char *text; /* the selected edges formatted as a feature row */
+    size_t ntext;
     fnc_run_data d; /* kept for dynamic FNC */
     run_stats rs;
 } run_slot;
@@ -350,9 +362,11 @@ static void static_run(fnc_study *s, fnc_run *r, worker *wk, run_slot *sl)
         sl->st = ns_fnc_static(sl->d.x, sl->d.T, s->K, wk->z, NULL);
         double t1 = now();
         if (!sl->st)
-            sl->st = write_relmats(s, r, wk->z, wk->block);
+            sl->st = write_relmats(s, r, wk->z, &wk->fmt);
         if (!sl->st)
             selected_edges(s, wk->z, sl->edges);
+        if (!sl->st)
+            sl->ntext = ns_fnc__symfmt_row(&wk->fmt, s->sel, s->nsel, sl->text);
         sl->rs.t_compute += t1 - t0;
         sl->rs.t_write += now() - t1;
     }
@@ -372,7 +386,7 @@ static void merge_run(fnc_study *s, fnc_run *r, run_slot *sl, feat_writer *w)
     if (sl->st)
         ns_fnc__report(s, r, "%s", sl->msg ? sl->msg : "failed");
     else
-        features_add(w, sl->edges);
+        features_add(w, sl->edges, sl->text, sl->ntext);
     merge_stats(s, r, &sl->rs);
     ns_fnc__run_data_free(&sl->d);
     free(sl->msg);
@@ -384,21 +398,17 @@ static void workers_free(worker *wk, int n)
     for (int t = 0; wk && t < n; t++) {
         ns_fnc_postproc_free(wk[t].c.p);
         free(wk[t].z);
-        free(wk[t].block);
+        ns_fnc__symfmt_clear(&wk[t].fmt);
     }
     free(wk);
 }
 
 static worker *workers_create(const fnc_study *s, int n)
 {
-    size_t bmax = 0;
-    for (int j = 0; j < s->norders; j++)
-        bmax = (size_t)s->orders[j] > bmax ? (size_t)s->orders[j] : bmax;
     worker *wk = ns_calloc((size_t)n, sizeof(worker));
     for (int t = 0; wk && t < n; t++) {
         wk[t].z = ns_alloc(s->K * s->K, sizeof(double));
-        wk[t].block = ns_alloc(bmax * bmax, sizeof(double));
-        if (!wk[t].z || !wk[t].block) {
+        if (!wk[t].z || ns_fnc__symfmt_init(&wk[t].fmt, s->K)) {
             workers_free(wk, n);
             return NULL;
         }
@@ -409,7 +419,7 @@ static worker *workers_create(const fnc_study *s, int n)
 static void slots_free(run_slot *sl, size_t n)
 {
     for (size_t i = 0; sl && i < n; i++)
-        free(sl[i].edges);
+        free(sl[i].edges), free(sl[i].text);
     free(sl);
 }
 
@@ -417,7 +427,8 @@ static run_slot *slots_create(size_t n, size_t E)
 {
     run_slot *sl = ns_calloc(n, sizeof(run_slot));
     for (size_t i = 0; sl && i < n; i++)
-        if (!(sl[i].edges = ns_alloc(E ? E : 1, sizeof(double)))) {
+        if (!(sl[i].edges = ns_alloc(E ? E : 1, sizeof(double))) ||
+            !(sl[i].text = ns_alloc(ns_fnc__symfmt_row_size(E), 1))) {
             slots_free(sl, n);
             return NULL;
         }
@@ -437,8 +448,10 @@ static ns_status static_pass(fnc_study *s, ns_fnc_study_result *res)
     if (!st && !sl)
         st = NS_ERR_NOMEM;
     ns_progress *pg = ns_progress_create("fnc", s->nruns);
+    int blas_old = nth > 1 ? ns_blas_threads(1) : 0;
     for (size_t b0 = 0; b0 < s->nruns && !st; b0 += batch) {
         size_t nb = s->nruns - b0 < batch ? s->nruns - b0 : batch;
+        w.text = NULL; /* the slots are about to be refilled */
 #pragma omp parallel for schedule(dynamic, 1)
         for (size_t i = 0; i < nb; i++)
             if (!s->runs[b0 + i].failed)
@@ -457,6 +470,8 @@ static ns_status static_pass(fnc_study *s, ns_fnc_study_result *res)
             ns_progress_update(pg, b0 + i + 1);
         }
     }
+    if (nth > 1)
+        ns_blas_threads(blas_old);
     ns_progress_free(pg);
     double t0 = now();
     if (!st && res->participants > 0)

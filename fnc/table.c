@@ -54,11 +54,12 @@ static ns_status parse_header(ns_fnc_table *t, const char *p, const char *end, c
     return NS_OK;
 }
 
-/* Decimal [p, end) by Clinger's fast path: a significand of at most 15
- * digits and a power of ten of at most 22 give one correctly rounded
- * operation, the same double strtod returns. Returns 0 on success, -1 when
- * the text needs strtod (or is not a number). */
-static int parse_fast(const char *p, const char *end, double *out)
+/* A decimal number at p (before end) by Clinger's fast path: a
+ * significand of at most 15 digits and a power of ten of at most 22 give
+ * one correctly rounded operation, the same double strtod returns. Returns
+ * where the number stops, or NULL when the text needs strtod (or is not a
+ * number). */
+static const char *parse_fast(const char *p, const char *end, double *out)
 {
     static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -79,7 +80,7 @@ static int parse_fast(const char *p, const char *end, double *out)
                 nd++;
             }
     if (!any || nd > 15)
-        return -1;
+        return NULL;
     if (p < end && (*p == 'e' || *p == 'E')) {
         int eneg = 0, ev = 0, edig = 0;
         p++;
@@ -88,39 +89,55 @@ static int parse_fast(const char *p, const char *end, double *out)
         for (; p < end && *p >= '0' && *p <= '9' && ev < 10000; p++, edig = 1)
             ev = ev * 10 + (*p - '0');
         if (!edig)
-            return -1;
+            return NULL;
         e10 += eneg ? -ev : ev;
     }
-    if (p != end || e10 < -22 || e10 > 22)
-        return -1;
+    if (e10 < -22 || e10 > 22)
+        return NULL;
     double v = (double)m;
     v = e10 < 0 ? v / p10[-e10] : v * p10[e10];
     *out = neg ? -v : v;
-    return 0;
+    return p;
 }
 
-/* Parses one data line into row (ncols values). */
+/* One cell the slow way: [p, q) is empty, n/a or a number strtod reads
+ * to its end. */
+static ns_status parse_slow(const char *p, const char *q, double *v, const char *path,
+                            size_t lineno, size_t col)
+{
+    const char *cell_end = (q > p && q[-1] == '\r') ? q - 1 : q;
+    if (cell_end == p || (cell_end - p == 3 && !memcmp(p, "n/a", 3))) {
+        *v = NAN;
+        return NS_OK;
+    }
+    char *stop;
+    errno = 0;
+    *v = strtod(p, &stop);
+    if (stop != cell_end)
+        return ns_error(NS_ERR_FORMAT, "line %zu, column %zu is not a number (%s)", lineno, col,
+                        path);
+    return NS_OK;
+}
+
+/* Parses one data line into row (ncols values): one pass over the text
+ * when every cell takes the fast path. */
 static ns_status parse_row(const char *p, const char *end, double *row, size_t ncols,
                            const char *path, size_t lineno)
 {
     for (size_t j = 0; j < ncols; j++) {
-        const char *q = p;
-        while (q < end && *q != '\t')
+        const char *q = parse_fast(p, end, &row[j]);
+        if (q && q < end && *q == '\r' && q + 1 == end)
             q++;
+        if (!q || (q < end && *q != '\t')) { /* not a plain number: find the cell's end */
+            for (q = p; q < end && *q != '\t';)
+                q++;
+            ns_status st = parse_slow(p, q, &row[j], path, lineno, j + 1);
+            if (st)
+                return st;
+        }
         if (q == end && j + 1 < ncols)
             return ns_error(NS_ERR_FORMAT, "line %zu has %zu cells, expected %zu (%s)", lineno,
                             j + 1, ncols, path);
-        const char *cell_end = (q > p && q[-1] == '\r') ? q - 1 : q;
-        if (cell_end == p || (cell_end - p == 3 && !memcmp(p, "n/a", 3))) {
-            row[j] = NAN;
-        } else if (parse_fast(p, cell_end, &row[j])) {
-            char *stop;
-            errno = 0;
-            row[j] = strtod(p, &stop);
-            if (stop != cell_end)
-                return ns_error(NS_ERR_FORMAT, "line %zu, column %zu is not a number (%s)",
-                                lineno, j + 1, path);
-        }
         p = q + 1;
     }
     if (p <= end)
@@ -259,21 +276,32 @@ int ns_fnc__format_line(char *line, const double *x, size_t n, int decimals)
     return (int)o;
 }
 
+/* Opens path atomically and writes the header: label, then the names. */
+static ns_status open_labelled(const char *path, const char *label, const char *const *names,
+                               size_t n, ns_afile **out)
+{
+    ns_status st = ns_afile_open(path, out);
+    if (st)
+        return st;
+    FILE *fp = ns_afile_stream(*out);
+    fputs(label, fp);
+    for (size_t j = 0; j < n; j++) {
+        fputc('\t', fp);
+        fputs(names[j], fp);
+    }
+    fputc('\n', fp);
+    return NS_OK;
+}
+
 ns_status ns_fnc_write_labelled(const char *path, const double *x, size_t rows, size_t cols,
                                 const char *label, const char *const *row_names,
                                 const char *const *col_names, int decimals)
 {
     ns_afile *f;
-    ns_status st = ns_afile_open(path, &f);
+    ns_status st = open_labelled(path, label, col_names, cols, &f);
     if (st)
         return st;
     FILE *fp = ns_afile_stream(f);
-    fputs(label, fp);
-    for (size_t j = 0; j < cols; j++) {
-        fputc('\t', fp);
-        fputs(col_names[j], fp);
-    }
-    fputc('\n', fp);
     char *line = malloc(cols * 34 + 2);
     if (!line) {
         ns_afile_abort(f);
@@ -286,4 +314,103 @@ ns_status ns_fnc_write_labelled(const char *path, const double *x, size_t rows, 
     }
     free(line);
     return ns_afile_commit(f);
+}
+
+/* Longest text format_fixed writes (snprintf's "%.17g" of a double), and
+ * the room snprintf is given. */
+#define SYMFMT_CELL 24
+#define SYMFMT_SLACK 32
+
+ns_status ns_fnc__symfmt_init(ns_fnc__symfmt *f, size_t K)
+{
+    *f = (ns_fnc__symfmt){.K = K};
+    size_t cells = K * (K + 1) / 2;
+    if (cells * SYMFMT_CELL + SYMFMT_SLACK > UINT32_MAX)
+        return ns_error(NS_ERR_ARG, "too many components to format (%zu)", K);
+    f->pool = ns_calloc(cells * SYMFMT_CELL + SYMFMT_SLACK, 1);
+    f->line = ns_alloc(K * (SYMFMT_CELL + 1) + SYMFMT_SLACK, 1);
+    size_t kk = K * K > 0 ? K * K : 1;
+    f->off = ns_alloc(kk, sizeof(uint32_t));
+    f->len = ns_alloc(kk, 1);
+    if (!f->pool || !f->line || !f->off || !f->len) {
+        ns_fnc__symfmt_clear(f);
+        return ns_error(NS_ERR_NOMEM, "out of memory");
+    }
+    return NS_OK;
+}
+
+void ns_fnc__symfmt_clear(ns_fnc__symfmt *f)
+{
+    free(f->pool);
+    free(f->line);
+    free(f->off);
+    free(f->len);
+    *f = (ns_fnc__symfmt){0};
+}
+
+void ns_fnc__symfmt_fill(ns_fnc__symfmt *f, const double *z, int decimals)
+{
+    size_t K = f->K, pos = 0;
+    for (size_t i = 0; i < K; i++)
+        for (size_t j = i; j < K; j++) {
+            int o = format_fixed(f->pool + pos, z[i * K + j], decimals);
+            f->off[i * K + j] = f->off[j * K + i] = (uint32_t)pos;
+            f->len[i * K + j] = f->len[j * K + i] = (uint8_t)o;
+            pos += (size_t)o;
+        }
+}
+
+/* Copies a cell of at most SYMFMT_CELL bytes in fixed 16-byte moves (two
+ * instructions, against a byte loop for a variable-length memcpy); the
+ * buffers have SYMFMT_SLACK bytes of room past their last cell. */
+static inline void copy_cell(char *dst, const char *src, size_t len)
+{
+    memcpy(dst, src, 16);
+    if (len > 16)
+        memcpy(dst + 16, src + 16, 16);
+}
+
+ns_status ns_fnc__symfmt_write(const ns_fnc__symfmt *f, const char *path, size_t a, size_t n,
+                               const char *label, const char *const *ids)
+{
+    ns_afile *af;
+    ns_status st = open_labelled(path, label, ids + a, n, &af);
+    if (st)
+        return st;
+    FILE *fp = ns_afile_stream(af);
+    for (size_t i = a; i < a + n; i++) {
+        const uint32_t *off = f->off + i * f->K;
+        const uint8_t *len = f->len + i * f->K;
+        size_t o = 0;
+        for (size_t j = a; j < a + n; j++) {
+            f->line[o++] = '\t';
+            copy_cell(f->line + o, f->pool + off[j], len[j]);
+            o += len[j];
+        }
+        f->line[o++] = '\n';
+        fputs(ids[i], fp);
+        fwrite(f->line, 1, o, fp);
+    }
+    return ns_afile_commit(af);
+}
+
+size_t ns_fnc__symfmt_row_size(size_t E)
+{
+    return E * (SYMFMT_CELL + 1) + SYMFMT_SLACK;
+}
+
+size_t ns_fnc__symfmt_row(const ns_fnc__symfmt *f, const size_t *sel, size_t nsel, char *out)
+{
+    size_t o = 0;
+    for (size_t a = 0; a < nsel; a++) {
+        const uint32_t *off = f->off + sel[a] * f->K;
+        const uint8_t *len = f->len + sel[a] * f->K;
+        for (size_t b = a + 1; b < nsel; b++) {
+            out[o++] = '\t';
+            copy_cell(out + o, f->pool + off[sel[b]], len[sel[b]]);
+            o += len[sel[b]];
+        }
+    }
+    out[o++] = '\n';
+    return o;
 }

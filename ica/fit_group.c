@@ -49,7 +49,7 @@ ns_status ns_ica_fit_group(ns_ica_fitctx *f)
     /* One run per order: the orders are the parallel jobs; else the runs. */
     int by_order = f->p->runs <= 1 && f->norders > 1 && nt > 1;
     ns_ica_err err = {0};
-    int old = by_order ? ns_ica_blas_threads(1) : 0;
+    int old = by_order ? ns_blas_threads(1) : 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (by_order)
     for (size_t o = 0; o < f->norders; o++) {
         ns_status s1 = err.code == NS_OK ? fit_order(f, f->norders - 1 - o, by_order ? 1 : nt)
@@ -58,7 +58,7 @@ ns_status ns_ica_fit_group(ns_ica_fitctx *f)
             ns_ica_err_keep(&err, s1);
     }
     if (by_order)
-        ns_ica_blas_threads(old);
+        ns_blas_threads(old);
     return ns_ica_err_raise(&err);
 }
 

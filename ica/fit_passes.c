@@ -270,7 +270,7 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     if (st != NS_OK)
         return st;
     ns_ica_err err = {0};
-    int nt = nthreads(f), old = nt > 1 ? ns_ica_blas_threads(1) : 0;
+    int nt = nthreads(f), old = nt > 1 ? ns_blas_threads(1) : 0;
     ns_progress *pr = ns_progress_create("ica: subject PCA", f->nsub);
     size_t done = 0;
 #pragma omp parallel for ordered schedule(static, 1) num_threads(nt)
@@ -294,7 +294,7 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     }
     ns_progress_free(pr);
     if (nt > 1)
-        ns_ica_blas_threads(old);
+        ns_blas_threads(old);
     return ns_ica_err_raise(&err);
 }
 
@@ -324,7 +324,7 @@ static ns_status backrecon_subject(ns_ica_fitctx *f, size_t i)
 ns_status ns_ica_fit_pass2(ns_ica_fitctx *f)
 {
     ns_ica_err err = {0};
-    int nt = nthreads(f), old = nt > 1 ? ns_ica_blas_threads(1) : 0;
+    int nt = nthreads(f), old = nt > 1 ? ns_blas_threads(1) : 0;
     ns_progress *pr = ns_progress_create("ica: back-reconstruction", f->nsub);
     size_t done = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
@@ -341,6 +341,6 @@ ns_status ns_ica_fit_pass2(ns_ica_fitctx *f)
     }
     ns_progress_free(pr);
     if (nt > 1)
-        ns_ica_blas_threads(old);
+        ns_blas_threads(old);
     return ns_ica_err_raise(&err);
 }

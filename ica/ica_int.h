@@ -29,10 +29,6 @@ ns_status ns_ica_sym_orth(double *w, size_t k);
 /* A random orthogonal k x k matrix (QR of a normal matrix). */
 ns_status ns_ica_random_orth(ns_rng *rng, size_t k, double *w);
 
-/* Number of BLAS threads for the calling region (OpenBLAS); returns the
- * previous value. */
-int ns_ica_blas_threads(int n);
-
 /* Errors raised inside OpenMP loops: the first message is kept and
  * re-raised on the calling thread by ns_ica_err_raise. */
 typedef struct {

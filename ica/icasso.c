@@ -24,7 +24,7 @@ static ns_status run_all(const ns_matrix *z, const ns_ica_opts *o, size_t runs, 
     size_t K = z->rows;
     ns_ica_err err = {0};
     int nt = nthreads < 1 ? 1 : nthreads;
-    int old = nt > 1 ? ns_ica_blas_threads(1) : 0;
+    int old = nt > 1 ? ns_blas_threads(1) : 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (size_t r = 0; r < runs; r++) {
         if (err.code != NS_OK)
@@ -36,7 +36,7 @@ static ns_status run_all(const ns_matrix *z, const ns_ica_opts *o, size_t runs, 
             ns_ica_err_keep(&err, st);
     }
     if (nt > 1)
-        ns_ica_blas_threads(old);
+        ns_blas_threads(old);
     return ns_ica_err_raise(&err);
 }
 

@@ -171,13 +171,6 @@ ns_status ns_ica_random_orth(ns_rng *rng, size_t k, double *w)
     return NS_OK;
 }
 
-int ns_ica_blas_threads(int n)
-{
-    int old = openblas_get_num_threads();
-    openblas_set_num_threads(n < 1 ? 1 : n);
-    return old;
-}
-
 void ns_ica_err_keep(ns_ica_err *e, ns_status code)
 {
 #pragma omp critical(ns_ica_err)

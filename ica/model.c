@@ -324,7 +324,7 @@ ns_status ns_ica_apply_model(const char *model_path, const char *out_dir,
     if (st == NS_OK)
         st = ns_ica_dataset_description(out_dir);
     ns_ica_err err = {0};
-    int nt = nprocs < 1 ? 1 : nprocs, old = nt > 1 ? ns_ica_blas_threads(1) : 0;
+    int nt = nprocs < 1 ? 1 : nprocs, old = nt > 1 ? ns_blas_threads(1) : 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1 && st == NS_OK)
     for (size_t i = 0; i < nsub; i++) {
         if (st != NS_OK || err.code != NS_OK)
@@ -334,7 +334,7 @@ ns_status ns_ica_apply_model(const char *model_path, const char *out_dir,
             ns_ica_err_keep(&err, s1);
     }
     if (nt > 1)
-        ns_ica_blas_threads(old);
+        ns_blas_threads(old);
     if (st == NS_OK)
         st = ns_ica_err_raise(&err);
     model_clear(&lm);

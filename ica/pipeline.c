@@ -222,7 +222,7 @@ void ns_ica_fit_clear(ns_ica_fitctx *f)
 ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub)
 {
     ns_ica_fitctx f = {.p = p, .nsub = nsub};
-    int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_ica_blas_threads(nt);
+    int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_blas_threads(nt);
     double t0 = now(), t1, t2, t3, t4, c0 = cpu(), c1, c2, c3, c4;
     ns_status st = ns_ica_fit_setup(&f, bold);
     if (st == NS_OK)
@@ -245,6 +245,6 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
                 "total %.2f s; cpu %.2f / %.2f / %.2f / %.2f s",
                 t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0, c1 - c0, c2 - c1, c3 - c2, c4 - c3);
     ns_ica_fit_clear(&f);
-    ns_ica_blas_threads(old);
+    ns_blas_threads(old);
     return st;
 }

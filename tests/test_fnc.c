@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fnc/fnc.h"
+#include "fnc/fnc_int.h"
 #include "ns_test.h"
 
 /* Solves the p x p system A b = y by Gauss-Jordan (independent of LAPACK). */
@@ -473,6 +474,85 @@ START_TEST(test_table_io)
 }
 END_TEST
 
+/* CRLF lines, a stray \r inside a line, and cells the fast parser hands
+ * to strtod (17 digits, exponent past 22, inf) read as strtod reads them. */
+START_TEST(test_table_read_slow_cells)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/crlf.tsv", ns_test_tmpdir());
+    FILE *fp = fopen(path, "w");
+    fputs("a\tb\tc\r\n0.12345678901234567\t1e300\r\t-inf\r\n+7\t\t.5\r\n", fp);
+    fclose(fp);
+    ns_fnc_table *t;
+    ck_assert_int_eq(ns_fnc_table_read(path, &t), NS_OK);
+    ck_assert_uint_eq(t->nrows, 2);
+    ck_assert_str_eq(t->header[2], "c");
+    ck_assert_double_eq(t->x[0], strtod("0.12345678901234567", NULL));
+    ck_assert_double_eq(t->x[1], 1e300);
+    ck_assert(isinf(t->x[2]) && t->x[2] < 0);
+    ck_assert_double_eq(t->x[3], 7.0);
+    ck_assert(isnan(t->x[4]));
+    ck_assert_double_eq(t->x[5], 0.5);
+    ns_fnc_table_free(t);
+}
+END_TEST
+
+/* The formatted-once writer gives the bytes of ns_fnc_write_labelled for
+ * every diagonal block, long cells (the %.17g path) included, and its
+ * feature row is the upper triangle in selection order. */
+START_TEST(test_symfmt_matches_labelled)
+{
+    enum { K = 7 };
+    double z[K * K];
+    ns_rng *rng = ns_rng_create(5);
+    for (int i = 0; i < K; i++)
+        for (int j = i; j < K; j++)
+            z[i * K + j] = z[j * K + i] = i == j ? 0.0 : 4.0 * ns_rng_normal(rng);
+    ns_rng_free(rng);
+    z[1 * K + 5] = z[5 * K + 1] = -1.2345678901234567e21;
+    z[2 * K + 3] = z[3 * K + 2] = NAN;
+    const char *ids[K] = {"c1", "c2", "c3", "c4", "c5", "c6", "c7"};
+    ns_fnc__symfmt f;
+    ck_assert_int_eq(ns_fnc__symfmt_init(&f, K), NS_OK);
+    ns_fnc__symfmt_fill(&f, z, 6);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/sym_a.tsv", ns_test_tmpdir());
+    snprintf(b, sizeof b, "%s/sym_b.tsv", ns_test_tmpdir());
+    size_t blocks[3][2] = {{0, K}, {1, 5}, {4, 3}};
+    for (int k = 0; k < 3; k++) {
+        size_t o = blocks[k][0], n = blocks[k][1];
+        double blk[K * K];
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++)
+                blk[i * n + j] = z[(o + i) * K + o + j];
+        ck_assert_int_eq(ns_fnc_write_labelled(a, blk, n, n, "component", ids + o, ids + o, 6),
+                         NS_OK);
+        ck_assert_int_eq(ns_fnc__symfmt_write(&f, b, o, n, "component", ids), NS_OK);
+        char *ta, *tb;
+        size_t la, lb;
+        ck_assert_int_eq(ns_read_file(a, &ta, &la), NS_OK);
+        ck_assert_int_eq(ns_read_file(b, &tb, &lb), NS_OK);
+        ck_assert_uint_eq(la, lb);
+        ck_assert_str_eq(ta, tb);
+        free(ta);
+        free(tb);
+    }
+    size_t sel[4] = {0, 1, 3, 5};
+    double e[6];
+    size_t n = 0;
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            e[n++] = z[sel[i] * K + sel[j]];
+    char want[6 * 34 + 2], got[1024];
+    int wl = ns_fnc__format_line(want, e, 6, 6);
+    ck_assert_uint_ge(sizeof got, ns_fnc__symfmt_row_size(6));
+    size_t gl = ns_fnc__symfmt_row(&f, sel, 4, got);
+    ck_assert_uint_eq(gl, (size_t)wl);
+    ck_assert(!memcmp(want, got, gl));
+    ns_fnc__symfmt_clear(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fnc");
@@ -489,6 +569,8 @@ int main(void)
     tcase_add_test(tc, test_state_stats);
     tcase_add_test(tc, test_dfnc_windows);
     tcase_add_test(tc, test_table_io);
+    tcase_add_test(tc, test_table_read_slow_cells);
+    tcase_add_test(tc, test_symfmt_matches_labelled);
     suite_add_tcase(s, tc);
     return ns_test_run(s);
 }
