@@ -241,6 +241,18 @@ int ns_scale_wanted(void);
 ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub);
 #endif
 
+#ifdef NS_HAVE_FNC
+#include "fnc/fnc.h"
+/* Collective (MPI_COMM_WORLD; initialises MPI when needed): ns_fnc_study_run
+ * with the participants split across ranks (dist/scale_fnc.c). Each rank
+ * post-processes its own runs and writes their relmats; feature rows,
+ * low-frequency sums and dFNC windows are gathered or summed to rank 0,
+ * which writes the group outputs and OUT/group/desc-mpi_ranks_fnc.tsv.
+ * res holds the study-wide counts on every rank; every rank returns the
+ * same status. */
+ns_status ns_scale_fnc_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res);
+#endif
+
 #ifdef __cplusplus
 }
 #endif
