@@ -345,6 +345,10 @@ typedef struct {
     int nclass;
     char **classes;
     json_t *dropped;   /* {"no_label": [...], "no_features": [...], "target_na": [...]} */
+    /* dist: after the cut to this rank's sites, the rows of the whole table
+     * (n_all, 0 without --dist) and each kept row's index in it (orig) */
+    size_t n_all;
+    size_t *orig;
 } train_data;
 
 static void free_strings(char **s, size_t n)
@@ -362,6 +366,7 @@ static void train_data_free(train_data *d)
     free(d->x);
     free(d->maps);
     free(d->y);
+    free(d->orig);
     ns_subspace_set_free(d->subspace);
     json_decref(d->dropped);
     memset(d, 0, sizeof *d);
@@ -1068,7 +1073,11 @@ static ns_status setup_selection(const train_opts *o, const train_data *d, train
 /* HOOK: stages that watch or replace network training set s->hooks here
  * (spectra: tap subscription per fold; dist: distributed fit), from their
  * own fields in train_opts. */
-static ns_status hooks_setup(const train_opts *o, const train_data *d, train_setup *s)
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+static ns_status dist_localize(train_data *d);
+#endif
+
+static ns_status hooks_setup(const train_opts *o, train_data *d, train_setup *s)
 {
     (void)o;
     (void)d;
@@ -1083,7 +1092,12 @@ static ns_status hooks_setup(const train_opts *o, const train_data *d, train_set
                                  (const char *const *)d->ids, d->n, o->out,
                                  o->dist_spectra_given ? o->dist_spectra : -1};
         const char *out = NULL;
+        if (o->select && strncmp(o->select, "none", 4))
+            return ns_error(NS_ERR_ARG, "--select is not available with --dist: its "
+                            "statistics are not combined across sites (%s)", o->select);
         ns_status st = ns_dist_train_begin(&da, &s->cp, &s->hooks, &out);
+        if (!st) /* from here on this rank holds its own sites' rows only */
+            st = dist_localize(d);
         if (st)
             return st;
         *o->dist_out = out;
@@ -1112,7 +1126,7 @@ static ns_status hooks_setup(const train_opts *o, const train_data *d, train_set
     return NS_OK;
 }
 
-static ns_status setup_cv(const train_opts *o, const train_data *d, train_setup *s)
+static ns_status setup_cv(const train_opts *o, train_data *d, train_setup *s)
 {
     ns_cv_params *cp = &s->cp;
     ns_clf_kind kind;
@@ -1391,18 +1405,14 @@ static ns_status save_fold_models(const train_opts *o, const train_data *d,
     return st;
 }
 
-static ns_status run_cv(const train_opts *o, const train_data *d, train_setup *s,
-                        json_t *summary)
+/* The outputs of a CV run: r over the rows ids / y (the table's, or with
+ * --dist every site's, gathered on rank 0). */
+static ns_status cv_outputs(const train_opts *o, const train_data *d, char **ids, const int *y,
+                            const ns_cv_result *r, json_t *summary)
 {
-    ns_cv_result *r = NULL;
-    s->cp.keep_models = 1;
-    ns_info("%d-fold %sCV of %s on %zu participants, %zu features, %d classes", o->folds,
-            o->nested ? "nested " : "", o->model, d->n, d->p, d->nclass);
-    ns_status st = ns_cv_run(&s->cp, d->x, d->n, d->p, d->y, d->nclass, &r);
+    ns_status st = write_metrics(o, r);
     if (!st)
-        st = write_metrics(o, r);
-    if (!st)
-        st = write_predictions(o, d, "predictions.tsv", d->ids, d->n, r->fold, d->y, r->pred,
+        st = write_predictions(o, d, "predictions.tsv", ids, r->n, r->fold, y, r->pred,
                                r->proba, NULL, 0);
     if (!st)
         st = write_confusion(o, d, &r->overall);
@@ -1430,6 +1440,19 @@ static ns_status run_cv(const train_opts *o, const train_data *d, train_setup *s
         ns_info("pooled out-of-fold: balanced accuracy %.3f, accuracy %.3f, AUC %.3f",
                 r->overall.balanced_accuracy, r->overall.accuracy, r->overall.auc);
     }
+    return st;
+}
+
+static ns_status run_cv(const train_opts *o, const train_data *d, train_setup *s,
+                        json_t *summary)
+{
+    ns_cv_result *r = NULL;
+    s->cp.keep_models = 1;
+    ns_info("%d-fold %sCV of %s on %zu participants, %zu features, %d classes", o->folds,
+            o->nested ? "nested " : "", o->model, d->n, d->p, d->nclass);
+    ns_status st = ns_cv_run(&s->cp, d->x, d->n, d->p, d->y, d->nclass, &r);
+    if (!st)
+        st = cv_outputs(o, d, d->ids, d->y, r, summary);
     if (!st && o->permutations > 0)
         st = permutation_test(o, d, s, r, summary);
     ns_cv_result_free(r);
@@ -1569,6 +1592,399 @@ static ns_status run_final(const train_opts *o, const train_data *d, train_setup
     return st;
 }
 
+/* ------------------------------------------------- distributed driver
+ * With --dist every rank holds its own sites' rows only (dist_localize).
+ * Statistics of the training rows come from every rank's sums, folds are
+ * drawn within each site, every rank predicts its own test rows and rank 0
+ * gathers (participant, fold, label, probabilities) to write the outputs as
+ * the single-process code does (docs/distributed.md). */
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+
+/* Keeps this rank's sites' rows; the features, ids and labels of the
+ * others are freed here, before any statistic or fit. */
+static ns_status dist_localize(train_data *d)
+{
+    unsigned char *keep = ns_alloc(d->n + 1, 1);
+    size_t nk = 0, w = 0;
+    ns_status st = ns_dist_train_agree(keep ? NS_OK : NS_ERR_NOMEM);
+    if (!st)
+        st = ns_dist_train_keep(keep, &nk);
+    double *x = st ? NULL : ns_alloc(nk * d->p + 1, sizeof *x);
+    d->orig = st ? NULL : ns_alloc(nk + 1, sizeof *d->orig);
+    if (!st && (!x || !d->orig))
+        st = NS_ERR_NOMEM;
+    for (size_t i = 0; !st && i < d->n; i++) {
+        if (!keep[i]) {
+            free(d->ids[i]);
+            continue;
+        }
+        memcpy(x + w * d->p, d->x + i * d->p, d->p * sizeof *x);
+        d->ids[w] = d->ids[i], d->y[w] = d->y[i], d->orig[w++] = i;
+    }
+    if (!st) {
+        free(d->x); /* the other sites' features go here */
+        d->x = x, x = NULL;
+        d->n_all = d->n, d->n = w;
+    }
+    free(x);
+    free(keep);
+    return ns_dist_train_agree(st);
+}
+
+/* Stratified folds within each site (seeded by --seed and the site), fold
+ * k = the union of every site's fold k: a rank needs only its own rows, and
+ * any number of ranks draws the same folds. */
+static ns_status dist_folds(const train_opts *o, const train_data *d, int *fold)
+{
+    size_t *idx = ns_alloc(d->n + 1, sizeof *idx);
+    int *ys = ns_alloc(d->n + 1, sizeof *ys), *fs = ns_alloc(d->n + 1, sizeof *fs);
+    char *done = ns_calloc(d->n + 1, 1);
+    ns_status st = idx && ys && fs && done ? NS_OK : NS_ERR_NOMEM;
+    for (size_t i = 0; !st && i < d->n; i++) {
+        if (done[i])
+            continue;
+        int site = ns_dist_train_site(i);
+        size_t m = 0;
+        for (size_t j = i; j < d->n; j++)
+            if (ns_dist_train_site(j) == site)
+                idx[m] = j, ys[m++] = d->y[j], done[j] = 1;
+        if (m < (size_t)o->folds) {
+            st = ns_error(NS_ERR_DATA, "the site of %s has %zu participants for %d folds (%s)",
+                          d->ids[i], m, o->folds, o->labels);
+            break;
+        }
+        st = ns_cv_stratified_folds(ys, m, d->nclass, o->folds,
+                                    ns_seed_derive(o->seed, 0xf01d0000u + (uint64_t)site), fs);
+        for (size_t t = 0; !st && t < m; t++)
+            fold[idx[t]] = fs[t];
+    }
+    free(idx), free(ys), free(fs), free(done);
+    return st;
+}
+
+static int dist_scaling(const ns_cv_params *cp)
+{
+    return cp->standardize && !cp->precomputed && !cp->subspace && cp->clf.in_ndim != 2;
+}
+
+/* The training rows' imputation means and standardisation (the pooled
+ * code's two passes: mean, then population sd) from every rank's sums;
+ * xt (this rank's ntr training rows) is transformed in place. Collective. */
+static ns_status dist_statistics(ns_pipeline *pl, double *xt, size_t ntr, size_t p)
+{
+    double *v = ns_calloc(2 * p + 1, sizeof *v);
+    double *m = ns_alloc(p + 1, sizeof *m), *sd = ns_alloc(p + 1, sizeof *sd);
+    ns_status st = ns_dist_train_agree(v && m && sd ? NS_OK : NS_ERR_NOMEM);
+    if (!st && pl->cp.impute) {
+        for (size_t i = 0; i < ntr * p; i++)
+            if (isfinite(xt[i]))
+                v[i % p] += xt[i], v[p + i % p] += 1;
+        if (!(st = ns_dist_train_sum(v, 2 * p))) {
+            for (size_t j = 0; j < p; j++)
+                m[j] = v[p + j] > 0 ? v[j] / v[p + j] : 0.0;
+            for (size_t i = 0; i < ntr * p; i++)
+                xt[i] = isfinite(xt[i]) ? xt[i] : m[i % p];
+            pl->impute = m, m = ns_alloc(p + 1, sizeof *m);
+            st = ns_dist_train_agree(m ? NS_OK : NS_ERR_NOMEM);
+        }
+    }
+    if (!st && dist_scaling(&pl->cp)) {
+        memset(v, 0, (p + 1) * sizeof *v);
+        for (size_t i = 0; i < ntr * p; i++)
+            v[i % p] += xt[i];
+        v[p] = (double)ntr;
+        st = ns_dist_train_sum(v, p + 1);
+        double N = v[p];
+        for (size_t j = 0; !st && j < p; j++)
+            m[j] = v[j] / N, v[j] = 0;
+        for (size_t i = 0; !st && i < ntr * p; i++)
+            v[i % p] += (xt[i] - m[i % p]) * (xt[i] - m[i % p]);
+        if (!st)
+            st = ns_dist_train_sum(v, p);
+        for (size_t j = 0; !st && j < p; j++) {
+            sd[j] = sqrt(v[j] / N);
+            if (!(sd[j] > 1e-12 * (fabs(m[j]) + 1e-300)))
+                sd[j] = 1.0; /* a constant column, as StandardScaler */
+        }
+        for (size_t i = 0; !st && i < ntr * p; i++)
+            xt[i] = (xt[i] - m[i % p]) / sd[i % p];
+        if (!st)
+            pl->mean = m, pl->scale = sd, m = sd = NULL;
+    }
+    free(v), free(m), free(sd);
+    return st;
+}
+
+/* A pipeline (statistics, all columns, the network) fitted across the
+ * ranks on this rank's training rows tr. Collective. */
+static ns_status dist_fit(const train_setup *s, const train_data *d, const size_t *tr,
+                          size_t ntr, int fold, ns_pipeline **out)
+{
+    size_t p = d->p;
+    ns_pipeline *pl = ns_calloc(1, sizeof *pl);
+    double *xt = ns_alloc(ntr * p + 1, sizeof *xt);
+    int *yt = ns_alloc(ntr + 1, sizeof *yt);
+    ns_status st = pl && xt && yt ? NS_OK : NS_ERR_NOMEM;
+    if (!st) {
+        pl->cp = s->cp;
+        pl->cp.clf.tag = fold >= 0 ? fold : -1;
+        pl->C = s->cp.clf.C, pl->k = s->cp.sel.k, pl->p_in = p, pl->nsel = p;
+        pl->nclass = d->nclass, pl->ntrain = ntr;
+        pl->cols = ns_alloc(p + 1, sizeof *pl->cols);
+        pl->train_rows = ns_alloc(ntr + 1, sizeof *pl->train_rows);
+        st = pl->cols && pl->train_rows ? NS_OK : NS_ERR_NOMEM;
+    }
+    for (size_t j = 0; !st && j < p; j++)
+        pl->cols[j] = j;
+    for (size_t i = 0; !st && i < ntr; i++) {
+        memcpy(xt + i * p, d->x + tr[i] * p, p * sizeof *xt);
+        yt[i] = d->y[tr[i]], pl->train_rows[i] = tr[i];
+    }
+    st = ns_dist_train_agree(st);
+    if (!st)
+        st = dist_statistics(pl, xt, ntr, p);
+    if (!st && s->cp.observer) /* dist's own observer learns the fit's rows */
+        s->cp.observer(s->cp.observer_ctx, fold, tr, ntr);
+    if (!st)
+        st = ns_dist_train_agree(ns_clf_create(&pl->cp.clf, &pl->clf));
+    if (!st)
+        st = ns_clf_fit(pl->clf, xt, ntr, p, yt, d->nclass);
+    free(xt), free(yt);
+    if (st)
+        ns_pipeline_free(pl);
+    else
+        *out = pl;
+    return st;
+}
+
+/* This rank's rows `rows` predicted by pl into records (table row, fold,
+ * label, probabilities...), width 3 + nclass. */
+static ns_status dist_records(const ns_pipeline *pl, const train_data *d, const size_t *rows,
+                              size_t nr, int fold, double *rec)
+{
+    size_t K = (size_t)d->nclass, W = 3 + K;
+    double *pr = ns_alloc(nr * K + 1, sizeof *pr);
+    ns_status st = pr ? ns_pipeline_predict(pl, d->x, d->n, d->p, rows, nr, pr, NULL)
+                      : NS_ERR_NOMEM;
+    for (size_t i = 0; !st && i < nr; i++) {
+        double *r = rec + i * W;
+        r[0] = (double)d->orig[rows[i]], r[1] = fold, r[2] = d->y[rows[i]];
+        memcpy(r + 3, pr + i * K, K * sizeof *pr);
+    }
+    free(pr);
+    return st;
+}
+
+/* Rank 0's view of the gathered records: every table row exactly once. */
+typedef struct {
+    size_t n;
+    char **ids;
+    int *y;
+    ns_cv_result *r;
+} dist_pooled;
+
+static void dist_pooled_free(dist_pooled *g)
+{
+    free_strings(g->ids, g->n);
+    free(g->y);
+    ns_cv_result_free(g->r);
+    memset(g, 0, sizeof *g);
+}
+
+/* Records of every rank (rank 0) into g: rows back in table order; every
+ * participant must come exactly once. folds 0: --folds 1 (no fold column). */
+static ns_status dist_pool(const train_data *d, const double *all, char **ids, size_t nall,
+                           int folds, dist_pooled *g)
+{
+    size_t K = (size_t)d->nclass, W = 3 + K, n = d->n_all;
+    if (nall != n)
+        return ns_error(NS_ERR_INTERNAL, "%zu predictions gathered for %zu participants "
+                        "(distributed training)", nall, n);
+    ns_cv_result *r = g->r = ns_calloc(1, sizeof *r);
+    g->n = n;
+    g->ids = ns_calloc(n + 1, sizeof *g->ids), g->y = ns_alloc(n + 1, sizeof *g->y);
+    if (!r || !g->ids || !g->y)
+        return NS_ERR_NOMEM;
+    r->folds = folds, r->n = n, r->nclass = d->nclass;
+    r->fold = ns_alloc(n + 1, sizeof *r->fold), r->pred = ns_alloc(n + 1, sizeof *r->pred);
+    r->proba = ns_alloc(n * K + 1, sizeof *r->proba);
+    r->fold_metrics = ns_calloc((size_t)folds + 1, sizeof *r->fold_metrics);
+    r->fold_C = ns_calloc((size_t)folds + 1, sizeof *r->fold_C);
+    r->fold_k = ns_calloc((size_t)folds + 1, sizeof *r->fold_k);
+    if (!r->fold || !r->pred || !r->proba || !r->fold_metrics || !r->fold_C || !r->fold_k)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < nall; i++) {
+        const double *a = all + i * W;
+        size_t t = (size_t)a[0];
+        if (t >= n || g->ids[t])
+            return ns_error(NS_ERR_INTERNAL, "participant %s predicted twice or out of range "
+                            "(distributed training)", ids[i]);
+        g->ids[t] = ids[i], ids[i] = NULL;
+        g->y[t] = (int)a[2], r->fold[t] = (int)a[1];
+        memcpy(r->proba + t * K, a + 3, K * sizeof *a);
+        r->pred[t] = 0;
+        for (size_t k = 1; k < K; k++) /* the argmax of the single-process code */
+            r->pred[t] = r->proba[t * K + k] > r->proba[t * K + (size_t)r->pred[t]] ? (int)k
+                                                                                   : r->pred[t];
+    }
+    return ns_metrics_compute(g->y, r->pred, r->proba, n, d->nclass, &r->overall);
+}
+
+/* Rank 0: every rank's records and ids, pooled into g. Collective. */
+static ns_status dist_gather(const train_data *d, const double *rec, int folds, dist_pooled *g)
+{
+    double *all = NULL;
+    char **ids = NULL;
+    size_t nall = 0, nid = 0, W = 3 + (size_t)d->nclass;
+    ns_status st = ns_dist_train_gather(rec, d->n, W, &all, &nall);
+    if (!st)
+        st = ns_dist_train_gather_strings(d->ids, d->n, &ids, &nid);
+    if (!st && ns_dist_train_rank() == 0)
+        st = dist_pool(d, all, ids, nall, folds, g);
+    free(all);
+    free_strings(ids, nid);
+    return st;
+}
+
+/* Metrics of fold f from the pooled rows, as ns_cv_run computes them. */
+static ns_status dist_fold_metrics(ns_cv_result *r, const int *y, int f)
+{
+    size_t K = (size_t)r->nclass, m = 0;
+    int *yt = ns_alloc(r->n + 1, sizeof *yt), *pd = ns_alloc(r->n + 1, sizeof *pd);
+    double *pr = ns_alloc(r->n * K + 1, sizeof *pr);
+    ns_status st = yt && pd && pr ? NS_OK : NS_ERR_NOMEM;
+    for (size_t i = 0; !st && i < r->n; i++)
+        if (r->fold[i] == f) {
+            yt[m] = y[i], pd[m] = r->pred[i];
+            memcpy(pr + m++ * K, r->proba + i * K, K * sizeof *pr);
+        }
+    if (!st)
+        st = ns_metrics_compute(yt, pd, pr, m, r->nclass, &r->fold_metrics[f]);
+    free(yt), free(pd), free(pr);
+    return st;
+}
+
+/* Cross-validation across the ranks; rank 0 writes the CV outputs. */
+static ns_status dist_cv(const train_opts *o, const train_data *d, train_setup *s,
+                         json_t *summary)
+{
+    size_t n = d->n, W = 3 + (size_t)d->nclass, ntr, nte;
+    int *fold = ns_alloc(n + 1, sizeof *fold);
+    size_t *idx = ns_alloc(2 * n + 1, sizeof *idx);
+    double *rec = ns_alloc(n * W + 1, sizeof *rec);
+    ns_pipeline **models = ns_calloc((size_t)o->folds, sizeof *models);
+    dist_pooled g = {0};
+    ns_status st = fold && idx && rec && models ? NS_OK : NS_ERR_NOMEM;
+    ns_info("%d-fold CV (folds drawn within each site) of %s on %zu participants across %d "
+            "ranks, %zu features, %d classes", o->folds, o->model, d->n_all,
+            ns_dist_train_size(), d->p, d->nclass);
+    if (!st)
+        st = dist_folds(o, d, fold);
+    st = ns_dist_train_agree(st);
+    for (int f = 0; !st && f < o->folds; f++) {
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            if (fold[i] != f)
+                idx[w++] = i;
+        ntr = w;
+        for (size_t i = 0; i < n; i++)
+            if (fold[i] == f)
+                idx[w++] = i;
+        nte = w - ntr;
+        st = dist_fit(s, d, idx, ntr, f, &models[f]);
+        size_t done = 0;
+        for (int e = 0; e < f; e++) /* records of earlier folds come first */
+            for (size_t i = 0; i < n; i++)
+                done += fold[i] == e;
+        if (!st)
+            st = ns_dist_train_agree(dist_records(models[f], d, idx + ntr, nte, f,
+                                                  rec + done * W));
+    }
+    if (!st)
+        st = dist_gather(d, rec, o->folds, &g);
+    if (!st && ns_dist_train_rank() == 0) {
+        for (int f = 0; !st && f < o->folds; f++) {
+            st = dist_fold_metrics(g.r, g.y, f);
+            g.r->fold_C[f] = models[f]->C, g.r->fold_k[f] = models[f]->nsel;
+        }
+        g.r->models = models, models = NULL; /* freed with g.r */
+        if (!st)
+            st = cv_outputs(o, d, g.ids, g.y, g.r, summary);
+    }
+    for (int f = 0; models && f < o->folds; f++)
+        ns_pipeline_free(models[f]);
+    free(models), free(fold), free(idx), free(rec);
+    dist_pooled_free(&g);
+    return ns_dist_train_agree(st);
+}
+
+/* The --folds 1 summary (resubstitution metrics) from the pooled rows. */
+static void dist_final_metrics(dist_pooled *g, json_t *summary)
+{
+    double v[NMETRIC];
+    metric_values(&g->r->overall, v);
+    json_t *mj = json_object();
+    json_object_set_new(mj, "train_resubstitution", metrics_json(v));
+    json_object_set_new(mj, "confusion", confusion_json(&g->r->overall));
+    json_object_set_new(summary, "metrics", mj);
+}
+
+/* One model on every site's rows: rank 0 writes OUT/model.npz, with
+ * --folds 1 the predictions of every participant, and --predict. */
+static ns_status dist_final(const train_opts *o, const train_data *d, train_setup *s,
+                            json_t *summary)
+{
+    size_t n = d->n, W = 3 + (size_t)d->nclass;
+    size_t *all = ns_alloc(n + 1, sizeof *all);
+    double *rec = ns_alloc(n * W + 1, sizeof *rec);
+    ns_pipeline *pl = NULL;
+    dist_pooled g = {0};
+    ns_status st = ns_dist_train_agree(all && rec ? NS_OK : NS_ERR_NOMEM);
+    for (size_t i = 0; !st && i < n; i++)
+        all[i] = i;
+    if (!st)
+        st = dist_fit(s, d, all, n, -1, &pl);
+    if (!st && o->folds == 1) {
+        st = ns_dist_train_agree(dist_records(pl, d, all, n, 0, rec));
+        if (!st)
+            st = dist_gather(d, rec, 0, &g);
+    }
+    if (!st && ns_dist_train_rank() == 0) {
+        st = write_model(o, d, pl, "model.npz");
+        if (!st) {
+            json_object_set_new(summary, "final_model",
+                                json_pack("{s:s,s:f,s:I}", "file", "model.npz", "C", pl->C,
+                                          "n_selected", (json_int_t)pl->nsel));
+            ns_info("model on all %zu rows of %d ranks written", d->n_all,
+                    ns_dist_train_size());
+        }
+        if (!st && o->folds == 1)
+            st = write_predictions(o, d, "predictions.tsv", g.ids, g.n, NULL, g.y, g.r->pred,
+                                   g.r->proba, NULL, 0);
+        if (!st && o->folds == 1)
+            dist_final_metrics(&g, summary);
+        if (!st && o->predict) /* new participants: rank 0 predicts them with the model */
+            st = run_predict(o, d, s, pl);
+    }
+    ns_pipeline_free(pl);
+    dist_pooled_free(&g);
+    free(all), free(rec);
+    return ns_dist_train_agree(st);
+}
+
+static ns_status run_dist(const train_opts *o, train_data *d, train_setup *s, json_t *summary)
+{
+    ns_status st = NS_OK;
+    if (o->folds >= 2)
+        st = dist_cv(o, d, s, summary);
+    if (!st && (o->folds == 1 || o->predict))
+        st = dist_final(o, d, s, summary);
+    if (!st)
+        st = ns_dist_train_finish();
+    return st;
+}
+#endif
+
 static json_t *settings_json(const train_opts *o, const train_data *d, const train_setup *s)
 {
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:b,s:i,s:I,s:s,s:b,s:b,s:b,s:i}",
@@ -1612,7 +2028,7 @@ static ns_status write_summary(const train_opts *o, const train_data *d, const t
     for (int k = 0; k < d->nclass; k++)
         json_array_append_new(cl, json_string(d->classes[k]));
     json_object_set_new(summary, "classes", cl);
-    json_object_set_new(summary, "n", json_integer((json_int_t)d->n));
+    json_object_set_new(summary, "n", json_integer((json_int_t)(d->n_all ? d->n_all : d->n)));
     json_object_set_new(summary, "n_features", json_integer((json_int_t)d->p));
     json_object_set(summary, "dropped", d->dropped);
     char *p = out_path(o, "summary.json");
@@ -1636,16 +2052,29 @@ static int run(train_opts *o)
         st = setup_cv(o, &d, &s);
     if (!st)
         st = ns_mkdirs(o->out);
-    if (!st && o->folds >= 2)
-        st = run_cv(o, &d, &s, summary);
-    if (!st && (o->folds == 1 || o->predict))
-        st = run_final(o, &d, &s, summary);
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+    if (o->dist && d.orig) { /* every rank its own sites' rows (setup_cv cut the table) */
+        st = ns_dist_train_agree(st);
+        if (!st)
+            st = run_dist(o, &d, &s, summary);
+    } else
+#endif
+    {
+        if (!st && o->folds >= 2)
+            st = run_cv(o, &d, &s, summary);
+        if (!st && (o->folds == 1 || o->predict))
+            st = run_final(o, &d, &s, summary);
+    }
 #ifdef NS_HAVE_SPECTRA
     if (!st && s.spectra)
         st = ns_spectra_tracker_finish(s.spectra);
 #endif
     if (!st)
         st = write_summary(o, &d, &s, summary);
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+    if (o->dist && d.orig) /* every rank ends with the same status */
+        st = ns_dist_train_agree(st);
+#endif
     json_decref(summary);
     train_setup_free(&s);
     train_data_free(&d);

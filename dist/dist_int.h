@@ -131,6 +131,10 @@ size_t dist_layer_rank(const ns_dist *d, const dist_layer *l);
 
 /* report.c */
 ns_status dist_bw_push_step(ns_dist *d);
+/* Every rank's n records of `fields` doubles on rank 0 (*all, *count
+ * records, the rank of each in *from); NULL elsewhere. Collective. */
+ns_status dist_gather_records(ns_dist *d, const double *mine, size_t n, size_t fields,
+                              double **all, int **from, size_t *count);
 
 /* edad.c: workspace-free core used by both the public function and the fit. */
 ns_status dist_edad_run(ns_nn *m, const ns_matrix *A, const ns_matrix *Dout, size_t nsamples,

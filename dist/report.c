@@ -37,7 +37,7 @@ ns_status dist_bw_push_step(ns_dist *d)
 
 /* Every rank's records of `fields` doubles on rank 0 (*all, *count records,
  * rank of each in *from); others get NULL. */
-static ns_status gather_records(ns_dist *d, const double *mine, size_t n, size_t fields,
+ns_status dist_gather_records(ns_dist *d, const double *mine, size_t n, size_t fields,
                                 double **all, int **from, size_t *count)
 {
     *all = NULL, *from = NULL, *count = 0;
@@ -122,11 +122,11 @@ static ns_status write_bandwidth(ns_dist *d, const double *all, const int *from,
     return st;
 }
 
-#define TOT_FIELDS 8
+#define TOT_FIELDS 10
 static void totals_row(const char *method, const char *rank, const char *sites, const double *v,
                        ns_tsv *t, ns_status *st)
 {
-    char c[15][64];
+    char c[17][64];
     snprintf(c[0], 64, "%s", method), snprintf(c[1], 64, "%s", rank);
     snprintf(c[2], 64, "%s", sites), snprintf(c[3], 64, "%ld", (long)v[0]);
     double steps = v[0] > 0 ? v[0] : NAN;
@@ -134,8 +134,9 @@ static void totals_row(const char *method, const char *rank, const char *sites, 
     fmtd(c[7], v[3] > 0 ? v[1] / v[3] : NAN);
     fmtd(c[8], v[1] / steps), fmtd(c[9], v[2] / steps), fmtd(c[10], v[3] / steps);
     fmtd(c[11], v[4]), fmtd(c[12], v[5]), fmtd(c[13], v[6]), fmtd(c[14], v[7]);
-    const char *cells[15];
-    for (int k = 0; k < 15; k++)
+    fmtd(c[15], v[8]), fmtd(c[16], v[9]);
+    const char *cells[17];
+    for (int k = 0; k < 17; k++)
         cells[k] = c[k];
     if (!*st)
         *st = ns_tsv_append(t, cells);
@@ -147,8 +148,8 @@ static ns_status write_summary(ns_dist *d, const double *tot, size_t n, const ch
     static const char *const hdr[] = {"method", "rank", "sites", "steps", "bytes_sent",
         "bytes_received", "dsgd_bytes", "ratio", "bytes_sent_per_step",
         "bytes_received_per_step", "dsgd_bytes_per_step", "mpi_seconds", "compute_seconds",
-        "setup_bytes", "max_param_diff"};
-    ns_tsv *t = ns_tsv_create(15, hdr);
+        "setup_bytes", "max_param_diff", "stats_bytes", "eval_bytes"};
+    ns_tsv *t = ns_tsv_create(17, hdr);
     ns_status st = t ? NS_OK : NS_ERR_NOMEM;
     memset(sum, 0, TOT_FIELDS * sizeof *sum);
     for (size_t r = 0; r < n; r++) {
@@ -253,11 +254,11 @@ ns_status ns_dist_write(ns_dist *d, const char *out_dir)
     double *bw = flatten(d, 0, &nb), *sp = flatten(d, 1, &ns), *all = NULL, *spall = NULL;
     double *totall = NULL, mine[TOT_FIELDS] = {(double)d->tot.steps, d->tot.bytes_sent,
         d->tot.bytes_received, d->tot.dsgd_bytes, d->tot.mpi_seconds, d->tot.compute_seconds,
-        d->tot.setup_bytes, d->tot.max_param_diff};
+        d->tot.setup_bytes, d->tot.max_param_diff, d->tot.stats_bytes, d->tot.eval_bytes};
     int *from = NULL, *spfrom = NULL, *tfrom = NULL;
-    ns_status st = gather_records(d, bw, nb, BW_FIELDS, &all, &from, &nall);
-    ns_status s2 = gather_records(d, sp, ns, SP_FIELDS, &spall, &spfrom, &nsp);
-    ns_status s3 = gather_records(d, mine, 1, TOT_FIELDS, &totall, &tfrom, &ntot);
+    ns_status st = dist_gather_records(d, bw, nb, BW_FIELDS, &all, &from, &nall);
+    ns_status s2 = dist_gather_records(d, sp, ns, SP_FIELDS, &spall, &spfrom, &nsp);
+    ns_status s3 = dist_gather_records(d, mine, 1, TOT_FIELDS, &totall, &tfrom, &ntot);
     st = st ? st : s2 ? s2 : s3;
     if (!st && (!bw || !sp))
         st = NS_ERR_NOMEM;

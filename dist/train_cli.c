@@ -69,8 +69,8 @@ static void observe(void *ctx, int fold, const size_t *rows, size_t nrows)
         G.prev(G.prev_ctx, fold, rows, nrows);
 }
 
-/* This rank's rows of the fit (the sites it holds), then the distributed
- * fit and the outputs. */
+/* The rows of the fit, all of this rank's sites (the table was cut to them
+ * by ns_dist_train_keep), then the distributed fit and the outputs. */
 static ns_status fit_hook(void *ctx, void *nn, const float *x, const int32_t *y, size_t n, int tag)
 {
     (void)ctx;
@@ -83,9 +83,12 @@ static ns_status fit_hook(void *ctx, void *nn, const float *x, const int32_t *y,
     int *sl = ns_alloc(n + 1, sizeof *sl);
     ns_status st = xl && yl && sl ? NS_OK : NS_ERR_NOMEM;
     for (size_t i = 0; !st && i < n; i++) {
-        int s = G.site[G.rows[i]];
-        if (ns_dist_site_rank(s, ns_dist_size(G.d)) != ns_dist_rank(G.d))
-            continue;
+        int s = G.rows[i] < G.n ? G.site[G.rows[i]] : -1;
+        if (s < 0 || ns_dist_site_rank(s, ns_dist_size(G.d)) != ns_dist_rank(G.d)) {
+            st = ns_error(NS_ERR_INTERNAL, "row %zu of a fit is not one of this rank's sites "
+                          "(rank %d, distributed training)", G.rows[i], ns_dist_rank(G.d));
+            break;
+        }
         memcpy(xl + k * in, x + i * in, in * sizeof *xl);
         yl[k] = y[i], sl[k++] = s;
     }
@@ -191,4 +194,125 @@ ns_status ns_dist_train_begin(const ns_dist_train_args *a, ns_cv_params *cp,
         ns_info("distributed training: %s on %d ranks (sites %s)", method, size,
                 a->site_column ? a->site_column : "split evenly");
     return NS_OK;
+}
+
+/* ------------------------------------------- the driver's collectives */
+
+int ns_dist_train_rank(void) { return G.d ? ns_dist_rank(G.d) : 0; }
+int ns_dist_train_size(void) { return G.d ? ns_dist_size(G.d) : 1; }
+int ns_dist_train_site(size_t i) { return i < G.n ? G.site[i] : -1; }
+
+ns_status ns_dist_train_agree(ns_status st)
+{
+    return G.d ? dist_agree(G.d, st) : st;
+}
+
+/* Rank 0 logs every rank's rows and sites (gathered: each rank counts its own). */
+static ns_status log_shares(size_t nkeep)
+{
+    double mine = (double)nkeep, *all = NULL;
+    size_t nall = 0;
+    int *from = NULL;
+    ns_status st = dist_gather_records(G.d, &mine, 1, 1, &all, &from, &nall);
+    free(from);
+    for (size_t r = 0; !st && r < nall; r++) {
+        char sites[256] = "";
+        size_t len = 0;
+        for (int s = 0; s < G.d->nsites && len + 2 < sizeof sites; s++)
+            if (ns_dist_site_rank(s, G.d->size) == (int)r)
+                len += (size_t)snprintf(sites + len, sizeof sites - len, "%s%s", len ? "+" : "",
+                                        G.d->site_names[s]);
+        ns_info("rank %zu holds %.0f rows (sites %s)", r, all[r], sites);
+    }
+    free(all);
+    return st;
+}
+
+ns_status ns_dist_train_keep(unsigned char *keep, size_t *nkeep)
+{
+    size_t k = 0;
+    int rank = ns_dist_rank(G.d), size = ns_dist_size(G.d);
+    for (size_t i = 0; i < G.n; i++) {
+        keep[i] = ns_dist_site_rank(G.site[i], size) == rank;
+        if (keep[i])
+            G.site[k++] = G.site[i];
+    }
+    G.n = *nkeep = k;
+    ns_debug("rank %d keeps %zu rows of its sites", rank, k);
+    return dist_agree(G.d, log_shares(k));
+}
+
+ns_status ns_dist_train_sum(double *v, size_t count)
+{
+    double *tmp = ns_alloc(count + 1, sizeof *tmp);
+    int bad = !tmp || count > (size_t)1 << 30, any = 0;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, G.d->comm);
+    if (any) {
+        free(tmp);
+        return ns_error(NS_ERR_NOMEM, "out of memory on a rank (sums of %zu statistics, "
+                        "distributed training)", count);
+    }
+    double t0 = dist_now();
+    MPI_Allreduce(v, tmp, (int)count, MPI_DOUBLE, MPI_SUM, G.d->comm);
+    memcpy(v, tmp, count * sizeof *v);
+    free(tmp);
+    G.d->tot.mpi_seconds += dist_now() - t0;
+    /* full mesh: (S-1) messages of 8 count bytes out and as many in */
+    G.d->tot.stats_bytes += 2.0 * 8.0 * (double)count * (double)(G.d->size - 1);
+    return NS_OK;
+}
+
+ns_status ns_dist_train_gather(const double *rec, size_t n, size_t width, double **all,
+                               size_t *nall)
+{
+    int *from = NULL;
+    double t0 = dist_now();
+    ns_status st = dist_gather_records(G.d, rec, n, width, all, &from, nall);
+    G.d->tot.mpi_seconds += dist_now() - t0;
+    if (G.d->rank == 0)
+        G.d->tot.eval_bytes += 8.0 * (double)width * (double)(*nall - n);
+    else
+        G.d->tot.eval_bytes += 8.0 * (double)width * (double)n;
+    free(from);
+    return dist_agree(G.d, st);
+}
+
+ns_status ns_dist_train_gather_strings(char *const *s, size_t n, char ***all, size_t *nall)
+{
+    /* each string as doubles holding its bytes (with the NUL), one record a string of the
+     * longest length: ids are short */
+    unsigned long long mine = 1, w = 0;
+    for (size_t i = 0; i < n; i++)
+        mine = strlen(s[i]) + 1 > mine ? strlen(s[i]) + 1 : mine;
+    MPI_Allreduce(&mine, &w, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, G.d->comm);
+    size_t wd = ((size_t)w + 7) / 8;
+    double *rec = ns_calloc(n * wd + 1, sizeof *rec), *got = NULL;
+    ns_status st = rec ? NS_OK : NS_ERR_NOMEM;
+    for (size_t i = 0; !st && i < n; i++)
+        memcpy(rec + i * wd, s[i], strlen(s[i]) + 1);
+    st = dist_agree(G.d, st);
+    if (!st)
+        st = ns_dist_train_gather(rec, n, wd, &got, nall);
+    free(rec);
+    *all = NULL;
+    if (!st && G.d->rank == 0) {
+        char **out = ns_calloc(*nall + 1, sizeof *out);
+        for (size_t i = 0; out && i < *nall; i++)
+            if (!(out[i] = strndup((const char *)(got + i * wd), wd * 8))) {
+                for (size_t j = 0; j < i; j++)
+                    free(out[j]);
+                free(out);
+                out = NULL;
+            }
+        if (!out)
+            st = NS_ERR_NOMEM;
+        *all = out;
+    }
+    free(got);
+    return st; /* only rank 0 allocates: a failure there is agreed by the caller */
+}
+
+ns_status ns_dist_train_finish(void)
+{
+    return ns_dist_write(G.d, G.out_dir);
 }
