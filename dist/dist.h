@@ -260,9 +260,6 @@ ns_status ns_dist_train_finish(void);
  * SLURM_STEP_NUM_TASKS (srun) > 1 in the environment). A false positive is
  * harmless: with one rank ns_scale_ica_fit computes what ns_ica_fit does. */
 int ns_scale_wanted(void);
-/* This process's rank in MPI_COMM_WORLD (0 when MPI is not running): the
- * commands print study-wide summaries on rank 0 only. */
-int ns_scale_rank(void);
 
 #if defined(NS_HAVE_ICA) && defined(NS_HAVE_NIFTI_IO)
 #include "ica/ica.h"
@@ -283,7 +280,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
  * with the participants split across ranks (dist/scale_fnc.c). Each rank
  * post-processes its own runs and writes their relmats; feature rows,
  * low-frequency sums and dFNC windows are gathered or summed to rank 0,
- * which writes the group outputs and OUT/group/desc-fncmpi_ranks.tsv.
+ * which writes the group outputs and OUT/group/desc-mpi_ranks_fnc.tsv.
  * res holds the study-wide counts on every rank; every rank returns the
  * same status. */
 ns_status ns_scale_fnc_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res);
