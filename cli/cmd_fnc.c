@@ -9,6 +9,9 @@
 
 #include "cli_util.h"
 #include "fnc/fnc.h"
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST) /* scale-out hook */
+#include "dist/dist.h"
+#endif
 
 const char ns_cmd_fnc_summary[] = "functional network connectivity from ICA timecourses";
 
@@ -275,9 +278,19 @@ static int run_study(fnc_args *a, const char *out)
     a->o.out_dir = out;
     a->o.on_error = print_error;
     ns_fnc_study_result res;
-    ns_status st = ns_fnc_study_run(&a->o, &res);
+    int rank = 0;
+    ns_status st;
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST) /* scale-out hook (docs/scaling.md) */
+    if (ns_scale_wanted()) {
+        st = ns_scale_fnc_run(&a->o, &res);
+        rank = ns_scale_rank();
+    } else
+#endif
+        st = ns_fnc_study_run(&a->o, &res);
     if (st)
         return ns_cli_fail();
+    if (rank > 0) /* rank 0 prints the study's summary; the exit status is the same */
+        return res.runs_failed ? NS_EXIT_FAIL : NS_EXIT_OK;
     ns_info("fnc: %zu of %zu runs done, %zu participants, %zu of %zu components kept, %zu edges%s",
             res.runs - res.runs_failed, res.runs, res.participants, res.kept, res.components,
             res.edges, a->o.dynamic ? "" : "");

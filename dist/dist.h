@@ -179,9 +179,6 @@ typedef struct {
     double mpi_seconds, compute_seconds;
     double setup_bytes;    /* initial and final parameter broadcasts */
     double max_param_diff; /* largest |param - rank 0's| before the final broadcast */
-    double stats_bytes;    /* sums of the pre-fit statistics (standardisation, imputation),
-                              sent + received, full-mesh model as the layers */
-    double eval_bytes;     /* out-of-fold records and ids gathered on rank 0, sent + received */
 } ns_dist_totals;
 void ns_dist_get_totals(const ns_dist *d, ns_dist_totals *t);
 
@@ -221,36 +218,6 @@ typedef struct {
 ns_status ns_dist_train_begin(const ns_dist_train_args *a, ns_cv_params *cp,
                               ns_clf_nn_hooks *hooks, const char **out_dir);
 
-/* The calls below follow ns_dist_train_begin (they use its context); the
- * collective ones must be made by every rank in the same order.
- *
- * Collective: this rank's share of the table. keep[i] (for the n rows given
- * to ns_dist_train_begin) is set to 1 for the rows of the sites this rank
- * holds, 0 otherwise; *nkeep is their count. The caller then drops every
- * other row, and from here on row indices (fits, ns_dist_train_site) index
- * the kept rows in their order. Rank 0 logs every rank's count and sites. */
-ns_status ns_dist_train_keep(unsigned char *keep, size_t *nkeep);
-/* The global site (index into the sorted site names) of kept row i. */
-int ns_dist_train_site(size_t i);
-int ns_dist_train_rank(void);
-int ns_dist_train_size(void);
-/* Collective: v[0..count) summed element-wise over the ranks (MPI_Allreduce
- * of doubles); the bytes are counted as stats_bytes. */
-ns_status ns_dist_train_sum(double *v, size_t count);
-/* Collective: rank 0 receives every rank's n records of width doubles, in
- * rank order (*all, caller frees; *nall records); elsewhere *all = NULL and
- * *nall = 0. Counted as eval_bytes. */
-ns_status ns_dist_train_gather(const double *rec, size_t n, size_t width, double **all,
-                               size_t *nall);
-/* Collective: the same for n strings (rank order); rank 0 gets copies. */
-ns_status ns_dist_train_gather_strings(char *const *s, size_t n, char ***all, size_t *nall);
-/* Collective: st on every rank where it failed; elsewhere an error when any
- * rank failed, NS_OK when none did. */
-ns_status ns_dist_train_agree(ns_status st);
-/* Collective: rewrites the dist_* outputs (ns_dist_write) with the
- * statistics and evaluation bytes of the whole run. */
-ns_status ns_dist_train_finish(void);
-
 /* ============================================ scale-out: ica and fnc over MPI
  * (dist/scale_*.c, docs/scaling.md). Subjects (ica) or runs (fnc) are split
  * into contiguous blocks across the ranks of MPI_COMM_WORLD. */
@@ -260,6 +227,9 @@ ns_status ns_dist_train_finish(void);
  * SLURM_STEP_NUM_TASKS (srun) > 1 in the environment). A false positive is
  * harmless: with one rank ns_scale_ica_fit computes what ns_ica_fit does. */
 int ns_scale_wanted(void);
+/* This process's rank in MPI_COMM_WORLD (0 when MPI is not running): the
+ * commands print study-wide summaries on rank 0 only. */
+int ns_scale_rank(void);
 
 #if defined(NS_HAVE_ICA) && defined(NS_HAVE_NIFTI_IO)
 #include "ica/ica.h"
@@ -280,7 +250,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
  * with the participants split across ranks (dist/scale_fnc.c). Each rank
  * post-processes its own runs and writes their relmats; feature rows,
  * low-frequency sums and dFNC windows are gathered or summed to rank 0,
- * which writes the group outputs and OUT/group/desc-mpi_ranks_fnc.tsv.
+ * which writes the group outputs and OUT/group/desc-fncmpi_ranks.tsv.
  * res holds the study-wide counts on every rank; every rank returns the
  * same status. */
 ns_status ns_scale_fnc_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res);

@@ -25,54 +25,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dist/dist.h"
+#include "dist/scale_int.h"
 #include "ica/fit_int.h"
 
-typedef struct {
-    MPI_Comm comm;
-    int rank, size;
-    double sent, recv; /* payload bytes handed to MPI by this rank */
-} sc_ctx;
+typedef ns_scale_ctx sc_ctx;
 
-static double sc_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-int ns_scale_wanted(void)
-{
-    int init = 0, fin = 0, size = 1;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    if (init && !fin) {
-        MPI_Comm_size(MPI_COMM_WORLD, &size);
-        return size > 1;
-    }
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE",
-                                       "SLURM_STEP_NUM_TASKS"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
-        const char *s = getenv(vars[i]);
-        if (s && atoi(s) > 1)
-            return 1;
-    }
-    return 0;
-}
-
-/* Collective: every rank learns whether any failed. */
-static ns_status sc_agree(sc_ctx *c, ns_status st)
-{
-    int mine = st != NS_OK, any = 0;
-    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm);
-    if (st == NS_OK && any)
-        return ns_error(NS_ERR_IO, "another MPI rank failed (its message names the subject)");
-    return st;
-}
+static ns_status sc_agree(sc_ctx *c, ns_status st) { return ns_scale__agree(c, st); }
 
 /* --------------------------------------------------- set-up (all subjects) */
 
@@ -486,48 +448,6 @@ static ns_status sc_share_model(sc_ctx *c, ns_ica_fitctx *g)
 
 /* Collective: per-rank bytes, peak memory and time, logged and written by
  * rank 0 to OUT/group/desc-mpi_ranks.tsv. */
-static ns_status sc_report(sc_ctx *c, const ns_ica_fitctx *g, size_t nlocal, double t0)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double mine[5] = {(double)nlocal, c->sent, c->recv, (double)ru.ru_maxrss / 1024.0,
-                      sc_now() - t0};
-    double *all = c->rank == 0 ? ns_alloc(5 * (size_t)c->size, sizeof(double)) : NULL;
-    if (c->rank == 0 && !all)
-        MPI_Abort(c->comm, 1);
-    MPI_Gather(mine, 5, MPI_DOUBLE, all, 5, MPI_DOUBLE, 0, c->comm);
-    if (c->rank > 0)
-        return NS_OK;
-    static const char *const hdr[] = {"rank",           "subjects",    "bytes_sent",
-                                      "bytes_received", "peak_rss_mb", "seconds"};
-    ns_tsv *t = ns_tsv_create(6, hdr);
-    char *dir = ns_ica_path(g->p->out_dir, "group");
-    char *path = dir ? ns_ica_path(dir, "desc-mpi_ranks.tsv") : NULL;
-    ns_status st = (t && path) ? NS_OK : NS_ERR_NOMEM;
-    double sent = 0, peak = 0;
-    for (int q = 0; st == NS_OK && q < c->size; q++) {
-        const double *a = all + 5 * q;
-        char b[6][32];
-        snprintf(b[0], 32, "%d", q);
-        snprintf(b[1], 32, "%.0f", a[0]);
-        snprintf(b[2], 32, "%.0f", a[1]);
-        snprintf(b[3], 32, "%.0f", a[2]);
-        snprintf(b[4], 32, "%.1f", a[3]);
-        snprintf(b[5], 32, "%.3f", a[4]);
-        const char *cells[6] = {b[0], b[1], b[2], b[3], b[4], b[5]};
-        st = ns_tsv_append(t, cells);
-        sent += a[1], peak = a[3] > peak ? a[3] : peak;
-    }
-    if (st == NS_OK)
-        st = ns_tsv_write(t, path);
-    if (st == NS_OK)
-        ns_info("ica (MPI, %d ranks): %.0f bytes sent between ranks in all, largest peak RSS "
-                "%.1f MB, %.2f s (per rank: %s)", c->size, sent, peak, sc_now() - t0, path);
-    ns_tsv_free(t);
-    free(all), free(dir), free(path);
-    return st;
-}
-
 /* ------------------------------------------------------------- driver */
 
 /* Pass 2 on this rank's subjects: back-reconstruction of every order from
@@ -594,7 +514,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     ns_log_level lev = ns_log_get_level();
     if (c.rank > 0 && lev > NS_LOG_WARN) /* one copy of the progress lines */
         ns_log_set_level(NS_LOG_WARN);
-    double t0 = sc_now();
+    double t0 = ns_scale__now();
     int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_blas_threads(nt);
     ns_ica_fitctx g = {.p = p, .nsub = nsub};
     st = ns_ica_fit_setup(&g, bold);
@@ -609,7 +529,8 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     if (st == NS_OK)
         st = sc_run(&c, &g, lo, hi - lo);
     if (st == NS_OK)
-        st = sc_report(&c, &g, hi - lo, t0);
+        st = ns_scale__report(&c, p->out_dir, "desc-mpi_ranks.tsv", "subjects", "ica", hi - lo,
+                              t0);
     ns_ica_fit_clear(&g);
     ns_blas_threads(old);
     ns_log_set_level(lev);

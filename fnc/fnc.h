@@ -235,6 +235,24 @@ int ns_fnc_format_fixed(char *buf, double v, int decimals);
 /* Called once per failed run or participant with a message naming it. */
 typedef void (*ns_fnc_error_fn)(void *ctx, const char *message);
 
+/* Scale-out: how a process that handles a share of the participants joins
+ * the study-wide steps (dist/scale_fnc.c implements it over MPI; fnc knows
+ * nothing of MPI). The participants, sorted, are dealt in contiguous
+ * blocks: part q of n handles participants [q P / n, (q + 1) P / n) (as
+ * `ica` deals subjects), so that the parts' outputs concatenated in part
+ * order are the one-process order. */
+typedef struct {
+    int index, count;
+    void *ctx;
+    /* x[0..n) replaced on every part by its element-wise sum over parts */
+    ns_status (*sum)(void *ctx, double *x, size_t n);
+    /* the parts' buffers concatenated in part order, on part 0 (*all
+     * malloc'ed there; NULL, 0 elsewhere) */
+    ns_status (*gather)(void *ctx, const void *buf, size_t n, void **all, size_t *nall);
+    /* st on every part when no part failed, else an error on every part */
+    ns_status (*agree)(void *ctx, ns_status st);
+} ns_fnc_part;
+
 /* What `neurospectra fnc OUT` does, as a library call (docs/fnc.md). */
 typedef struct {
     const char *out_dir;      /* derivatives tree written by `neurospectra ica` */
@@ -258,6 +276,7 @@ typedef struct {
     int decimals;             /* digits after the point in the TSVs (6) */
     ns_fnc_error_fn on_error; /* may be NULL */
     void *ctx;
+    const ns_fnc_part *part;  /* NULL: this process handles every participant */
 } ns_fnc_study_opts;
 
 typedef struct {
@@ -266,6 +285,7 @@ typedef struct {
     size_t components, kept;    /* components over all orders / selected */
     size_t edges;               /* feature columns */
     size_t windows;             /* dFNC windows clustered */
+    size_t runs_local;          /* runs this process handled (all without a part) */
 } ns_fnc_study_result;
 
 void ns_fnc_study_defaults(ns_fnc_study_opts *o);

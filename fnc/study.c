@@ -143,6 +143,8 @@ static void lowfreq_pass(fnc_study *s, pp_cache *c)
         fnc_run *r = &s->runs[i];
         fnc_run_data d;
         run_stats rs = {0};
+        if (!r->mine)
+            continue;
         if (prepare_run(s, r, c, 1, &d, &rs)) {
             ns_fnc__report(s, r, "%s", ns_last_error());
             continue;
@@ -157,6 +159,15 @@ static void lowfreq_pass(fnc_study *s, pp_cache *c)
         ns_progress_update(pg, i + 1);
     }
     ns_progress_free(pg);
+    const ns_fnc_part *p = s->o->part;
+    if (p && frac) { /* sums and counts over every part's runs */
+        for (size_t k = 0; k < s->K; k++)
+            frac[k] = (double)s->lowfreq_n[k];
+        if (p->sum(p->ctx, s->lowfreq, s->K) || p->sum(p->ctx, frac, s->K))
+            memset(frac, 0, s->K * sizeof(double)); /* parts disagree: no criterion */
+        for (size_t k = 0; k < s->K; k++)
+            s->lowfreq_n[k] = (size_t)frac[k];
+    }
     for (size_t k = 0; k < s->K; k++)
         s->lowfreq[k] = s->lowfreq_n[k] ? s->lowfreq[k] / (double)s->lowfreq_n[k] : NAN;
     free(frac);
@@ -266,6 +277,9 @@ typedef struct {
     size_t E;
     const char *text; /* the only run's row, formatted by its worker */
     size_t ntext;
+    FILE *fp;   /* the rows: the file's stream, or memory when parts gather them */
+    char *mem;  /* the rows in memory (open_memstream) */
+    size_t nmem;
 } feat_writer;
 
 static ns_status features_open(fnc_study *s, feat_writer *w)
@@ -276,6 +290,15 @@ static ns_status features_open(fnc_study *s, feat_writer *w)
     w->line = ns_alloc(w->E * 34 + 4096, 1);
     if (!w->acc || !w->line || asprintf(&path, "%s/group/desc-fnc_features.tsv", s->o->out_dir) < 0)
         return ns_error(NS_ERR_NOMEM, "out of memory");
+    const ns_fnc_part *part = s->o->part;
+    if (part && !(w->fp = open_memstream(&w->mem, &w->nmem))) {
+        free(path);
+        return ns_error(NS_ERR_NOMEM, "out of memory");
+    }
+    if (part && part->index != 0) { /* part 0 writes the table */
+        free(path);
+        return NS_OK;
+    }
     char *dir = NULL;
     ns_status st = asprintf(&dir, "%s/group", s->o->out_dir) < 0 ? NS_ERR_NOMEM : ns_mkdirs(dir);
     free(dir);
@@ -285,6 +308,8 @@ static ns_status features_open(fnc_study *s, feat_writer *w)
     if (st)
         return st;
     FILE *fp = ns_afile_stream(w->f);
+    if (!part)
+        w->fp = fp;
     fputs("participant_id", fp);
     for (size_t a = 0; a < s->nsel; a++)
         for (size_t b = a + 1; b < s->nsel; b++)
@@ -316,7 +341,7 @@ static void features_flush(feat_writer *w, const char *participant, int decimals
 {
     if (w->nacc == 0)
         return;
-    FILE *fp = ns_afile_stream(w->f);
+    FILE *fp = w->fp;
     if (w->nacc == 1 && w->text) { /* one run: its row as the worker formatted it */
         fputs(participant, fp);
         fwrite(w->text, 1, w->ntext, fp);
@@ -332,6 +357,33 @@ static void features_flush(feat_writer *w, const char *participant, int decimals
     fwrite(w->line, 1, o, fp);
     memset(w->acc, 0, w->E * sizeof(double));
     w->nacc = 0;
+}
+
+/* With parts: every part's rows to part 0, in part order (the one-process
+ * order: parts hold contiguous blocks of participants), and the number of
+ * participants made study-wide. Collective; st is the caller's status. */
+static ns_status features_gather(fnc_study *s, feat_writer *w, ns_status st,
+                                 ns_fnc_study_result *res)
+{
+    const ns_fnc_part *p = s->o->part;
+    if (w->fp && fclose(w->fp) && !st)
+        st = ns_error(NS_ERR_NOMEM, "out of memory for the feature rows");
+    w->fp = NULL;
+    void *all = NULL;
+    size_t nall = 0;
+    double n = (double)res->participants;
+    if (!(st = p->agree(p->ctx, st))) { /* the same collectives on every part */
+        st = p->gather(p->ctx, w->mem, w->nmem, &all, &nall);
+        ns_status st2 = p->sum(p->ctx, &n, 1);
+        st = st ? st : st2;
+    }
+    if (!st && all && nall && fwrite(all, 1, nall, ns_afile_stream(w->f)) != nall)
+        st = ns_error(NS_ERR_IO, "cannot write the feature table (%s)", s->o->out_dir);
+    res->participants = (size_t)n;
+    free(all);
+    free(w->mem);
+    w->mem = NULL;
+    return st;
 }
 
 /* Per-thread buffers of pass 2. */
@@ -454,11 +506,11 @@ static ns_status static_pass(fnc_study *s, ns_fnc_study_result *res)
         w.text = NULL; /* the slots are about to be refilled */
 #pragma omp parallel for schedule(dynamic, 1)
         for (size_t i = 0; i < nb; i++)
-            if (!s->runs[b0 + i].failed)
+            if (!s->runs[b0 + i].failed && s->runs[b0 + i].mine)
                 static_run(s, &s->runs[b0 + i], &wk[omp_get_thread_num()], &sl[i]);
         for (size_t i = 0; i < nb; i++) {
             fnc_run *r = &s->runs[b0 + i];
-            if (!r->failed)
+            if (!r->failed && r->mine)
                 merge_run(s, r, &sl[i], &w);
             size_t next = b0 + i + 1;
             if (next == s->nruns || strcmp(r->participant, s->runs[next].participant)) {
@@ -474,9 +526,11 @@ static ns_status static_pass(fnc_study *s, ns_fnc_study_result *res)
         ns_blas_threads(blas_old);
     ns_progress_free(pg);
     double t0 = now();
-    if (!st && res->participants > 0)
+    if (s->o->part)
+        st = features_gather(s, &w, st, res);
+    if (!st && res->participants > 0 && w.f)
         st = ns_afile_commit(w.f);
-    else
+    else if (w.f)
         ns_afile_abort(w.f);
     s->t_write += now() - t0;
     free(w.acc);
@@ -583,33 +637,67 @@ static ns_status study_setup(fnc_study *s)
     return st;
 }
 
+/* st agreed between the parts (unchanged in one process). */
+static ns_status agree(const fnc_study *s, ns_status st)
+{
+    const ns_fnc_part *p = s->o->part;
+    return p ? p->agree(p->ctx, st) : st;
+}
+
+/* Component selection, static FNC and the feature table (collective with
+ * parts: every part calls it with the same st). */
+static ns_status static_stage(fnc_study *s, pp_cache *c, json_t *sel, ns_fnc_study_result *res)
+{
+    const ns_fnc_study_opts *o = s->o;
+    ns_status st = NS_OK;
+    if (o->select_lowfreq >= 0)
+        lowfreq_pass(s, c);
+    json_object_set_new(sel, "StabilityIndexMin", o->select_iq >= 0 ? json_real(o->select_iq)
+                                                                  : json_null());
+    json_object_set_new(sel, "LowFrequencyFractionMin",
+                        o->select_lowfreq >= 0 ? json_real(o->select_lowfreq) : json_null());
+    json_object_set_new(sel, "LowFrequencyCutoffHz", json_real(o->lowfreq_hz));
+    st = agree(s, select_components(s, sel));
+    res->components = s->K;
+    res->kept = s->nsel;
+    res->edges = ns_fnc_nedges(s->nsel);
+    if (!st)
+        st = static_pass(s, res);
+    if (o->part && !(st = agree(s, st)))
+        st = ns_fnc__part_sync(s);
+    if (!st && res->participants > 0 && (!o->part || o->part->index == 0))
+        st = write_features_json(s, sel, res);
+    return agree(s, st);
+}
+
+/* Dynamic FNC: with parts, the windows are clustered on part 0. */
+static ns_status dynamic_stage(fnc_study *s, ns_fnc_study_result *res)
+{
+    const ns_fnc_part *p = s->o->part;
+    ns_status st = p ? ns_fnc__part_windows(s) : NS_OK;
+    if (!st && (!p || p->index == 0))
+        st = ns_fnc__dfnc_finish(s, res);
+    st = agree(s, st);
+    double n = (double)res->windows;
+    if (!st && p && !(st = p->sum(p->ctx, &n, 1)))
+        res->windows = (size_t)n;
+    return st;
+}
+
 ns_status ns_fnc_study_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res)
 {
     memset(res, 0, sizeof *res);
     fnc_study s = {.o = o};
     pp_cache c = {0};
     json_t *sel = json_object();
-    ns_status st = study_setup(&s);
-    if (!st && o->select_lowfreq >= 0)
-        lowfreq_pass(&s, &c);
-    if (!st) {
-        json_object_set_new(sel, "StabilityIndexMin", o->select_iq >= 0 ? json_real(o->select_iq)
-                                                                      : json_null());
-        json_object_set_new(sel, "LowFrequencyFractionMin",
-                            o->select_lowfreq >= 0 ? json_real(o->select_lowfreq) : json_null());
-        json_object_set_new(sel, "LowFrequencyCutoffHz", json_real(o->lowfreq_hz));
-        st = select_components(&s, sel);
-    }
+    ns_status st = agree(&s, study_setup(&s));
     res->runs = s.nruns;
-    res->components = s.K;
-    res->kept = s.nsel;
-    res->edges = ns_fnc_nedges(s.nsel);
-    if (!st)
-        st = static_pass(&s, res);
-    if (!st && res->participants > 0)
-        st = write_features_json(&s, sel, res);
+    if (!st) {
+        res->runs_local = ns_fnc__part_assign(&s);
+        st = static_stage(&s, &c, sel, res);
+    }
     if (!st && o->dynamic)
-        st = ns_fnc__dfnc_finish(&s, res);
+        st = dynamic_stage(&s, res);
     for (size_t i = 0; i < s.nruns; i++)
         res->runs_failed += s.runs[i].failed;
     ns_debug("fnc timing (CPU seconds over %d threads): read %.3f s, post-processing + FNC "

@@ -11,6 +11,7 @@ typedef struct {
     char *stem;        /* OUT/sub-01/func/sub-01_task-rest: path before _desc-ica */
     const char *name;  /* basename of stem (inside stem) */
     int failed;
+    int mine;          /* handled by this process (see ns_fnc_part) */
     double tr;         /* TR used */
     size_t T;
     size_t win_off, nwin; /* rows of the dFNC window matrix */
@@ -63,6 +64,15 @@ typedef struct {
 } fnc_run_data;
 ns_status ns_fnc__load_run(fnc_study *s, fnc_run *r, fnc_run_data *d);
 void ns_fnc__run_data_free(fnc_run_data *d);
+
+/* study_part.c: the study-wide steps when o->part splits the participants */
+/* Marks the runs this process handles; returns how many. */
+size_t ns_fnc__part_assign(fnc_study *s);
+/* Per-run facts (failed, T, TR, windows) and the counters of the sidecars
+ * made study-wide on every part. */
+ns_status ns_fnc__part_sync(fnc_study *s);
+/* Every part's dFNC windows on part 0, in run order. */
+ns_status ns_fnc__part_windows(fnc_study *s);
 
 /* study_dfnc.c */
 ns_status ns_fnc__dfnc_add(fnc_study *s, fnc_run *r, const double *x, size_t T);

@@ -1,0 +1,96 @@
+/* neurospectra fnc over MPI (docs/scaling.md): the participants split into
+ * contiguous blocks across the ranks of MPI_COMM_WORLD (ns_fnc_part).
+ *
+ *   every rank   lists the tree (small files), post-processes its own runs
+ *                and writes their relmats
+ *   sums         low-frequency power fractions (--select lowfreq), the
+ *                per-run facts and counters of the sidecars: MPI_Allreduce
+ *   rank 0       gathers the feature rows (MPI_Gatherv, in rank order = the
+ *                one-process order) and writes the table and its sidecar;
+ *                with --dynamic it gathers every window, clusters them
+ *                (k-means needs all of them) and writes the dFNC outputs
+ *
+ * The outputs are byte-for-byte those of one process. Bytes are the
+ * payload handed to MPI. */
+#ifdef NS_HAVE_FNC
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dist/dist.h"
+#include "dist/scale_int.h"
+
+static ns_status fp_sum(void *ctx, double *x, size_t n)
+{
+    ns_scale_ctx *c = ctx;
+    if (n > INT_MAX)
+        MPI_Abort(c->comm, 1);
+    MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, c->comm);
+    c->sent += 8.0 * (double)n * (c->size > 1);
+    c->recv += 8.0 * (double)n * (c->size > 1);
+    return NS_OK;
+}
+
+static ns_status fp_gather(void *ctx, const void *buf, size_t n, void **all, size_t *nall)
+{
+    ns_scale_ctx *c = ctx;
+    *all = NULL;
+    *nall = 0;
+    uint64_t mine = n, *sizes = c->rank == 0 ? ns_alloc((size_t)c->size, sizeof *sizes) : NULL;
+    int *cnt = c->rank == 0 ? ns_alloc((size_t)c->size, sizeof(int)) : NULL;
+    int *disp = c->rank == 0 ? ns_alloc((size_t)c->size, sizeof(int)) : NULL;
+    if (c->rank == 0 && (!sizes || !cnt || !disp))
+        MPI_Abort(c->comm, 1);
+    MPI_Gather(&mine, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, 0, c->comm);
+    uint64_t total = 0;
+    for (int q = 0; c->rank == 0 && q < c->size; q++) {
+        if (total + sizes[q] > INT_MAX) /* MPI counts are int: refuse rather than wrap */
+            MPI_Abort(c->comm, 1);
+        disp[q] = (int)total, cnt[q] = (int)sizes[q];
+        total += sizes[q];
+    }
+    char *out = c->rank == 0 ? malloc(total ? total : 1) : NULL;
+    if (c->rank == 0 && !out)
+        MPI_Abort(c->comm, 1);
+    MPI_Gatherv(buf, (int)n, MPI_BYTE, out, cnt, disp, MPI_BYTE, 0, c->comm);
+    if (c->rank == 0) {
+        c->recv += (double)(total - n) + 8.0 * (c->size - 1);
+        *all = out, *nall = total;
+    } else {
+        c->sent += (double)n + 8.0;
+    }
+    free(sizes), free(cnt), free(disp);
+    return NS_OK;
+}
+
+static ns_status fp_agree(void *ctx, ns_status st)
+{
+    ns_scale_ctx *c = ctx;
+    c->sent += 4.0 * (c->size > 1), c->recv += 4.0 * (c->size > 1);
+    return ns_scale__agree(c, st);
+}
+
+ns_status ns_scale_fnc_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res)
+{
+    ns_status st = ns_dist_mpi_begin();
+    if (st != NS_OK)
+        return st;
+    ns_scale_ctx c = {.comm = MPI_COMM_WORLD};
+    MPI_Comm_rank(c.comm, &c.rank);
+    MPI_Comm_size(c.comm, &c.size);
+    ns_log_level lev = ns_log_get_level();
+    if (c.rank > 0 && lev > NS_LOG_WARN) /* one copy of the progress lines */
+        ns_log_set_level(NS_LOG_WARN);
+    double t0 = ns_scale__now();
+    ns_fnc_part part = {c.rank, c.size, &c, fp_sum, fp_gather, fp_agree};
+    ns_fnc_study_opts po = *o;
+    po.part = &part;
+    st = ns_fnc_study_run(&po, res);
+    /* the report even after a failure the ranks agreed on: it is collective */
+    ns_status rs = ns_scale__report(&c, o->out_dir, "desc-fncmpi_ranks.tsv", "runs", "fnc",
+                                    res->runs_local, t0);
+    ns_log_set_level(lev);
+    return st ? st : rs;
+}
+#endif

@@ -1,0 +1,107 @@
+/* The study-wide steps of ns_fnc_study_run when o->part splits the
+ * participants across processes (dist/scale_fnc.c runs them over MPI):
+ * which runs are this process's, the per-run facts every part needs for
+ * the sidecars, and the dFNC windows k-means clusters on part 0. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fnc/study_int.h"
+
+size_t ns_fnc__part_assign(fnc_study *s)
+{
+    const ns_fnc_part *p = s->o->part;
+    size_t P = 0, n = 0;
+    for (size_t i = 0; i < s->nruns; i++) /* runs are sorted, a participant's together */
+        P += i == 0 || strcmp(s->runs[i].participant, s->runs[i - 1].participant);
+    size_t lo = p ? P * (size_t)p->index / (size_t)p->count : 0;
+    size_t hi = p ? P * (size_t)(p->index + 1) / (size_t)p->count : P;
+    for (size_t i = 0, pi = 0; i < s->nruns; i++) {
+        if (i > 0 && strcmp(s->runs[i].participant, s->runs[i - 1].participant))
+            pi++;
+        s->runs[i].mine = pi >= lo && pi < hi;
+        n += (size_t)s->runs[i].mine;
+    }
+    return n;
+}
+
+/* The TR summary of the sidecars, from the runs in order (as merge_stats
+ * builds it in one process). */
+static void tr_summary(fnc_study *s)
+{
+    s->tr_first = 0.0;
+    s->tr_mixed = 0;
+    for (size_t i = 0; i < s->nruns; i++) {
+        const fnc_run *r = &s->runs[i];
+        if (r->failed)
+            continue;
+        if (s->tr_first == 0.0)
+            s->tr_first = r->tr;
+        else if (fabs(s->tr_first - r->tr) > 1e-9)
+            s->tr_mixed = 1;
+    }
+}
+
+enum { RUN_FIELDS = 4, COUNTERS = 5 };
+
+ns_status ns_fnc__part_sync(fnc_study *s)
+{
+    const ns_fnc_part *p = s->o->part;
+    size_t n = s->nruns * RUN_FIELDS + COUNTERS;
+    double *v = ns_calloc(n, sizeof(double));
+    if (!v)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < s->nruns; i++) { /* each run filled by its one owner */
+        const fnc_run *r = &s->runs[i];
+        double *f = v + i * RUN_FIELDS;
+        if (!r->mine)
+            continue;
+        f[0] = r->failed, f[1] = (double)r->T, f[2] = r->tr, f[3] = (double)r->nwin;
+    }
+    double *c = v + s->nruns * RUN_FIELDS;
+    c[0] = (double)s->spikes, c[1] = (double)s->values, c[2] = s->lowpass_applied;
+    c[3] = s->lowpass_skipped, c[4] = s->tr_mismatch_runs;
+    ns_status st = p->sum(p->ctx, v, n);
+    for (size_t i = 0; !st && i < s->nruns; i++) {
+        fnc_run *r = &s->runs[i];
+        const double *f = v + i * RUN_FIELDS;
+        r->failed = f[0] > 0, r->T = (size_t)f[1], r->tr = f[2], r->nwin = (size_t)f[3];
+    }
+    if (!st) {
+        s->spikes = (size_t)c[0], s->values = (size_t)c[1];
+        s->lowpass_applied = c[2] > 0, s->lowpass_skipped = c[3] > 0;
+        s->tr_mismatch_runs = (int)c[4];
+        tr_summary(s);
+    }
+    free(v);
+    return st;
+}
+
+ns_status ns_fnc__part_windows(fnc_study *s)
+{
+    const ns_fnc_part *p = s->o->part;
+    void *all = NULL;
+    size_t nall = 0;
+    s->edyn = ns_fnc_nedges(s->nsel);
+    ns_status st = p->gather(p->ctx, s->win, s->nwin * s->edyn * sizeof(float), &all, &nall);
+    if (st || p->index != 0)
+        return st;
+    size_t off = 0;
+    for (size_t i = 0; i < s->nruns; i++) { /* the one-process offsets: runs in order */
+        fnc_run *r = &s->runs[i];
+        if (r->failed || r->nwin == 0)
+            continue;
+        r->win_off = off;
+        off += r->nwin;
+    }
+    if (off * s->edyn * sizeof(float) != nall) {
+        free(all);
+        return ns_error(NS_ERR_IO, "the dFNC windows gathered from the parts do not add up "
+                        "(%zu bytes for %zu windows) (%s)", nall, off, s->o->out_dir);
+    }
+    free(s->win);
+    s->win = all;
+    s->nwin = off;
+    s->win_cap = off * s->edyn;
+    return NS_OK;
+}
