@@ -179,6 +179,9 @@ typedef struct {
     double mpi_seconds, compute_seconds;
     double setup_bytes;    /* initial and final parameter broadcasts */
     double max_param_diff; /* largest |param - rank 0's| before the final broadcast */
+    double stats_bytes;    /* sums of the pre-fit statistics (standardisation, imputation),
+                              sent + received, full-mesh model as the layers */
+    double eval_bytes;     /* out-of-fold records and ids gathered on rank 0, sent + received */
 } ns_dist_totals;
 void ns_dist_get_totals(const ns_dist *d, ns_dist_totals *t);
 
@@ -217,6 +220,36 @@ typedef struct {
  * see (nested CV, permutations: check those before). */
 ns_status ns_dist_train_begin(const ns_dist_train_args *a, ns_cv_params *cp,
                               ns_clf_nn_hooks *hooks, const char **out_dir);
+
+/* The calls below follow ns_dist_train_begin (they use its context); the
+ * collective ones must be made by every rank in the same order.
+ *
+ * Collective: this rank's share of the table. keep[i] (for the n rows given
+ * to ns_dist_train_begin) is set to 1 for the rows of the sites this rank
+ * holds, 0 otherwise; *nkeep is their count. The caller then drops every
+ * other row, and from here on row indices (fits, ns_dist_train_site) index
+ * the kept rows in their order. Rank 0 logs every rank's count and sites. */
+ns_status ns_dist_train_keep(unsigned char *keep, size_t *nkeep);
+/* The global site (index into the sorted site names) of kept row i. */
+int ns_dist_train_site(size_t i);
+int ns_dist_train_rank(void);
+int ns_dist_train_size(void);
+/* Collective: v[0..count) summed element-wise over the ranks (MPI_Allreduce
+ * of doubles); the bytes are counted as stats_bytes. */
+ns_status ns_dist_train_sum(double *v, size_t count);
+/* Collective: rank 0 receives every rank's n records of width doubles, in
+ * rank order (*all, caller frees; *nall records); elsewhere *all = NULL and
+ * *nall = 0. Counted as eval_bytes. */
+ns_status ns_dist_train_gather(const double *rec, size_t n, size_t width, double **all,
+                               size_t *nall);
+/* Collective: the same for n strings (rank order); rank 0 gets copies. */
+ns_status ns_dist_train_gather_strings(char *const *s, size_t n, char ***all, size_t *nall);
+/* Collective: st on every rank where it failed; elsewhere an error when any
+ * rank failed, NS_OK when none did. */
+ns_status ns_dist_train_agree(ns_status st);
+/* Collective: rewrites the dist_* outputs (ns_dist_write) with the
+ * statistics and evaluation bytes of the whole run. */
+ns_status ns_dist_train_finish(void);
 
 /* ============================================ scale-out: ica and fnc over MPI
  * (dist/scale_*.c, docs/scaling.md). Subjects (ica) or runs (fnc) are split
