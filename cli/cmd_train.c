@@ -1758,7 +1758,8 @@ static ns_status dist_fit(const train_setup *s, const train_data *d, const size_
 }
 
 /* This rank's rows `rows` predicted by pl into records (table row, fold,
- * label, probabilities...), width 3 + nclass. */
+ * label, probabilities...), width 3 + nclass; row r's record at rec + r W,
+ * the order of d->ids, which are gathered alongside. */
 static ns_status dist_records(const ns_pipeline *pl, const train_data *d, const size_t *rows,
                               size_t nr, int fold, double *rec)
 {
@@ -1767,7 +1768,7 @@ static ns_status dist_records(const ns_pipeline *pl, const train_data *d, const 
     ns_status st = pr ? ns_pipeline_predict(pl, d->x, d->n, d->p, rows, nr, pr, NULL)
                       : NS_ERR_NOMEM;
     for (size_t i = 0; !st && i < nr; i++) {
-        double *r = rec + i * W;
+        double *r = rec + rows[i] * W;
         r[0] = (double)d->orig[rows[i]], r[1] = fold, r[2] = d->y[rows[i]];
         memcpy(r + 3, pr + i * K, K * sizeof *pr);
     }
@@ -1892,13 +1893,8 @@ static ns_status dist_cv(const train_opts *o, const train_data *d, train_setup *
                 idx[w++] = i;
         nte = w - ntr;
         st = dist_fit(s, d, idx, ntr, f, &models[f]);
-        size_t done = 0;
-        for (int e = 0; e < f; e++) /* records of earlier folds come first */
-            for (size_t i = 0; i < n; i++)
-                done += fold[i] == e;
         if (!st)
-            st = ns_dist_train_agree(dist_records(models[f], d, idx + ntr, nte, f,
-                                                  rec + done * W));
+            st = ns_dist_train_agree(dist_records(models[f], d, idx + ntr, nte, f, rec));
     }
     if (!st)
         st = dist_gather(d, rec, o->folds, &g);
