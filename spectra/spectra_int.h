@@ -41,6 +41,17 @@ long sv_plain_f64(ns_spectra_ws *ws, void *x, size_t cols, size_t n, int *info);
 size_t sv_lwork_f32(size_t rows, size_t h_in, size_t h_out);
 size_t sv_lwork_f64(size_t rows, size_t h_in, size_t h_out);
 
+/* hqr.c: R factor (min(m, n) x n, leading dimension ldr, zeros below the
+ * diagonal) of x (m x n column-major, leading dimension ld, destroyed) by
+ * Householder reflectors as LAPACK's geqrf makes them, without its per-column
+ * call overhead; simd != 0 uses AVX2+FMA when the CPU has it. r may overlap
+ * x when ldr <= ld (written behind the reads). x must hold values of a float
+ * matrix (the range argument in hqr_impl.h). */
+void sv_hqr_f32(float *x, size_t m, size_t n, size_t ld, float *r, size_t ldr, int simd);
+void sv_hqr_f64(double *x, size_t m, size_t n, size_t ld, double *r, size_t ldr, int simd);
+/* 1 when the AVX2+FMA variant runs on this CPU. */
+int sv_hqr_simd_available(void);
+
 /* Names of the quantities the tracker and batch writer emit. */
 typedef enum {
     Q_GRAD_SV = 0, Q_GRAD_SV_PS, Q_GRAD_RANK, Q_GRAD_EFFRANK, Q_GRAD_NUCLEAR, Q_GRAD_NUCLEAR_PS,

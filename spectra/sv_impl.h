@@ -22,14 +22,6 @@ size_t FN(sv_gather)(const ns_matrix *X, const int *rg, int g, REAL *out)
     return n;
 }
 
-static size_t FN(lw_geqrf)(size_t m, size_t n)
-{
-    REAL q = 0;
-    LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, NULL, (lapack_int)(m ? m : 1),
-                   NULL, &q, -1);
-    return (size_t)q > n ? (size_t)q : n;
-}
-
 static size_t FN(lw_gesdd)(size_t m, size_t n)
 {
     if (!m || !n)
@@ -51,20 +43,10 @@ static size_t FN(minz)(size_t a, size_t b) { return a < b ? a : b; }
 size_t FN(sv_lwork)(size_t rows, size_t h_in, size_t h_out)
 {
     size_t k1 = FN(minz)(h_in, rows), k2 = FN(minz)(h_out, rows);
-    size_t w = FN(maxz)(FN(lw_geqrf)(h_in, rows), FN(lw_geqrf)(h_out, rows));
-    w = FN(maxz)(w, FN(lw_gesdd)(k2, k1));
+    size_t w = FN(lw_gesdd)(k2, k1);
     w = FN(maxz)(w, FN(lw_gesdd)(h_out, h_in));
     w = FN(maxz)(w, FN(lw_gesdd)(h_in, rows));
     return FN(maxz)(w, FN(lw_gesdd)(h_out, rows));
-}
-
-/* Copies the upper trapezoid (k x n) of a geqrf result (leading dim ld) into
- * a zeroed k x n column-major buffer. */
-static void FN(take_r)(const REAL *qr, size_t ld, size_t k, size_t n, REAL *r)
-{
-    for (size_t j = 0; j < n; j++)
-        for (size_t i = 0; i < k; i++)
-            r[i + j * k] = i <= j ? qr[i + j * ld] : (REAL)0;
 }
 
 static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld, int *info)
@@ -78,14 +60,13 @@ static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld
 }
 
 /* QR of x (m x n, column-major, destroyed); the upper trapezoid R
- * (min(m, n) x n) into r. Returns the LAPACK info. */
+ * (min(m, n) x n) into r. Our Householder kernel (hqr.c): geqrf's unblocked
+ * loop for these narrow shapes costs several times more. Returns 0. */
 int FN(sv_r_factor)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, REAL *r)
 {
-    int info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, x, (lapack_int)m,
-                              ws->tau, ws->work, (lapack_int)ws->lwork);
-    if (!info)
-        FN(take_r)(x, m, FN(minz)(m, n), n, r);
-    return info;
+    (void)ws;
+    FN(sv_hqr)(x, m, n, m, r, FN(minz)(m, n), 1);
+    return 0;
 }
 
 /* ws->a holds A^T (h_in x n), ws->d holds D^T (h_out x n), column j = row
@@ -102,15 +83,11 @@ int FN(sv_qr_factor)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out)
  * n_g x n_g instead of k x k. Returns p (0 with *info set on failure). */
 static size_t FN(reduce)(ns_spectra_ws *ws, REAL *c, size_t k, size_t nc, int *info)
 {
+    (void)ws;
+    *info = 0;
     if (nc >= k)
         return k;
-    *info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)k, (lapack_int)nc, c, (lapack_int)k,
-                           ws->tau, ws->work, (lapack_int)ws->lwork);
-    if (*info)
-        return 0;
-    for (size_t j = 0; j < nc; j++) /* compaction: destinations never pass their sources */
-        for (size_t i = 0; i < nc; i++)
-            c[i + j * nc] = i <= j ? c[i + j * k] : (REAL)0;
+    FN(sv_hqr)(c, k, nc, k, c, nc, 1); /* R (nc x nc) written behind the reads */
     return nc;
 }
 

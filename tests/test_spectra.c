@@ -12,7 +12,7 @@
 
 #include "ns_test.h"
 #include "spectra/spectra.h"
-#include "spectra/spectra_int.h" /* spectra_format */
+#include "spectra/spectra_int.h" /* spectra_format, sv_hqr_f32/f64 */
 
 static ns_matrix *randn(ns_rng *r, size_t rows, size_t cols)
 {
@@ -157,6 +157,113 @@ START_TEST(test_qr_route_matches_svd)
         free(rg);
         ns_matrix_free(A);
         ns_matrix_free(D);
+    }
+    ns_rng_free(r);
+}
+END_TEST
+
+/* Column-major m x n test matrices for the R-factor kernel: random, of rank
+ * k (product of m x k and k x n, k < n), with a zero column, scaled by 1e-38
+ * (subnormal floats) and by 1e30. */
+static void hqr_case(ns_rng *r, int kind, size_t m, size_t n, size_t k, double *x)
+{
+    for (size_t i = 0; i < m * n; i++)
+        x[i] = ns_rng_normal(r);
+    if (kind == 1) {
+        double *u = malloc(m * k * sizeof *u), *v = malloc(k * n * sizeof *v);
+        for (size_t i = 0; i < m * k; i++)
+            u[i] = (double)ns_rng_below(r, 7) - 3;
+        for (size_t i = 0; i < k * n; i++)
+            v[i] = (double)ns_rng_below(r, 7) - 3;
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1, u, (int)m,
+                    v, (int)k, 0, x, (int)m);
+        free(u);
+        free(v);
+    }
+    if (kind == 2)
+        memset(x + m * (n / 2), 0, m * sizeof *x);
+    for (size_t i = 0; kind >= 3 && i < m * n; i++)
+        x[i] = (double)(float)(x[i] * (kind == 3 ? 1e-38 : 1e30));
+    for (size_t i = 0; i < m * n; i++)
+        x[i] = (double)(float)x[i]; /* the kernel takes values of float matrices */
+}
+
+/* Singular values (descending) of the k x n upper trapezoid R (leading dim ld). */
+static void r_sv(const double *R, size_t k, size_t n, size_t ld, double *sv)
+{
+    double *c = malloc(k * n * sizeof *c), u, vt;
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < k; i++)
+            c[i + j * k] = R[i + j * ld];
+    if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (int)k, (int)n, c, (int)k, sv, &u, 1, &vt, 1))
+        abort();
+    free(c);
+}
+
+/* The Householder R-factor kernel of the QR route (plain C and AVX2, float
+ * and double) against LAPACK's geqrf: the same R up to the signs of its rows
+ * when x has full column rank, and in every case the singular values of x
+ * (LAPACK's SVD in double) within 1e-5 of sigma_1 and the same numerical
+ * rank, including rank-deficient, zero-column, subnormal and huge inputs. */
+START_TEST(test_hqr_kernel)
+{
+    struct { int kind; size_t m, n, k; } cases[] = {
+        {0, 1378, 32, 0}, {0, 300, 17, 0}, {0, 40, 40, 0}, {0, 20, 33, 0}, {0, 64, 5, 0},
+        {1, 200, 32, 6}, {1, 50, 40, 1}, {2, 100, 12, 11}, {3, 80, 16, 0}, {4, 80, 16, 0}};
+    ns_rng *r = ns_rng_create(11);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t m = cases[c].m, n = cases[c].n, kmin = m < n ? m : n;
+        double *x = malloc(m * n * sizeof *x), *ref = malloc(m * n * sizeof *ref);
+        double *sv_ref = malloc(kmin * sizeof *sv_ref), *sv = malloc(kmin * sizeof *sv);
+        double *R = malloc(kmin * n * sizeof *R), *tau = malloc(kmin * sizeof *tau);
+        float *xf = malloc(m * n * sizeof *xf), *Rf = malloc(kmin * n * sizeof *Rf);
+        hqr_case(r, cases[c].kind, m, n, cases[c].k, x);
+        memcpy(ref, x, m * n * sizeof *x);
+        double u, vt, *tmp = malloc(m * n * sizeof *tmp);
+        memcpy(tmp, x, m * n * sizeof *x);
+        ck_assert_int_eq(LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (int)m, (int)n, tmp, (int)m, sv_ref,
+                                        &u, 1, &vt, 1), 0);
+        ck_assert_int_eq(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)m, (int)n, ref, (int)m, tau), 0);
+        size_t rank_ref = 0;
+        for (size_t i = 0; i < kmin; i++)
+            rank_ref += sv_ref[i] > sv_ref[0] * (double)(m > n ? m : n) * FLT_EPSILON;
+        for (int prec = 0; prec < 2; prec++)
+            for (int simd = 0; simd < 2; simd++) {
+                if (prec) {
+                    memcpy(tmp, x, m * n * sizeof *x);
+                    sv_hqr_f64(tmp, m, n, m, R, kmin, simd);
+                } else {
+                    for (size_t i = 0; i < m * n; i++)
+                        xf[i] = (float)x[i];
+                    sv_hqr_f32(xf, m, n, m, Rf, kmin, simd);
+                    for (size_t i = 0; i < kmin * n; i++)
+                        R[i] = Rf[i];
+                }
+                double tol = (prec ? 1e-12 : 1e-5) * sv_ref[0];
+                int full = cases[c].kind != 1 && cases[c].kind != 2;
+                for (size_t i = 0; full && i < kmin; i++) {
+                    double s = (R[i + i * kmin] < 0) == (ref[i + i * m] < 0) ? 1 : -1;
+                    for (size_t j = 0; j < n; j++) {
+                        double want = j >= i ? ref[i + j * m] : 0;
+                        ck_assert_msg(fabs(s * R[i + j * kmin] - want) <= tol,
+                                      "case %zu prec %d simd %d R[%zu][%zu] %g vs geqrf %g", c, prec,
+                                      simd, i, j, R[i + j * kmin], want);
+                    }
+                }
+                r_sv(R, kmin, n, kmin, sv);
+                size_t rank = 0;
+                for (size_t i = 0; i < kmin; i++) {
+                    ck_assert_msg(fabs(sv[i] - sv_ref[i]) <= tol, "case %zu prec %d simd %d sv %zu: "
+                                  "%g vs %g", c, prec, simd, i, sv[i], sv_ref[i]);
+                    rank += sv[i] > sv[0] * (double)(m > n ? m : n) * FLT_EPSILON;
+                }
+                ck_assert_msg(rank == rank_ref, "case %zu prec %d simd %d: rank %zu vs %zu", c,
+                              prec, simd, rank, rank_ref);
+                if (cases[c].kind == 1)
+                    ck_assert_uint_eq(rank, cases[c].k);
+            }
+        free(x); free(ref); free(sv_ref); free(sv); free(R); free(tau); free(xf); free(Rf);
+        free(tmp);
     }
     ns_rng_free(r);
 }
@@ -444,6 +551,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_groups_sum_to_g);
     tcase_add_test(tc, test_qr_route_matches_svd);
+    tcase_add_test(tc, test_hqr_kernel);
     tcase_add_test(tc, test_numerical_rank_rule);
     tcase_add_test(tc, test_effective_rank);
     tcase_add_test(tc, test_power_best_rank_r);

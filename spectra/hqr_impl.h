@@ -1,0 +1,127 @@
+/* Template of the Householder R-factor kernel, included by hqr.c once per
+ * precision and variant with REAL, SFX (f32/f64 plus the variant), SIMD (0:
+ * plain C, 1: AVX2+FMA intrinsics) and, for SIMD, VEC/VLANES/VLOAD/VSTORE/
+ * VFMA/VFNMA/VSET1/VZERO/VHSUM and TARGET defined. The reflectors are those
+ * of LAPACK's xGEQR2/xLARFG (beta = -sign(alpha) |x|, tau = (beta - alpha) /
+ * beta), so R equals geqrf's R up to round-off; only R is kept. */
+#define HFN3(n, s) n##_##s
+#define HFN2(n, s) HFN3(n, s)
+#define HFN(n) HFN2(n, SFX)
+
+/* Applies H = I - tau v v^T (v: L values, v[0] = 1 stored) to nc columns
+ * of c (leading dimension ld), four columns per pass over v. */
+TARGET static void HFN(apply)(const REAL *v, size_t L, REAL tau, REAL *c, size_t ld, size_t nc)
+{
+    size_t k = 0;
+    for (; k < nc; k += 4) {
+        size_t nb = nc - k < 4 ? nc - k : 4;
+        REAL *col[4];
+        for (size_t b = 0; b < 4; b++)
+            col[b] = c + (k + (b < nb ? b : 0)) * ld; /* spare lanes repeat column 0, unused */
+        REAL w[4] = {0, 0, 0, 0};
+        size_t i = 0;
+#if SIMD
+        /* two accumulators per column: eight independent FMA chains */
+        VEC s0 = VZERO(), s1 = VZERO(), s2 = VZERO(), s3 = VZERO();
+        VEC t0 = VZERO(), t1 = VZERO(), t2 = VZERO(), t3 = VZERO();
+        for (; i + 2 * VLANES <= L; i += 2 * VLANES) {
+            VEC vv = VLOAD(v + i), vu = VLOAD(v + i + VLANES);
+            s0 = VFMA(vv, VLOAD(col[0] + i), s0);
+            s1 = VFMA(vv, VLOAD(col[1] + i), s1);
+            s2 = VFMA(vv, VLOAD(col[2] + i), s2);
+            s3 = VFMA(vv, VLOAD(col[3] + i), s3);
+            t0 = VFMA(vu, VLOAD(col[0] + i + VLANES), t0);
+            t1 = VFMA(vu, VLOAD(col[1] + i + VLANES), t1);
+            t2 = VFMA(vu, VLOAD(col[2] + i + VLANES), t2);
+            t3 = VFMA(vu, VLOAD(col[3] + i + VLANES), t3);
+        }
+        w[0] = VHSUM(VADD(s0, t0));
+        w[1] = VHSUM(VADD(s1, t1));
+        w[2] = VHSUM(VADD(s2, t2));
+        w[3] = VHSUM(VADD(s3, t3));
+#endif
+        for (; i < L; i++)
+            for (size_t b = 0; b < 4; b++)
+                w[b] += v[i] * col[b][i];
+        for (size_t b = 0; b < 4; b++)
+            w[b] *= tau;
+        i = 0;
+#if SIMD
+        if (nb == 4) {
+            VEC w0 = VSET1(w[0]), w1 = VSET1(w[1]), w2 = VSET1(w[2]), w3 = VSET1(w[3]);
+            for (; i + VLANES <= L; i += VLANES) {
+                VEC vv = VLOAD(v + i);
+                VSTORE(col[0] + i, VFNMA(w0, vv, VLOAD(col[0] + i)));
+                VSTORE(col[1] + i, VFNMA(w1, vv, VLOAD(col[1] + i)));
+                VSTORE(col[2] + i, VFNMA(w2, vv, VLOAD(col[2] + i)));
+                VSTORE(col[3] + i, VFNMA(w3, vv, VLOAD(col[3] + i)));
+            }
+        }
+#endif
+        for (size_t b = 0; b < nb; b++)
+            for (size_t j = i; j < L; j++)
+                col[b][j] -= w[b] * v[j];
+    }
+}
+
+/* Sum of squares of x[0..L) in double. The data come from float matrices
+ * (|x| in [1.4e-45, 3.4e38] or 0), so it neither overflows nor underflows,
+ * and no rescaling as in xLARFG is needed; see hqr(). */
+TARGET static double HFN(sumsq)(const REAL *x, size_t L)
+{
+    double s = 0;
+    size_t i = 0;
+#if SIMD
+    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
+    for (; i + 8 <= L; i += 8) {
+        __m256d x0 = HLOAD4(x + i), x1 = HLOAD4(x + i + 4);
+        a = _mm256_fmadd_pd(x0, x0, a);
+        b = _mm256_fmadd_pd(x1, x1, b);
+    }
+    s = hsum_pd(_mm256_add_pd(a, b));
+#endif
+    for (; i < L; i++)
+        s += (double)x[i] * (double)x[i];
+    return s;
+}
+
+/* Householder QR of x (m x n column-major, leading dimension ld) in place:
+ * R in the upper triangle, the reflectors below it. Each reflector is
+ * computed in double (|v_i| <= 1 always fits REAL), so float data need no
+ * rescaling. A column whose part below the diagonal has a sum of squares of
+ * exactly 0 (in double: all of it below 1e-154, far under eps of the float
+ * data it came from) is left as it is, as xLARFG does for a zero one. NaN or
+ * Inf in x give NaN in R, as with geqrf. */
+TARGET static void HFN(hqr_core)(REAL *x, size_t m, size_t n, size_t ld)
+{
+    size_t k = m < n ? m : n;
+    for (size_t j = 0; j < k; j++) {
+        REAL *col = x + j * ld + j;
+        size_t L = m - j;
+        double alpha = (double)col[0], ss = HFN(sumsq)(col + 1, L - 1);
+        if (ss == 0)
+            continue;
+        double beta = -copysign(sqrt(alpha * alpha + ss), alpha);
+        double scale = 1 / (alpha - beta);
+        for (size_t i = 1; i < L; i++)
+            col[i] = (REAL)((double)col[i] * scale);
+        col[0] = 1;
+        HFN(apply)(col, L, (REAL)((beta - alpha) / beta), col + ld, ld, n - j - 1);
+        col[0] = (REAL)beta;
+    }
+}
+
+/* R factor of x (m x n, leading dimension ld; destroyed) into r (min(m, n) x
+ * n, leading dimension ldr, zeros below the diagonal). */
+TARGET static void HFN(hqr)(REAL *x, size_t m, size_t n, size_t ld, REAL *r, size_t ldr)
+{
+    size_t k = m < n ? m : n;
+    HFN(hqr_core)(x, m, n, ld);
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < k; i++)
+            r[i + j * ldr] = i <= j ? x[i + j * ld] : (REAL)0;
+}
+
+#undef HFN
+#undef HFN2
+#undef HFN3
