@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "fnc/fnc.h"
+#include "ica/ica.h"
 
 typedef struct {
     const char *bids_dir, *out_dir;
@@ -25,6 +27,7 @@ typedef struct {
     uint64_t seed;
     int force;
     const char *command_line;
+    int rank, nranks;          /* under mpirun (bids_mpi.c); 0 and 1 otherwise */
 } ns_bids_opts;
 
 /* One BOLD run of the study. */
@@ -60,5 +63,17 @@ int ns_bids_group(const ns_bids_opts *o);
 int ns_bids_train_and_report(const ns_bids_opts *o);
 
 double ns_bids_now(void);
+
+/* Under mpirun (bids_mpi.c): initialises MPI and gives this process's rank
+ * and the number of ranks (0 and 1 otherwise). */
+ns_status ns_bids_mpi_begin(int *rank, int *size);
+/* Collective under mpirun: n summed over the ranks (also a barrier). */
+size_t ns_bids_mpi_sum(size_t n);
+/* Group ICA of the runs: split across the ranks under mpirun. */
+ns_status ns_bids_ica_fit(const ns_bids_opts *o, const ns_ica_params *p, const char *const *bold,
+                          size_t nb);
+/* FNC of the tree: split across the ranks under mpirun. */
+ns_status ns_bids_fnc_run(const ns_bids_opts *o, const ns_fnc_study_opts *fo,
+                          ns_fnc_study_result *res);
 
 #endif

@@ -59,9 +59,12 @@ int ns_bids_participant(const ns_bids_opts *o)
         free(orders);
         return ns_cli_fail();
     }
-    ns_progress *pg = ns_progress_create("participant", runs.n);
+    /* under mpirun each rank takes a contiguous block of the runs */
+    size_t lo = runs.n * (size_t)o->rank / (size_t)o->nranks;
+    size_t hi = runs.n * (size_t)(o->rank + 1) / (size_t)o->nranks;
+    ns_progress *pg = ns_progress_create("participant", hi - lo);
     size_t failed = 0, skipped = 0;
-    for (size_t i = 0; i < runs.n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         ns_bids_run *r = &runs.runs[i];
         if (!o->force && ns_bids_status_ok(o, r, "backrecon")) {
             skipped++;
@@ -75,11 +78,13 @@ int ns_bids_participant(const ns_bids_opts *o)
             ns_bids_status_set(o, r, "backrecon", s ? "failed" : "ok", s ? ns_last_error() : NULL,
                                ns_bids_now() - t0);
         }
-        ns_progress_update(pg, i + 1);
+        ns_progress_update(pg, i - lo + 1);
     }
     ns_progress_free(pg);
+    failed = ns_bids_mpi_sum(failed); /* every rank done: the summary sees every status */
+    skipped = ns_bids_mpi_sum(skipped);
     size_t total_failed;
-    ns_status s = ns_bids_write_summary(o, &total_failed);
+    ns_status s = o->rank == 0 ? ns_bids_write_summary(o, &total_failed) : NS_OK;
     ns_info("participant level: %zu run(s), %zu done before, %zu failed; summary %s/group/desc-run_summary.tsv",
             runs.n, skipped, failed, o->out_dir);
     ns_bids_runs_clear(&runs);
@@ -207,8 +212,10 @@ static size_t screen_runs(const ns_bids_opts *o, const ns_bids_runs *runs, const
     for (size_t i = 0; i < nb; i++) {
         char why[4600];
         if (ref < nb && h[i] && misfit(h, i, ref, nlong, kmax, bold[i], why, sizeof why)) {
-            fprintf(stderr, "neurospectra: error: %s\n", why);
-            ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "failed", why, 0);
+            if (o->rank == 0) { /* every rank screens alike; one reports */
+                fprintf(stderr, "neurospectra: error: %s\n", why);
+                ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "failed", why, 0);
+            }
         } else {
             bold[kept++] = bold[i];
         }
@@ -248,14 +255,14 @@ static ns_status fit_models(const ns_bids_opts *o, const ns_bids_runs *runs, con
     ns_status s;
     for (;;) {
         double t0 = ns_bids_now();
-        s = ns_ica_fit(&p, bold, nb);
+        s = ns_bids_ica_fit(o, &p, bold, nb);
         long bad = s ? named_run(o, s, runs, bold, nb) : -1;
         if (!s) {
-            for (size_t i = 0; i < nb; i++)
+            for (size_t i = 0; o->rank == 0 && i < nb; i++)
                 ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "ok", NULL, ns_bids_now() - t0);
             break;
         }
-        if (bad < 0 || nb <= 2)
+        if (bad < 0 || nb <= 2 || o->nranks > 1) /* ranks cannot agree on whom to drop */
             break;
         fprintf(stderr, "neurospectra: error: %s\n", ns_last_error());
         ns_bids_status_set(o, run_of(runs, bold[bad]), "backrecon", "failed", ns_last_error(), 0);
@@ -315,16 +322,20 @@ int ns_bids_group(const ns_bids_opts *o)
         s = fit_models(o, &runs, orders, norders);
     else
         ns_info("group ICA models of every order found: reused (--force refits)");
-    size_t pending = s ? 0 : pending_runs(o, &runs);
+    /* rank 0 wrote the run statuses: it counts, the sum tells every rank */
+    size_t pending = ns_bids_mpi_sum(s || o->rank > 0 ? 0 : pending_runs(o, &runs));
     ns_bids_runs_clear(&runs);
     if (s) {
         size_t nf;
         ns_cli_fail();
-        ns_bids_write_summary(o, &nf);
+        if (o->rank == 0)
+            ns_bids_write_summary(o, &nf);
         return NS_EXIT_FAIL;
     }
     if (pending) {
         size_t nf;
+        if (o->rank > 0)
+            return NS_EXIT_OK;
         ns_info("%zu run(s) still need the participant level; run it, then the group level again", pending);
         return ns_bids_write_summary(o, &nf) ? ns_cli_fail() : NS_EXIT_OK;
     }

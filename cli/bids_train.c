@@ -47,8 +47,9 @@ static const char *run_message(const fnc_ctx *c, const ns_bids_runs *runs, const
 }
 
 /* A run whose FNC failed gets a row "fnc failed <error>" in the run
- * summary; the row goes once a rerun succeeds. */
-static void record_fnc(const ns_bids_opts *o, const fnc_ctx *c, double seconds)
+ * summary; the row goes once a rerun succeeds: the rows of a previous run
+ * are cleared first (c NULL, on rank 0 before the collective FNC starts) and each process then records the runs that failed on it. */
+static void fnc_status(const ns_bids_opts *o, const fnc_ctx *c, double seconds)
 {
     ns_bids_runs runs;
     if (ns_bids_find_runs(o, &runs)) {
@@ -56,13 +57,15 @@ static void record_fnc(const ns_bids_opts *o, const fnc_ctx *c, double seconds)
         return;
     }
     for (size_t i = 0; i < runs.n; i++) {
-        const char *msg = run_message(c, &runs, &runs.runs[i]);
         char path[4400];
         snprintf(path, sizeof path, "%s/status/%s.fnc.tsv", o->work_dir, runs.runs[i].stem);
+        if (!c) {
+            remove(path);
+            continue;
+        }
+        const char *msg = run_message(c, &runs, &runs.runs[i]);
         if (msg)
             ns_bids_status_set(o, &runs.runs[i], "fnc", "failed", msg, seconds);
-        else
-            remove(path);
     }
     ns_bids_runs_clear(&runs);
 }
@@ -81,14 +84,16 @@ static ns_status run_fnc(const ns_bids_opts *o, size_t *failed)
     fo.ctx = &c;
     ns_fnc_study_result res;
     double t0 = ns_bids_now();
-    ns_status s = ns_fnc_study_run(&fo, &res);
-    *failed = c.failed;
-    record_fnc(o, &c, ns_bids_now() - t0);
+    if (o->rank == 0)
+        fnc_status(o, NULL, 0);
+    ns_status s = ns_bids_fnc_run(o, &fo, &res);
+    fnc_status(o, &c, ns_bids_now() - t0);
+    *failed = ns_bids_mpi_sum(c.failed); /* every rank has recorded its failures */
     for (size_t i = 0; i < c.failed; i++)
         free(c.messages[i]);
     free(c.messages);
     if (!s)
-        ns_info("fnc: %zu participants, %zu edges (%zu runs failed)", res.participants, res.edges, c.failed);
+        ns_info("fnc: %zu participants, %zu edges (%zu runs failed)", res.participants, res.edges, *failed);
     return s;
 }
 
@@ -200,6 +205,8 @@ int ns_bids_train_and_report(const ns_bids_opts *o)
     size_t fnc_failed = 0, nfailed = 0;
     if (run_fnc(o, &fnc_failed))
         return ns_cli_fail();
+    if (o->rank > 0) /* under mpirun rank 0 trains and reports */
+        return fnc_failed ? NS_EXIT_FAIL : NS_EXIT_OK;
     char parts[4200];
     int have = copy_participants(o, parts, sizeof parts);
     if (have < 0)

@@ -150,6 +150,12 @@ int ns_cmd_bids(int argc, char **argv)
         snprintf(o.work_dir, sizeof o.work_dir, "%s/work", o.out_dir);
     char *cmdline = join_args(argc, argv);
     o.command_line = cmdline;
+    if (ns_bids_mpi_begin(&o.rank, &o.nranks)) {
+        free(cmdline), free(labels), free(o.orders);
+        return ns_cli_fail();
+    }
+    if (o.rank > 0 && ns_log_get_level() > NS_LOG_WARN) /* rank 0 tells the story */
+        ns_log_set_level(NS_LOG_WARN);
     r = o.group_level ? ns_bids_group(&o) : ns_bids_participant(&o);
     free(cmdline);
     free(labels);

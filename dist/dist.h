@@ -263,6 +263,11 @@ int ns_scale_wanted(void);
 /* This process's rank in MPI_COMM_WORLD (0 when MPI is not running): the
  * commands print study-wide summaries on rank 0 only. */
 int ns_scale_rank(void);
+/* The number of ranks in MPI_COMM_WORLD (1 when MPI is not running). */
+int ns_scale_size(void);
+/* Collective: n summed over the ranks (an allreduce, so also a barrier);
+ * n itself when MPI is not running. */
+size_t ns_scale_sum(size_t n);
 
 #if defined(NS_HAVE_ICA) && defined(NS_HAVE_NIFTI_IO)
 #include "ica/ica.h"

@@ -34,14 +34,38 @@ int ns_scale_wanted(void)
     return 0;
 }
 
-int ns_scale_rank(void)
+
+static int mpi_running(void)
 {
-    int init = 0, fin = 0, rank = 0;
+    int init = 0, fin = 0;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
-    if (init && !fin)
+    return init && !fin;
+}
+
+int ns_scale_rank(void)
+{
+    int rank = 0;
+    if (mpi_running())
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     return rank;
+}
+
+int ns_scale_size(void)
+{
+    int size = 1;
+    if (mpi_running())
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+    return size;
+}
+
+size_t ns_scale_sum(size_t n)
+{
+    if (!mpi_running())
+        return n;
+    unsigned long long mine = n, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    return (size_t)all;
 }
 
 ns_status ns_scale__agree(ns_scale_ctx *c, ns_status st)
