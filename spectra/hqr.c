@@ -6,6 +6,7 @@
  * written out, four trailing columns per pass over the reflector and AVX2+FMA
  * when the CPU has it (chosen at run time), take a fraction of that; the
  * plain-C variant serves other CPUs. */
+#include <lapacke.h>
 #include <math.h>
 #include <stddef.h>
 
@@ -123,4 +124,63 @@ void sv_hqr_f64(double *x, size_t m, size_t n, size_t ld, double *r, size_t ldr,
     }
 #endif
     hqr_f64_c(x, m, n, ld, r, ldr);
+}
+
+static void bidiag_f32(float *a, size_t m, size_t n, size_t ld, float *d, float *e, float *sc,
+                       int simd)
+{
+#ifdef HQR_HAVE_AVX2
+    if (simd && sv_hqr_simd_available()) {
+        bidiag_f32_avx2(a, m, n, ld, d, e, sc);
+        return;
+    }
+#endif
+    bidiag_f32_c(a, m, n, ld, d, e, sc);
+}
+
+static void bidiag_f64(double *a, size_t m, size_t n, size_t ld, double *d, double *e, double *sc,
+                       int simd)
+{
+#ifdef HQR_HAVE_AVX2
+    if (simd && sv_hqr_simd_available()) {
+        bidiag_f64_avx2(a, m, n, ld, d, e, sc);
+        return;
+    }
+#endif
+    bidiag_f64_c(a, m, n, ld, d, e, sc);
+}
+
+/* Small matrices: gesdd's bidiagonalisation (gebd2: two BLAS-2 calls per
+ * reflector on a few hundred elements each) costs more than the dqds after
+ * it. Our reflectors, then LAPACK's bdsqr without vectors (dqds, values to
+ * high relative accuracy, sorted descending). A wide x is transposed first
+ * (same singular values). Work layout: e (k), scratch (m + n), bdsqr's 4 k,
+ * the transpose (m n). */
+#define SMALL_SV(REALT, SFXV, BDSQR)                                                              \
+    int sv_small_sv_##SFXV(REALT *x, size_t m, size_t n, size_t ld, REALT *s, REALT *work,        \
+                           int simd)                                                              \
+    {                                                                                             \
+        size_t k = m < n ? m : n;                                                                 \
+        if (!k)                                                                                   \
+            return 0;                                                                             \
+        REALT *e = work, *sc = e + k, *bw = sc + m + n, *a = x;                                   \
+        if (m < n) {                                                                              \
+            a = bw + 4 * k;                                                                       \
+            for (size_t j = 0; j < n; j++)                                                        \
+                for (size_t i = 0; i < m; i++)                                                    \
+                    a[j + i * n] = x[i + j * ld];                                                 \
+            bidiag_##SFXV(a, n, m, n, s, e, sc, simd);                                            \
+        } else {                                                                                  \
+            bidiag_##SFXV(a, m, n, ld, s, e, sc, simd);                                           \
+        }                                                                                         \
+        return BDSQR(LAPACK_COL_MAJOR, 'U', (lapack_int)k, 0, 0, 0, s, e, NULL, 1, NULL, 1, NULL, \
+                     1, bw);                                                                      \
+    }
+SMALL_SV(float, f32, LAPACKE_sbdsqr_work)
+SMALL_SV(double, f64, LAPACKE_dbdsqr_work)
+
+size_t sv_small_lwork(size_t m, size_t n)
+{
+    size_t k = m < n ? m : n;
+    return m * n + m + n + 5 * k + 1;
 }

@@ -1,9 +1,10 @@
-/* Template of the Householder R-factor kernel, included by hqr.c once per
- * precision and variant with REAL, SFX (f32/f64 plus the variant), SIMD (0:
- * plain C, 1: AVX2+FMA intrinsics) and, for SIMD, VEC/VLANES/VLOAD/VSTORE/
- * VFMA/VFNMA/VSET1/VZERO/VHSUM and TARGET defined. The reflectors are those
- * of LAPACK's xGEQR2/xLARFG (beta = -sign(alpha) |x|, tau = (beta - alpha) /
- * beta), so R equals geqrf's R up to round-off; only R is kept. */
+/* Template of the Householder kernels (R factor, bidiagonal form), included
+ * by hqr.c once per precision and variant with REAL, SFX (f32/f64 plus the
+ * variant), SIMD (0: plain C, 1: AVX2+FMA intrinsics) and, for SIMD, VEC/
+ * VLANES/VLOAD/VSTORE/VFMA/VFNMA/VSET1/VZERO/VADD/VHSUM/HLOAD4 and TARGET
+ * defined. The reflectors are those of LAPACK's xLARFG (beta = -sign(alpha)
+ * |x|, tau = (beta - alpha) / beta), so R equals geqrf's R and d, e gebd2's
+ * up to round-off; the reflectors themselves are not kept. */
 #define HFN3(n, s) n##_##s
 #define HFN2(n, s) HFN3(n, s)
 #define HFN(n) HFN2(n, SFX)
@@ -66,7 +67,7 @@ TARGET static void HFN(apply)(const REAL *v, size_t L, REAL tau, REAL *c, size_t
 
 /* Sum of squares of x[0..L) in double. The data come from float matrices
  * (|x| in [1.4e-45, 3.4e38] or 0), so it neither overflows nor underflows,
- * and no rescaling as in xLARFG is needed; see hqr(). */
+ * and no rescaling as in xLARFG is needed; see reflector(). */
 TARGET static double HFN(sumsq)(const REAL *x, size_t L)
 {
     double s = 0;
@@ -85,29 +86,94 @@ TARGET static double HFN(sumsq)(const REAL *x, size_t L)
     return s;
 }
 
+/* The reflector of x (L >= 1 values) as xLARFG makes it: x[1..L) becomes
+ * v[1..L) (v[0] = 1), *tau is set and beta (what x[0] becomes) returned;
+ * tau = 0 (H = I, x unchanged) when x[1..L) is zero. Computed in double, so
+ * float data need no rescaling (|v_i| <= 1 always fits REAL). A sum of
+ * squares of exactly 0 in double means all of x[1..L) is below 1e-154, far
+ * under eps of the float data it came from, and counts as zero. NaN or Inf
+ * in x give NaN, as with LAPACK. */
+TARGET static REAL HFN(reflector)(REAL *x, size_t L, REAL *tau)
+{
+    double alpha = (double)x[0], ss = HFN(sumsq)(x + 1, L - 1);
+    *tau = 0;
+    if (ss == 0)
+        return x[0];
+    double beta = -copysign(sqrt(alpha * alpha + ss), alpha), scale = 1 / (alpha - beta);
+    for (size_t i = 1; i < L; i++)
+        x[i] = (REAL)((double)x[i] * scale);
+    *tau = (REAL)((beta - alpha) / beta);
+    return (REAL)beta;
+}
+
 /* Householder QR of x (m x n column-major, leading dimension ld) in place:
- * R in the upper triangle, the reflectors below it. Each reflector is
- * computed in double (|v_i| <= 1 always fits REAL), so float data need no
- * rescaling. A column whose part below the diagonal has a sum of squares of
- * exactly 0 (in double: all of it below 1e-154, far under eps of the float
- * data it came from) is left as it is, as xLARFG does for a zero one. NaN or
- * Inf in x give NaN in R, as with geqrf. */
+ * R in the upper triangle, the reflectors below it. */
 TARGET static void HFN(hqr_core)(REAL *x, size_t m, size_t n, size_t ld)
 {
     size_t k = m < n ? m : n;
     for (size_t j = 0; j < k; j++) {
-        REAL *col = x + j * ld + j;
-        size_t L = m - j;
-        double alpha = (double)col[0], ss = HFN(sumsq)(col + 1, L - 1);
-        if (ss == 0)
+        REAL *col = x + j * ld + j, tau;
+        REAL beta = HFN(reflector)(col, m - j, &tau);
+        if (tau == 0)
             continue;
-        double beta = -copysign(sqrt(alpha * alpha + ss), alpha);
-        double scale = 1 / (alpha - beta);
-        for (size_t i = 1; i < L; i++)
-            col[i] = (REAL)((double)col[i] * scale);
         col[0] = 1;
-        HFN(apply)(col, L, (REAL)((beta - alpha) / beta), col + ld, ld, n - j - 1);
-        col[0] = (REAL)beta;
+        HFN(apply)(col, m - j, tau, col + ld, ld, n - j - 1);
+        col[0] = beta;
+    }
+}
+
+/* y += a x (L values). */
+TARGET static void HFN(axpy)(REAL a, const REAL *x, REAL *y, size_t L)
+{
+    size_t i = 0;
+#if SIMD
+    VEC va = VSET1(a);
+    for (; i + VLANES <= L; i += VLANES)
+        VSTORE(y + i, VFMA(va, VLOAD(x + i), VLOAD(y + i)));
+#endif
+    for (; i < L; i++)
+        y[i] += a * x[i];
+}
+
+/* c := c (I - tau u u^T) for the rows x L block c (leading dimension ld;
+ * u: L values, u[0] = 1 stored): w = c u, then c -= tau w u^T, column by
+ * column. w: rows values of scratch. */
+TARGET static void HFN(rapply)(const REAL *u, size_t L, REAL tau, REAL *c, size_t ld, size_t rows,
+                               REAL *w)
+{
+    for (size_t i = 0; i < rows; i++)
+        w[i] = 0;
+    for (size_t k = 0; k < L; k++)
+        HFN(axpy)(u[k], c + k * ld, w, rows);
+    for (size_t k = 0; k < L; k++)
+        HFN(axpy)(-tau * u[k], w, c + k * ld, rows);
+}
+
+/* Upper bidiagonal form of a (m x n, m >= n >= 1, leading dimension ld;
+ * destroyed) by Golub-Kahan Householder reflectors, as xGEBD2 makes it
+ * (one left reflector per column, one right reflector per row): d (n), e
+ * (n - 1), with the singular values of a. scratch: m + n values. */
+TARGET static void HFN(bidiag)(REAL *a, size_t m, size_t n, size_t ld, REAL *d, REAL *e,
+                               REAL *scratch)
+{
+    REAL *u = scratch, *w = scratch + n, tau;
+    for (size_t j = 0; j < n; j++) {
+        REAL *col = a + j * ld + j;
+        d[j] = HFN(reflector)(col, m - j, &tau);
+        if (tau != 0) {
+            col[0] = 1;
+            HFN(apply)(col, m - j, tau, col + ld, ld, n - j - 1);
+        }
+        if (j + 1 == n)
+            break;
+        size_t L = n - j - 1;
+        for (size_t k = 0; k < L; k++)
+            u[k] = a[j + (j + 1 + k) * ld];
+        e[j] = HFN(reflector)(u, L, &tau);
+        if (tau != 0) {
+            u[0] = 1;
+            HFN(rapply)(u, L, tau, a + (j + 1) * ld + j + 1, ld, m - j - 1, w);
+        }
     }
 }
 

@@ -49,6 +49,13 @@ size_t sv_lwork_f64(size_t rows, size_t h_in, size_t h_out);
  * matrix (the range argument in hqr_impl.h). */
 void sv_hqr_f32(float *x, size_t m, size_t n, size_t ld, float *r, size_t ldr, int simd);
 void sv_hqr_f64(double *x, size_t m, size_t n, size_t ld, double *r, size_t ldr, int simd);
+/* Singular values (descending, min(m, n) into s) of a small x (m x n,
+ * leading dimension ld, destroyed; float-matrix values as above): our
+ * Householder bidiagonalisation, then LAPACK's bdsqr (dqds). work:
+ * sv_small_lwork(m, n) values. Returns bdsqr's info (0 = converged). */
+int sv_small_sv_f32(float *x, size_t m, size_t n, size_t ld, float *s, float *work, int simd);
+int sv_small_sv_f64(double *x, size_t m, size_t n, size_t ld, double *s, double *work, int simd);
+size_t sv_small_lwork(size_t m, size_t n);
 /* 1 when the AVX2+FMA variant runs on this CPU. */
 int sv_hqr_simd_available(void);
 

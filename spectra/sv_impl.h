@@ -22,10 +22,16 @@ size_t FN(sv_gather)(const ns_matrix *X, const int *rg, int g, REAL *out)
     return n;
 }
 
-static size_t FN(lw_gesdd)(size_t m, size_t n)
+/* Up to this size (both dimensions) the singular values come from our
+ * bidiagonalisation + bdsqr (hqr.c), above it from gesdd. */
+#define SV_SMALL_MAX 128
+
+static size_t FN(lw_values)(size_t m, size_t n)
 {
     if (!m || !n)
         return 1;
+    if (m <= SV_SMALL_MAX && n <= SV_SMALL_MAX)
+        return sv_small_lwork(m, n);
     REAL q = 0;
     size_t mn = m < n ? m : n, mx = m < n ? n : m;
     lapack_int iw = 0;
@@ -39,23 +45,32 @@ static size_t FN(lw_gesdd)(size_t m, size_t n)
 static size_t FN(maxz)(size_t a, size_t b) { return a > b ? a : b; }
 static size_t FN(minz)(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Largest LAPACK work array any kernel below needs for these capacities. */
+/* Largest work array any kernel below needs for these capacities (every
+ * shape FN(values) sees, for both of its routes: a smaller group's shape
+ * may take the other route). */
 size_t FN(sv_lwork)(size_t rows, size_t h_in, size_t h_out)
 {
     size_t k1 = FN(minz)(h_in, rows), k2 = FN(minz)(h_out, rows);
-    size_t w = FN(lw_gesdd)(k2, k1);
-    w = FN(maxz)(w, FN(lw_gesdd)(h_out, h_in));
-    w = FN(maxz)(w, FN(lw_gesdd)(h_in, rows));
-    return FN(maxz)(w, FN(lw_gesdd)(h_out, rows));
+    /* small shapes: one side <= the widths, the other <= the rows */
+    size_t small = sv_small_lwork(FN(minz)(FN(maxz)(h_in, h_out), SV_SMALL_MAX),
+                                  FN(minz)(rows, SV_SMALL_MAX));
+    size_t w = FN(maxz)(small, FN(lw_values)(k2, k1));
+    w = FN(maxz)(w, FN(lw_values)(h_out, h_in));
+    w = FN(maxz)(w, FN(lw_values)(h_in, rows));
+    return FN(maxz)(w, FN(lw_values)(h_out, rows));
 }
 
+/* Singular values of x (m x n, leading dimension ld; destroyed) into ws->s. */
 static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld, int *info)
 {
     if (!m || !n)
         return 0;
-    *info = LP(gesdd_work)(LAPACK_COL_MAJOR, 'N', (lapack_int)m, (lapack_int)n, x, (lapack_int)ld,
-                           (REAL *)ws->s, NULL, 1, NULL, 1, (REAL *)ws->work,
-                           (lapack_int)ws->lwork, ws->iwork);
+    if (m <= SV_SMALL_MAX && n <= SV_SMALL_MAX)
+        *info = FN(sv_small_sv)(x, m, n, ld, ws->s, ws->work, 1);
+    else
+        *info = LP(gesdd_work)(LAPACK_COL_MAJOR, 'N', (lapack_int)m, (lapack_int)n, x,
+                               (lapack_int)ld, (REAL *)ws->s, NULL, 1, NULL, 1, (REAL *)ws->work,
+                               (lapack_int)ws->lwork, ws->iwork);
     return *info ? -1 : (long)FN(minz)(m, n);
 }
 

@@ -12,7 +12,7 @@
 
 #include "ns_test.h"
 #include "spectra/spectra.h"
-#include "spectra/spectra_int.h" /* spectra_format, sv_hqr_f32/f64 */
+#include "spectra/spectra_int.h" /* spectra_format, sv_hqr_*, sv_small_sv_* */
 
 static ns_matrix *randn(ns_rng *r, size_t rows, size_t cols)
 {
@@ -264,6 +264,82 @@ START_TEST(test_hqr_kernel)
             }
         free(x); free(ref); free(sv_ref); free(sv); free(R); free(tau); free(xf); free(Rf);
         free(tmp);
+    }
+    ns_rng_free(r);
+}
+END_TEST
+
+/* The small-matrix singular values (our bidiagonalisation + LAPACK's bdsqr)
+ * against LAPACK's gesdd in double, plain C and AVX2, float and double:
+ * square, tall, wide, vectors, rank-deficient (rank 3 of 20 x 20: the
+ * numerical rank must match), zero, and graded (singular values 1 .. 1e-6,
+ * which double must resolve to 1e-5 relative each). */
+START_TEST(test_small_sv_kernel)
+{
+    struct { int kind; size_t m, n; } cases[] = {
+        {0, 32, 32}, {0, 16, 16}, {0, 7, 30}, {0, 30, 7}, {0, 1, 5}, {0, 5, 1}, {0, 64, 2},
+        {0, 2, 64}, {0, 1, 1}, {1, 20, 20}, {2, 9, 6}, {3, 24, 24}};
+    ns_rng *r = ns_rng_create(12);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t m = cases[c].m, n = cases[c].n, k = m < n ? m : n;
+        double *x = malloc(m * n * sizeof *x), *tmp = malloc(m * n * sizeof *tmp), u, vt;
+        double *ref = malloc(k * sizeof *ref), *sd = malloc(k * sizeof *sd);
+        float *xf = malloc(m * n * sizeof *xf), *sf = malloc(k * sizeof *sf);
+        double *wd = malloc(sv_small_lwork(m, n) * sizeof *wd);
+        float *wf = malloc(sv_small_lwork(m, n) * sizeof *wf);
+        if (cases[c].kind == 1) {
+            ns_matrix *lr = low_rank(r, m, n, 3);
+            for (size_t i = 0; i < m * n; i++)
+                x[i] = lr->data[i];
+            ns_matrix_free(lr);
+        } else if (cases[c].kind == 3) { /* Q1 diag(10^(-6 i / (k-1))) Q2 from two QRs */
+            double *q1 = malloc(m * m * sizeof *q1), *q2 = malloc(n * n * sizeof *q2), t[64];
+            for (size_t i = 0; i < m * m; i++)
+                q1[i] = ns_rng_normal(r);
+            for (size_t i = 0; i < n * n; i++)
+                q2[i] = ns_rng_normal(r);
+            LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)m, (int)m, q1, (int)m, t);
+            LAPACKE_dorgqr(LAPACK_COL_MAJOR, (int)m, (int)m, (int)m, q1, (int)m, t);
+            LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)n, (int)n, q2, (int)n, t);
+            LAPACKE_dorgqr(LAPACK_COL_MAJOR, (int)n, (int)n, (int)n, q2, (int)n, t);
+            for (size_t j = 0; j < k; j++)
+                for (size_t i = 0; i < m; i++)
+                    q1[i + j * m] *= pow(10, -6.0 * (double)j / (double)(k - 1));
+            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1, q1,
+                        (int)m, q2, (int)n, 0, x, (int)m);
+            free(q1);
+            free(q2);
+        } else {
+            for (size_t i = 0; i < m * n; i++)
+                x[i] = cases[c].kind == 2 ? 0 : ns_rng_normal(r);
+        }
+        for (size_t i = 0; i < m * n; i++)
+            x[i] = (double)(float)x[i];
+        memcpy(tmp, x, m * n * sizeof *x);
+        ck_assert_int_eq(LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (int)m, (int)n, tmp, (int)m, ref, &u,
+                                        1, &vt, 1), 0);
+        for (int simd = 0; simd < 2; simd++) {
+            memcpy(tmp, x, m * n * sizeof *x);
+            ck_assert_int_eq(sv_small_sv_f64(tmp, m, n, m, sd, wd, simd), 0);
+            for (size_t i = 0; i < m * n; i++)
+                xf[i] = (float)x[i];
+            ck_assert_int_eq(sv_small_sv_f32(xf, m, n, m, sf, wf, simd), 0);
+            size_t rank_ref = 0, rank_f = 0;
+            for (size_t i = 0; i < k; i++) {
+                ck_assert_msg(fabs(sd[i] - ref[i]) <= 1e-5 * ref[i] + 1e-13 * ref[0],
+                              "case %zu simd %d f64 sv %zu: %.10g vs %.10g", c, simd, i, sd[i], ref[i]);
+                ck_assert_msg(fabs(sf[i] - ref[i]) <= 1e-5 * (ref[i] + ref[0]),
+                              "case %zu simd %d f32 sv %zu: %.8g vs %.8g", c, simd, i, sf[i], ref[i]);
+                double tol = (double)(m > n ? m : n) * FLT_EPSILON;
+                rank_ref += ref[i] > ref[0] * tol;
+                rank_f += sf[i] > sf[0] * tol;
+            }
+            ck_assert_msg(rank_f == rank_ref, "case %zu simd %d: rank %zu vs %zu", c, simd, rank_f,
+                          rank_ref);
+            if (cases[c].kind == 1)
+                ck_assert_uint_eq(rank_f, 3);
+        }
+        free(x); free(tmp); free(ref); free(sd); free(xf); free(sf); free(wd); free(wf);
     }
     ns_rng_free(r);
 }
@@ -552,6 +628,7 @@ int main(void)
     tcase_add_test(tc, test_groups_sum_to_g);
     tcase_add_test(tc, test_qr_route_matches_svd);
     tcase_add_test(tc, test_hqr_kernel);
+    tcase_add_test(tc, test_small_sv_kernel);
     tcase_add_test(tc, test_numerical_rank_rule);
     tcase_add_test(tc, test_effective_rank);
     tcase_add_test(tc, test_power_best_rank_r);
