@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gsl/gsl_cdf.h>
+
 #include "cli_util.h"
 #include "models/models.h"
 #ifdef NS_HAVE_NIFTI_IO
@@ -1092,9 +1094,6 @@ static ns_status hooks_setup(const train_opts *o, train_data *d, train_setup *s)
                                  (const char *const *)d->ids, d->n, o->out,
                                  o->dist_spectra_given ? o->dist_spectra : -1};
         const char *out = NULL;
-        if (o->select && strncmp(o->select, "none", 4))
-            return ns_error(NS_ERR_ARG, "--select is not available with --dist: its "
-                            "statistics are not combined across sites (%s)", o->select);
         ns_status st = ns_dist_train_begin(&da, &s->cp, &s->hooks, &out);
         if (!st) /* from here on this rank holds its own sites' rows only */
             st = dist_localize(d);
@@ -1715,8 +1714,106 @@ static ns_status dist_statistics(ns_pipeline *pl, double *xt, size_t ntr, size_t
     return st;
 }
 
-/* A pipeline (statistics, all columns, the network) fitted across the
- * ranks on this rank's training rows tr. Collective. */
+/* ANOVA F and p-value of one column from the pooled class counts and sums
+ * and the sum of squares about the pooled mean (ns_select_anova's formula). */
+static void dist_anova(const double *cnt, const double *sum, double ss_tot, int nclass,
+                       size_t p, size_t j, double *F, double *pv)
+{
+    double n = 0, tot = 0, ss_b = 0;
+    int groups = 0;
+    for (int k = 0; k < nclass; k++)
+        n += cnt[k], tot += sum[(size_t)k * p + j], groups += cnt[k] > 0;
+    double mean = tot / n, dfb = groups - 1, dfw = n - groups;
+    for (int k = 0; k < nclass; k++)
+        if (cnt[k] > 0) {
+            double mk = sum[(size_t)k * p + j] / cnt[k];
+            ss_b += cnt[k] * (mk - mean) * (mk - mean);
+        }
+    double ss_w = ss_tot - ss_b;
+    *F = 0, *pv = 1;
+    if (dfb > 0 && dfw > 0 && ss_tot > 1e-14 * (1 + mean * mean) * n) {
+        *F = ss_w > 0 ? (ss_b / dfb) / (ss_w / dfw) : INFINITY;
+        *pv = isinf(*F) ? 0.0 : gsl_cdf_fdist_Q(*F, dfb, dfw);
+    }
+}
+
+/* F descending, ties by lower column (as models' ranking). */
+static int dist_by_f(const void *a, const void *b, void *key)
+{
+    const double *f = key;
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    if (f[ia] != f[ib] && !(isnan(f[ia]) && isnan(f[ib])))
+        return (f[ia] > f[ib] || isnan(f[ib])) ? -1 : 1;
+    return ia < ib ? -1 : 1;
+}
+
+static int dist_by_index(const void *a, const void *b)
+{
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    return ia < ib ? -1 : ia > ib;
+}
+
+/* --select univariate across the ranks: ANOVA F of every column of the
+ * (standardised) training rows from pooled class counts, class sums and sums
+ * of squares about the pooled mean (two MPI_Allreduce rounds), then the top
+ * k (or p < pmax) columns as models' selection keeps them; xt shrinks to
+ * them. Collective. */
+static ns_status dist_select(ns_pipeline *pl, double *xt, size_t ntr, size_t p, const int *yt)
+{
+    size_t K = (size_t)pl->nclass, w = K + K * p;
+    double *v = ns_calloc(w + p + 1, sizeof *v), *f = ns_alloc(2 * p + 1, sizeof *f);
+    size_t *order = ns_alloc(p + 1, sizeof *order);
+    ns_status st = ns_dist_train_agree(v && f && order ? NS_OK : NS_ERR_NOMEM);
+    double *cnt = v, *sum = v + K, *ss = v + w;
+    for (size_t i = 0; !st && i < ntr; i++) {
+        cnt[yt[i]] += 1;
+        for (size_t j = 0; j < p; j++)
+            sum[(size_t)yt[i] * p + j] += xt[i * p + j];
+    }
+    if (!st)
+        st = ns_dist_train_sum(v, w);
+    double n = 0;
+    for (size_t k = 0; !st && k < K; k++)
+        n += cnt[k];
+    for (size_t j = 0; !st && j < p; j++) {
+        double tot = 0;
+        for (size_t k = 0; k < K; k++)
+            tot += sum[k * p + j];
+        for (size_t i = 0; i < ntr; i++)
+            ss[j] += (xt[i * p + j] - tot / n) * (xt[i * p + j] - tot / n);
+    }
+    if (!st)
+        st = ns_dist_train_sum(ss, p);
+    size_t k = 0;
+    for (size_t j = 0; !st && j < p; j++) {
+        dist_anova(cnt, sum, ss[j], pl->nclass, p, j, &f[j], &f[p + j]);
+        order[j] = j;
+    }
+    if (!st) {
+        qsort_r(order, p, sizeof *order, dist_by_f, f);
+        if (pl->k > 0)
+            k = pl->k < p ? pl->k : p;
+        else
+            while (k < p && f[p + order[k]] < pl->cp.sel.pmax)
+                k++;
+        k = k ? k : 1; /* nothing passes: the best column, as models does */
+        qsort(order, k, sizeof *order, dist_by_index);
+        for (size_t i = 0; i < ntr; i++) /* in place: column t <= order[t] */
+            for (size_t t = 0; t < k; t++)
+                xt[i * k + t] = xt[i * p + order[t]];
+        for (size_t t = 0; t < k; t++) {
+            pl->cols[t] = order[t];
+            if (pl->mean)
+                pl->mean[t] = pl->mean[order[t]], pl->scale[t] = pl->scale[order[t]];
+        }
+        pl->nsel = k;
+    }
+    free(v), free(f), free(order);
+    return st;
+}
+
+/* A pipeline (statistics, selected columns, the network) fitted across
+ * the ranks on this rank's training rows tr. Collective. */
 static ns_status dist_fit(const train_setup *s, const train_data *d, const size_t *tr,
                           size_t ntr, int fold, ns_pipeline **out)
 {
@@ -1743,12 +1840,14 @@ static ns_status dist_fit(const train_setup *s, const train_data *d, const size_
     st = ns_dist_train_agree(st);
     if (!st)
         st = dist_statistics(pl, xt, ntr, p);
+    if (!st && pl->cp.sel.kind == NS_SEL_UNIVARIATE)
+        st = dist_select(pl, xt, ntr, p, yt);
     if (!st && s->cp.observer) /* dist's own observer learns the fit's rows */
         s->cp.observer(s->cp.observer_ctx, fold, tr, ntr);
     if (!st)
         st = ns_dist_train_agree(ns_clf_create(&pl->cp.clf, &pl->clf));
     if (!st)
-        st = ns_clf_fit(pl->clf, xt, ntr, p, yt, d->nclass);
+        st = ns_clf_fit(pl->clf, xt, ntr, pl->nsel, yt, d->nclass);
     free(xt), free(yt);
     if (st)
         ns_pipeline_free(pl);

@@ -173,6 +173,45 @@ print("  scale statistics = numpy on the imputed pooled rows; stats_bytes %s, ev
          summ["2"]["eval_bytes"]))
 EOF
 
+echo "--select univariate across ranks: ANOVA from pooled class sums = sklearn's f_classif"
+sel=(--labels participants.tsv --target dx --model mlp:8 --epochs 4 --batch 12 --seed 5 -q)
+"${MPI[@]}" -np 1 "$NS_BIN" train fnc.tsv "${sel[@]}" --folds 4 --select univariate:5 \
+  --dist dsgd --site-column site -o sel1
+"${MPI[@]}" -np 3 "$NS_BIN" train fnc.tsv "${sel[@]}" --folds 4 --select univariate:5 \
+  --dist dad --site-column site -o sel3
+full=(--labels participants.tsv --target dx --folds 1 --epochs 30 --batch 100 --optimizer sgd
+      --lr 0.2 --momentum 0.9 --seed 3 --model mlp:8 --select univariate -q)
+"$NS_BIN" train fnc.tsv "${full[@]}" -o selplain
+"${MPI[@]}" -np 2 "$NS_BIN" train fnc.tsv "${full[@]}" --dist edad --site-column site -o selfull2
+"$NS_PYTHON" - <<'EOF' || fail "univariate selection across ranks"
+import csv, numpy as np
+from sklearn.feature_selection import f_classif
+tab = list(csv.DictReader(open("fnc.tsv"), delimiter="\t"))
+X = np.array([[float(r["e%02d" % j]) for j in range(12)] for r in tab])
+rows = list(csv.DictReader(open("sel3/predictions.tsv"), delimiter="\t"))
+fold = np.array([int(r["fold"]) for r in rows]); y = np.array([r["true"] for r in rows])
+for f in range(4):
+    a, b = np.load("sel1/fold-%d_model.npz" % f), np.load("sel3/fold-%d_model.npz" % f)
+    F, _ = f_classif(X[fold != f], y[fold != f])
+    want = sorted(np.argsort(-F, kind="stable")[:5])
+    assert list(a["selected_columns"]) == want == list(b["selected_columns"]), (f, want)
+    tr = X[fold != f][:, want]
+    assert np.allclose(b["scale_mean"], tr.mean(0), rtol=1e-9)
+    assert np.allclose(b["scale_std"], tr.std(0), rtol=1e-9)
+    for k in a.files:
+        if "weight" in k or "bias" in k:
+            assert np.abs(a[k] - b[k]).max() < 1e-5 * (1 + np.abs(a[k]).max()), (f, k)
+F, pv = f_classif(X, y)
+a, b = np.load("selplain/model.npz"), np.load("selfull2/model.npz")
+want = list(np.flatnonzero(pv < 0.05))
+assert list(a["selected_columns"]) == list(b["selected_columns"]) == want, (a["selected_columns"], b["selected_columns"], pv)
+keys = [k for k in a.files if "weight" in k or "bias" in k]
+e = np.sqrt(sum(np.sum((a[k] - b[k]) ** 2) for k in keys) / sum(np.sum(a[k] ** 2) for k in keys))
+assert e < 1e-5, e
+print("  4 folds: top-5 columns = f_classif's on 1 and 3 ranks; p < 0.05 %s and weights "
+      "(%.2g) = plain train" % (want, e))
+EOF
+
 echo "a failure on one rank: every rank ends with an error"
 set +e
 "${MPI[@]}" -np 3 "$NS_BIN" train fnc.tsv --labels participants.tsv --target dx --model mlp:4 \
