@@ -4,7 +4,9 @@
 # standardisation (and imputation) statistics equal numpy's over the pooled
 # training rows although no rank has them; folds are stratified within each
 # site and identical for 1, 2 and 3 ranks, so CV predictions and weights
-# equal the one-process run's; predictions.tsv lists every participant once,
+# equal the one-process run's; --impute mean and --select univariate give
+# numpy's / sklearn's pooled statistics and columns and plain train's weights
+# (--folds 1); predictions.tsv lists every participant once,
 # in table order, with its own label, and metrics.tsv agrees with them; the
 # statistics and gathered evaluation bytes equal their formulas; a failure on
 # one rank ends every rank with an error.
