@@ -5,8 +5,9 @@
  *                and writes their relmats
  *   sums         low-frequency power fractions (--select lowfreq), the
  *                per-run facts and counters of the sidecars: MPI_Allreduce
- *   rank 0       gathers the feature rows (MPI_Gatherv, in rank order = the
- *                one-process order) and writes the table and its sidecar;
+ *   rank 0       receives the feature rows rank by rank (in rank order = the
+ *                one-process order, one rank's share in memory at a time)
+ *                and writes the table and its sidecar;
  *                with --dynamic it gathers every window, clusters them
  *                (k-means needs all of them) and writes the dFNC outputs
  *
@@ -32,36 +33,39 @@ static ns_status fp_sum(void *ctx, double *x, size_t n)
     return NS_OK;
 }
 
-static ns_status fp_gather(void *ctx, const void *buf, size_t n, void **all, size_t *nall)
+/* Rank 0 takes its own buffer, then each other rank's in order (a size,
+ * then the bytes, point to point), so that it holds one share at a time. */
+static ns_status fp_gather(void *ctx, const void *buf, size_t n,
+                           ns_status (*sink)(void *sctx, const void *chunk, size_t len),
+                           void *sctx)
 {
     ns_scale_ctx *c = ctx;
-    *all = NULL;
-    *nall = 0;
-    uint64_t mine = n, *sizes = c->rank == 0 ? ns_alloc((size_t)c->size, sizeof *sizes) : NULL;
-    int *cnt = c->rank == 0 ? ns_alloc((size_t)c->size, sizeof(int)) : NULL;
-    int *disp = c->rank == 0 ? ns_alloc((size_t)c->size, sizeof(int)) : NULL;
-    if (c->rank == 0 && (!sizes || !cnt || !disp))
-        MPI_Abort(c->comm, 1);
-    MPI_Gather(&mine, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, 0, c->comm);
-    uint64_t total = 0;
-    for (int q = 0; c->rank == 0 && q < c->size; q++) {
-        if (total + sizes[q] > INT_MAX) /* MPI counts are int: refuse rather than wrap */
+    uint64_t len = n;
+    if (c->rank > 0) {
+        MPI_Send(&len, 1, MPI_UINT64_T, 0, 0, c->comm);
+        for (size_t o = 0; o < n; o += INT_MAX) /* MPI counts are int */
+            MPI_Send((const char *)buf + o, (int)(n - o < INT_MAX ? n - o : INT_MAX), MPI_BYTE, 0,
+                     1, c->comm);
+        c->sent += 8.0 + (double)n;
+        return NS_OK;
+    }
+    ns_status st = sink(sctx, buf, n);
+    char *tmp = NULL;
+    for (int q = 1; q < c->size; q++) { /* every message is received, even after a failure */
+        MPI_Recv(&len, 1, MPI_UINT64_T, q, 0, c->comm, MPI_STATUS_IGNORE);
+        char *nt = realloc(tmp, len ? len : 1);
+        if (!nt)
             MPI_Abort(c->comm, 1);
-        disp[q] = (int)total, cnt[q] = (int)sizes[q];
-        total += sizes[q];
+        tmp = nt;
+        for (uint64_t o = 0; o < len; o += INT_MAX)
+            MPI_Recv(tmp + o, (int)(len - o < INT_MAX ? len - o : INT_MAX), MPI_BYTE, q, 1,
+                     c->comm, MPI_STATUS_IGNORE);
+        c->recv += 8.0 + (double)len;
+        if (!st)
+            st = sink(sctx, tmp, len);
     }
-    char *out = c->rank == 0 ? malloc(total ? total : 1) : NULL;
-    if (c->rank == 0 && !out)
-        MPI_Abort(c->comm, 1);
-    MPI_Gatherv(buf, (int)n, MPI_BYTE, out, cnt, disp, MPI_BYTE, 0, c->comm);
-    if (c->rank == 0) {
-        c->recv += (double)(total - n) + 8.0 * (c->size - 1);
-        *all = out, *nall = total;
-    } else {
-        c->sent += (double)n + 8.0;
-    }
-    free(sizes), free(cnt), free(disp);
-    return NS_OK;
+    free(tmp);
+    return st;
 }
 
 static ns_status fp_agree(void *ctx, ns_status st)

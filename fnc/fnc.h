@@ -246,9 +246,10 @@ typedef struct {
     void *ctx;
     /* x[0..n) replaced on every part by its element-wise sum over parts */
     ns_status (*sum)(void *ctx, double *x, size_t n);
-    /* the parts' buffers concatenated in part order, on part 0 (*all
-     * malloc'ed there; NULL, 0 elsewhere) */
-    ns_status (*gather)(void *ctx, const void *buf, size_t n, void **all, size_t *nall);
+    /* every part's buffer handed to sink on part 0, one part at a time in
+     * part order (part 0 holds one part's share at a time, not the sum) */
+    ns_status (*gather)(void *ctx, const void *buf, size_t n,
+                        ns_status (*sink)(void *sctx, const void *chunk, size_t len), void *sctx);
     /* st on every part when no part failed, else an error on every part */
     ns_status (*agree)(void *ctx, ns_status st);
 } ns_fnc_part;

@@ -362,6 +362,14 @@ static void features_flush(feat_writer *w, const char *participant, int decimals
 /* With parts: every part's rows to part 0, in part order (the one-process
  * order: parts hold contiguous blocks of participants), and the number of
  * participants made study-wide. Collective; st is the caller's status. */
+static ns_status write_chunk(void *ctx, const void *chunk, size_t len)
+{
+    feat_writer *w = ctx;
+    if (len && fwrite(chunk, 1, len, ns_afile_stream(w->f)) != len)
+        return ns_error(NS_ERR_IO, "cannot write the feature table");
+    return NS_OK;
+}
+
 static ns_status features_gather(fnc_study *s, feat_writer *w, ns_status st,
                                  ns_fnc_study_result *res)
 {
@@ -369,18 +377,13 @@ static ns_status features_gather(fnc_study *s, feat_writer *w, ns_status st,
     if (w->fp && fclose(w->fp) && !st)
         st = ns_error(NS_ERR_NOMEM, "out of memory for the feature rows");
     w->fp = NULL;
-    void *all = NULL;
-    size_t nall = 0;
     double n = (double)res->participants;
     if (!(st = p->agree(p->ctx, st))) { /* the same collectives on every part */
-        st = p->gather(p->ctx, w->mem, w->nmem, &all, &nall);
+        st = p->gather(p->ctx, w->mem, w->nmem, write_chunk, w);
         ns_status st2 = p->sum(p->ctx, &n, 1);
         st = st ? st : st2;
     }
-    if (!st && all && nall && fwrite(all, 1, nall, ns_afile_stream(w->f)) != nall)
-        st = ns_error(NS_ERR_IO, "cannot write the feature table (%s)", s->o->out_dir);
     res->participants = (size_t)n;
-    free(all);
     free(w->mem);
     w->mem = NULL;
     return st;

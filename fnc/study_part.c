@@ -77,15 +77,36 @@ ns_status ns_fnc__part_sync(fnc_study *s)
     return st;
 }
 
+typedef struct {
+    char *buf;
+    size_t n, cap;
+} byte_sink;
+
+static ns_status append(void *ctx, const void *chunk, size_t len)
+{
+    byte_sink *b = ctx;
+    if (b->n + len > b->cap) {
+        size_t cap = (b->n + len) * 2;
+        char *nb = realloc(b->buf, cap ? cap : 1);
+        if (!nb)
+            return ns_error(NS_ERR_NOMEM, "out of memory for the dFNC windows");
+        b->buf = nb, b->cap = cap;
+    }
+    memcpy(b->buf + b->n, chunk, len);
+    b->n += len;
+    return NS_OK;
+}
+
 ns_status ns_fnc__part_windows(fnc_study *s)
 {
     const ns_fnc_part *p = s->o->part;
-    void *all = NULL;
-    size_t nall = 0;
+    byte_sink all = {0};
     s->edyn = ns_fnc_nedges(s->nsel);
-    ns_status st = p->gather(p->ctx, s->win, s->nwin * s->edyn * sizeof(float), &all, &nall);
-    if (st || p->index != 0)
+    ns_status st = p->gather(p->ctx, s->win, s->nwin * s->edyn * sizeof(float), append, &all);
+    if (st || p->index != 0) {
+        free(all.buf);
         return st;
+    }
     size_t off = 0;
     for (size_t i = 0; i < s->nruns; i++) { /* the one-process offsets: runs in order */
         fnc_run *r = &s->runs[i];
@@ -94,14 +115,14 @@ ns_status ns_fnc__part_windows(fnc_study *s)
         r->win_off = off;
         off += r->nwin;
     }
-    if (off * s->edyn * sizeof(float) != nall) {
-        free(all);
+    if (off * s->edyn * sizeof(float) != all.n) {
+        free(all.buf);
         return ns_error(NS_ERR_IO, "the dFNC windows gathered from the parts do not add up "
-                        "(%zu bytes for %zu windows) (%s)", nall, off, s->o->out_dir);
+                        "(%zu bytes for %zu windows) (%s)", all.n, off, s->o->out_dir);
     }
     free(s->win);
-    s->win = all;
+    s->win = (float *)all.buf;
     s->nwin = off;
-    s->win_cap = off * s->edyn;
+    s->win_cap = all.cap / sizeof(float);
     return NS_OK;
 }
