@@ -133,7 +133,7 @@ ns_status ns_spectra_batch_layer(ns_spectra_batch *b, const ns_spectra_layer *l)
     if (rg)
         ns_spectra_row_groups(b->sample_group, l->sample_idx, l->nsamples, R, rg);
     b->layer = l->name;
-    spectra_group_bounds(b->have_arch ? &b->arch : NULL, l, rg, b->ngroups, b->bound);
+    spectra_group_bounds(b->have_arch ? &b->arch : NULL, l, rg, b->ngroups, b->bound, NULL);
     return spectra_emit_layer(&b->sc, l, rg, b->ngroups, &b->o, b->bound, batch_emit, b);
 }
 

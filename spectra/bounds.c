@@ -1,6 +1,7 @@
 /* Gradient rank bounds B1-B9 (shared/reference/gradients.md section 2) for
  * the architectures models/nn.h builds. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spectra/spectra_int.h"
@@ -286,14 +287,40 @@ size_t spectra_layer_bound(const ns_spectra_arch *a, const char *name, size_t ns
     return (size_t)-1;
 }
 
+/* spectra_layer_bound through the memo (grown as sample counts appear). */
+static size_t memo_bound(const ns_spectra_arch *a, const char *name, size_t n,
+                         spectra_bound_memo *memo)
+{
+    if (memo && n >= memo->cap) {
+        size_t cap = n + 1 > 2 * memo->cap ? n + 1 : 2 * memo->cap;
+        size_t *p = realloc(memo->b, cap * sizeof *p);
+        if (p) {
+            memset(p + memo->cap, 0, (cap - memo->cap) * sizeof *p);
+            memo->b = p;
+            memo->cap = cap;
+        }
+    }
+    if (!memo || n >= memo->cap) /* no memory for the memo: compute */
+        return spectra_layer_bound(a, name, n);
+    if (!memo->b[n])
+        memo->b[n] = spectra_layer_bound(a, name, n) + 1; /* SIZE_MAX + 1 = 0: recomputed */
+    return memo->b[n] - 1;
+}
+
 void spectra_group_bounds(const ns_spectra_arch *a, const ns_spectra_layer *l, const int *rg,
-                          int ngroups, size_t *bound)
+                          int ngroups, size_t *bound, spectra_bound_memo *memo)
 {
     size_t R = l->rows_per_sample ? l->rows_per_sample : 1;
     for (int g = -1; g < ngroups; g++) {
         size_t n = 0;
         for (size_t s = 0; g >= 0 && rg && s < l->nsamples; s++)
             n += rg[s * R] == g;
-        bound[g + 1] = a ? spectra_layer_bound(a, l->name, g < 0 ? l->nsamples : n) : SIZE_MAX;
+        bound[g + 1] = a ? memo_bound(a, l->name, g < 0 ? l->nsamples : n, memo) : SIZE_MAX;
     }
+}
+
+void spectra_bound_memo_free(spectra_bound_memo *memo)
+{
+    free(memo->b);
+    *memo = (spectra_bound_memo){0};
 }

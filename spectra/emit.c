@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "spectra/spectra_int.h"
 
@@ -142,6 +143,35 @@ static size_t put_uint(char *out, uint64_t v)
     return n;
 }
 
+/* v 10^k: exact powers up to 1e22, so one correctly rounded operation. */
+static double scale10(double v, int k)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (k >= 0 && k <= 22)
+        return v * p10[k];
+    if (k < 0 && k >= -22)
+        return v / p10[-k];
+    return v * pow(10.0, k / 2) * pow(10.0, k - k / 2); /* in two: 10^k alone can overflow */
+}
+
+/* floor(log10(v)) or one less, for v > 0, from the binary exponent:
+ * v in [2^(e2-1), 2^e2) and 78913 / 2^18 ~ log10(2) (exact for these e2). */
+static int dec_exponent_estimate(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int e2 = (int)((bits >> 52) & 0x7ff) - 1022;
+    if (e2 == -1022) /* subnormal */
+        frexp(v, &e2);
+    long t = (long)(e2 - 1) * 78913;
+    return (int)(t >= 0 ? t >> 18 : -((-t + (1L << 18) - 1) >> 18)); /* floor(t / 2^18) */
+}
+
+/* x rounded half up, for x in [0, 2^52): x + 0.5 is then exact. */
+static uint64_t round_pos(double x) { return (uint64_t)(x + 0.5); }
+
 size_t spectra_format(char *out, double v)
 {
     char *p = out;
@@ -156,15 +186,18 @@ size_t spectra_format(char *out, double v)
         *p = '\0';
         return (size_t)(p - out);
     }
-    /* 9 significant digits (round-trips float32), d.dddddddde+-XX */
-    int e = (int)floor(log10(v));
-    uint64_t m = (uint64_t)llround(v * pow(10.0, 8 - e));
-    if (m >= 1000000000u) {
+    /* 9 significant digits (round-trips float32), d.dddddddde+-XX: the
+     * decimal exponent estimated from the binary one (off by at most one,
+     * fixed by the mantissa's range), no log10 or pow in the common range */
+    int e = dec_exponent_estimate(v);
+    uint64_t m = round_pos(scale10(v, 8 - e));
+    if (m >= 1000000000u || m < 100000000u) {
+        e += m >= 1000000000u ? 1 : -1;
+        m = round_pos(scale10(v, 8 - e));
+    }
+    if (m >= 1000000000u) { /* 9.99999999x rounded up to 10 */
         m = (m + 5) / 10;
         e++;
-    } else if (m < 100000000u) {
-        m = (uint64_t)llround(v * pow(10.0, 9 - e));
-        e--;
     }
     char d[16];
     put_uint(d, m);

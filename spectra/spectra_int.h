@@ -103,13 +103,21 @@ void spectra_batch_set_sub(ns_spectra_batch *b, int sub);
 int spectra_batch_sub(const ns_spectra_batch *b);
 /* The bound of layer `name` for nsamples samples, or SIZE_MAX. */
 size_t spectra_layer_bound(const ns_spectra_arch *a, const char *name, size_t nsamples);
+/* Bounds of one layer by sample count, remembered: a bound takes a pass
+ * over the whole architecture with its rule texts (microseconds), asked for
+ * every group of every layer at every step. b[n] = bound + 1, 0 = not yet. */
+typedef struct {
+    size_t *b;
+    size_t cap;
+} spectra_bound_memo;
 /* bound[0] for all samples of the layer's batch, bound[g + 1] for group g
  * (B8: the bound for its sample count); SIZE_MAX everywhere without arch.
- * rg: the layer's row groups (rows n*R .. belong to sample n) or NULL. */
+ * rg: the layer's row groups (rows n*R .. belong to sample n) or NULL.
+ * memo (may be NULL): that layer's memo for this arch (empty it with
+ * spectra_bound_memo_free when the arch changes). */
 void spectra_group_bounds(const ns_spectra_arch *a, const ns_spectra_layer *l, const int *rg,
-                          int ngroups, size_t *bound);
-
-#endif
+                          int ngroups, size_t *bound, spectra_bound_memo *memo);
+void spectra_bound_memo_free(spectra_bound_memo *memo);
 
 /* ------------------------------------------------------------ tracker */
 
@@ -127,6 +135,7 @@ typedef struct {
 typedef struct {
     char name[32];
     spectra_scratch sc;
+    spectra_bound_memo memo;
 } spectra_layer_state;
 
 struct ns_spectra_tracker {
@@ -146,6 +155,7 @@ struct ns_spectra_tracker {
     size_t nrecs, caprecs;
     spectra_rec cur;            /* fold/epoch/step/layer/group of the rows being emitted */
     char prefix[192];           /* "fold\tepoch\tstep\tlayer\tgroup\t" of cur */
+    size_t prefix_len;
     int prefix_group;           /* the group prefix was made for (-2: none) */
     int finished;
     size_t *bound;              /* ngroups + 1: the current layer's bound per group */
@@ -157,3 +167,5 @@ struct ns_spectra_tracker {
 ns_status spectra_write_summaries(ns_spectra_tracker *t);
 /* "all" or the group's name (borrowed). */
 const char *spectra_group_name(const ns_spectra_tracker *t, int g1);
+
+#endif

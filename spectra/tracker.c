@@ -57,8 +57,10 @@ void ns_spectra_tracker_free(ns_spectra_tracker *t)
     for (int g = 0; t->gnames && g < t->ngroups; g++)
         free(t->gnames[g]);
     free(t->gnames);
-    for (int i = 0; i < t->nlayers; i++)
+    for (int i = 0; i < t->nlayers; i++) {
         spectra_scratch_free(&t->layers[i].sc);
+        spectra_bound_memo_free(&t->layers[i].memo);
+    }
     free(t->sample_group);
     free(t->bound);
     free(t->recs);
@@ -70,6 +72,8 @@ void ns_spectra_tracker_set_arch(ns_spectra_tracker *t, const ns_spectra_arch *a
 {
     t->arch = *a;
     t->have_arch = 1;
+    for (int i = 0; i < t->nlayers; i++) /* the bounds remembered were the old arch's */
+        spectra_bound_memo_free(&t->layers[i].memo);
 }
 
 const char *spectra_group_name(const ns_spectra_tracker *t, int g1)
@@ -119,22 +123,27 @@ static ns_status tracker_emit(void *user, int group, spectra_quantity q, size_t 
     r.q = (uint8_t)q;
     r.index = (uint16_t)(index < UINT16_MAX ? index : UINT16_MAX);
     r.value = (float)value;
-    FILE *f = ns_afile_stream(t->tsv);
     if (t->prefix_group != group) { /* one formatted prefix per layer and group, not per row */
-        snprintf(t->prefix, sizeof t->prefix, "%d\t%d\t%d\t%s\t%s\t", r.fold, r.epoch, r.step,
-                 t->layers[r.layer].name, spectra_group_name(t, r.group));
+        int k = snprintf(t->prefix, sizeof t->prefix, "%d\t%d\t%d\t%s\t%s\t", r.fold, r.epoch,
+                         r.step, t->layers[r.layer].name, spectra_group_name(t, r.group));
+        t->prefix_len = k < 0 ? 0 : (size_t)k < sizeof t->prefix ? (size_t)k : sizeof t->prefix - 1;
         t->prefix_group = group;
     }
-    char num[80];
-    size_t k = 0;
-    num[k++] = '\t';
-    k += spectra_format(num + k, (double)index);
-    num[k++] = '\t';
-    k += spectra_format(num + k, value);
-    num[k++] = '\n';
-    fputs(t->prefix, f);
-    fputs(spectra_quantity_names[q], f);
-    fwrite(num, 1, k, f);
+    /* the row assembled here and written by one unlocked call: hundreds of
+     * rows per step, three locked stdio calls each cost more than the SVDs
+     * of a small layer */
+    char line[sizeof t->prefix + 96];
+    size_t k = t->prefix_len, ql = strlen(spectra_quantity_names[q]);
+    memcpy(line, t->prefix, k);
+    memcpy(line + k, spectra_quantity_names[q], ql);
+    k += ql;
+    line[k++] = '\t';
+    k += spectra_format(line + k, (double)index);
+    line[k++] = '\t';
+    k += spectra_format(line + k, value);
+    line[k++] = '\n';
+    if (fwrite_unlocked(line, 1, k, ns_afile_stream(t->tsv)) != k)
+        return ns_error(NS_ERR_IO, "cannot write spectra.tsv (%s)", t->dir);
     return push(t, &r);
 }
 
@@ -176,7 +185,7 @@ ns_status ns_spectra_tracker_layer(ns_spectra_tracker *t, const ns_spectra_layer
         rg = ls->sc.row_group;
         ns_spectra_row_groups(t->sample_group, l->sample_idx, l->nsamples, R, rg);
     }
-    spectra_group_bounds(t->have_arch ? &t->arch : NULL, l, rg, ng, t->bound);
+    spectra_group_bounds(t->have_arch ? &t->arch : NULL, l, rg, ng, t->bound, &ls->memo);
     t->cur = (spectra_rec){.fold = t->fold, .epoch = l->epoch, .step = (int32_t)l->step,
                            .layer = (uint16_t)slot};
     t->prefix_group = -2;

@@ -610,6 +610,19 @@ START_TEST(test_format)
         snprintf(want, sizeof want, "%.0f", exact[i]);
         ck_assert_str_eq(buf, want);
     }
+    /* the nearest 9-digit decimal, as printf's %.8e rounds it (denormals,
+     * huge values and the ends of the mantissa range included) */
+    double edge[] = {4.9e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 9.9999999949999e5,
+                     9.99999999500001e5, 1.00000000499999, 1e-5, 0.1, 3.4028234663852886e38};
+    for (int i = 0; i < 20009; i++) {
+        double v = i < 9 ? edge[i] : ns_rng_normal(r) * pow(10, (double)ns_rng_below(r, 600) - 300);
+        char want[64];
+        if (v == floor(v) && fabs(v) < 1e15)
+            continue; /* integers are written exactly (above) */
+        spectra_format(buf, v);
+        snprintf(want, sizeof want, "%.8e", v);
+        ck_assert_msg(strtod(buf, NULL) == strtod(want, NULL), "%.17g -> %s, printf %s", v, buf, want);
+    }
     spectra_format(buf, 0.5);
     ck_assert_str_eq(buf, "5e-01");
     spectra_format(buf, 9.9999999999);
