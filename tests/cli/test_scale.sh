@@ -5,7 +5,8 @@
 # two orders, ICASSO), the default merge its group PCA bit for bit; each rank
 # reports its subjects, bytes and peak memory; every subject's outputs exist
 # once and no scratch is left; more ranks than subjects work; a broken
-# subject stops every rank with one clear message instead of a hang.
+# subject stops every rank with one clear message instead of a hang;
+# --model back-reconstruction split across 3 ranks equals one process's.
 # requires: dist ica fnc sim nifti_io
 set -euo pipefail
 : "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
@@ -110,6 +111,14 @@ assert r[i, j].min() >= 0.99, r[i, j]
 EOF2
   [ "$(cut -f2 f3$m/group/desc-mpi_ranks.tsv | tail -n +2 | tr '\n' ' ')" = "0 1 1 " ] || fail "$m: rank shares"
 done
+
+# --model (back-reconstruction of subjects from a saved model) splits the
+# subjects across ranks: every subject once, the one-process bytes.
+bolds=(sim/sub-*/func/*_bold.nii.gz)
+"$NS_BIN" ica --model o1/group/desc-ica6_model.npz -o m1 "${bolds[@]}" -q
+"${MPI[@]}" -np 3 "$NS_BIN" ica --model o1/group/desc-ica6_model.npz -o m3 "${bolds[@]}" -q
+diff -r m1 m3 > /dev/null || fail "--model with 3 ranks differs from one process"
+[ "$(find m3 -name '*_desc-ica6_timeseries.tsv' | wc -l)" = 12 ] || fail "--model with 3 ranks: not every subject"
 
 # A subject that cannot be read stops every rank with a message naming it.
 cp -r sim bad
