@@ -44,7 +44,8 @@ size_t sv_lwork_f64(size_t rows, size_t h_in, size_t h_out);
 /* hqr.c: R factor (min(m, n) x n, leading dimension ldr, zeros below the
  * diagonal) of x (m x n column-major, leading dimension ld, destroyed) by
  * Householder reflectors as LAPACK's geqrf makes them, without its per-column
- * call overhead; simd != 0 uses AVX2+FMA when the CPU has it. r may overlap
+ * call overhead; simd: the highest vector variant allowed (0 plain C, 1
+ * AVX2+FMA), capped at what the CPU runs. r may overlap
  * x when ldr <= ld (written behind the reads). x must hold values of a float
  * matrix (the range argument in hqr_impl.h). */
 void sv_hqr_f32(float *x, size_t m, size_t n, size_t ld, float *r, size_t ldr, int simd);
@@ -56,8 +57,10 @@ void sv_hqr_f64(double *x, size_t m, size_t n, size_t ld, double *r, size_t ldr,
 int sv_small_sv_f32(float *x, size_t m, size_t n, size_t ld, float *s, float *work, int simd);
 int sv_small_sv_f64(double *x, size_t m, size_t n, size_t ld, double *s, double *work, int simd);
 size_t sv_small_lwork(size_t m, size_t n);
-/* 1 when the AVX2+FMA variant runs on this CPU. */
+/* The best variant this CPU runs: 0 plain C, 1 AVX2+FMA. */
 int sv_hqr_simd_available(void);
+/* The variant the library asks for (capped by the CPU). */
+#define SV_SIMD 1
 
 /* Names of the quantities the tracker and batch writer emit. */
 typedef enum {

@@ -66,7 +66,7 @@ static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld
     if (!m || !n)
         return 0;
     if (m <= SV_SMALL_MAX && n <= SV_SMALL_MAX)
-        *info = FN(sv_small_sv)(x, m, n, ld, ws->s, ws->work, 1);
+        *info = FN(sv_small_sv)(x, m, n, ld, ws->s, ws->work, SV_SIMD);
     else
         *info = LP(gesdd_work)(LAPACK_COL_MAJOR, 'N', (lapack_int)m, (lapack_int)n, x,
                                (lapack_int)ld, (REAL *)ws->s, NULL, 1, NULL, 1, (REAL *)ws->work,
@@ -80,7 +80,7 @@ static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld
 int FN(sv_r_factor)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, REAL *r)
 {
     (void)ws;
-    FN(sv_hqr)(x, m, n, m, r, FN(minz)(m, n), 1);
+    FN(sv_hqr)(x, m, n, m, r, FN(minz)(m, n), SV_SIMD);
     return 0;
 }
 
@@ -102,7 +102,7 @@ static size_t FN(reduce)(ns_spectra_ws *ws, REAL *c, size_t k, size_t nc, int *i
     *info = 0;
     if (nc >= k)
         return k;
-    FN(sv_hqr)(c, k, nc, k, c, nc, 1); /* R (nc x nc) written behind the reads */
+    FN(sv_hqr)(c, k, nc, k, c, nc, SV_SIMD); /* R (nc x nc) written behind the reads */
     return nc;
 }
 
