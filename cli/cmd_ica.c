@@ -21,7 +21,8 @@ static void usage(FILE *out)
             "usage: neurospectra ica -o OUT [--bids DIR [--participant_label L ...]] [BOLD ...]\n"
             "                        [--orders 25,50,100] [--mask FILE]\n"
             "                        [--preproc timemean|voxelmean|intensity|variance] [--pc1 N]\n"
-            "                        [--runs R] [--algorithm infomax|fastica]\n"
+            "                        [--runs R [--icasso randinit|bootstrap|both]]\n"
+            "                        [--algorithm infomax|fastica]\n"
             "                        [--backrecon gica|gica3|dr] [--seed S] [--nprocs N] [--quiet]\n"
             "       neurospectra ica --model OUT/group/desc-ica<K>_model.npz -o OUT BOLD ...\n\n"
             "Group spatial ICA with GIFT's defaults: mask from each subject's first volume\n"
@@ -40,6 +41,8 @@ static void usage(FILE *out)
             "  --preproc NAME          timemean (default), voxelmean, intensity, variance\n"
             "  --pc1 N                 subject PCs (default ceil(1.5 max order), below T)\n"
             "  --runs R                ICASSO runs (default 1)\n"
+            "  --icasso MODE           what varies between the runs: randinit (default, the\n"
+            "                          initialisation), bootstrap (voxels resampled), both\n"
             "  --algorithm NAME        infomax (default) or fastica\n"
             "  --backrecon NAME        gica (GICA1, default), gica3, dr (dual regression)\n"
             "  --seed S                random seed (default 0), recorded in the sidecars\n"
@@ -57,7 +60,8 @@ static void usage(FILE *out)
 
 enum {
     OPT_BIDS = 256, OPT_LABEL, OPT_ORDERS, OPT_MASK, OPT_PREPROC, OPT_PC1, OPT_RUNS, OPT_ALG,
-    OPT_BR, OPT_SEED, OPT_NPROCS, OPT_MIGP, OPT_STACKED, OPT_CACHE, OPT_MAXIT, OPT_MODEL
+    OPT_BR, OPT_SEED, OPT_NPROCS, OPT_MIGP, OPT_STACKED, OPT_CACHE, OPT_MAXIT, OPT_MODEL,
+    OPT_ICASSO
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +71,7 @@ static const struct option long_opts[] = {
     {"orders", required_argument, NULL, OPT_ORDERS}, {"mask", required_argument, NULL, OPT_MASK},
     {"preproc", required_argument, NULL, OPT_PREPROC}, {"pc1", required_argument, NULL, OPT_PC1},
     {"runs", required_argument, NULL, OPT_RUNS},  {"algorithm", required_argument, NULL, OPT_ALG},
+    {"icasso", required_argument, NULL, OPT_ICASSO},
     {"backrecon", required_argument, NULL, OPT_BR}, {"seed", required_argument, NULL, OPT_SEED},
     {"nprocs", required_argument, NULL, OPT_NPROCS},
     {"migp-rows", required_argument, NULL, OPT_MIGP},
@@ -111,6 +116,7 @@ static int parse_value(ica_args *a, int c, const char *arg)
         return ns_cli_parse_int_list(arg, &a->orders, &a->norders) ? -1 : 0;
     case OPT_PREPROC: return ns_ica_preproc_parse(arg, &a->p.preproc);
     case OPT_ALG: return ns_ica_algorithm_parse(arg, &a->p.ica.algorithm);
+    case OPT_ICASSO: return ns_icasso_mode_parse(arg, &a->p.ica.icasso_mode);
     case OPT_BR: a->backrecon_given = 1; return ns_ica_backrecon_parse(arg, &a->p.backrecon);
     case OPT_SEED: return ns_cli_parse_seed(arg, &a->p.ica.seed);
     case OPT_PC1: if (ns_cli_parse_long(arg, 1, 100000, &v)) return -1; a->p.pc1 = (size_t)v; return 0;

@@ -86,6 +86,7 @@ static json_t *settings_json(const ns_ica_fitctx *f, size_t o)
     json_object_set_new(j, "Algorithm", json_string(ns_ica_algorithm_name(p->ica.algorithm)));
     json_object_set_new(j, "Seed", json_integer((json_int_t)p->ica.seed));
     json_object_set_new(j, "ICASSORuns", json_integer((json_int_t)p->runs));
+    json_object_set_new(j, "ICASSOMode", json_string(ns_icasso_mode_name(p->ica.icasso_mode)));
     json_object_set_new(j, "ICASSOChosenRun", json_integer((json_int_t)ic->chosen_run + 1));
     json_object_set_new(j, "Preprocessing", json_string(ns_ica_preproc_name(p->preproc)));
     json_object_set_new(j, "SubjectPCs", json_integer((json_int_t)f->p1));

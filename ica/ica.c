@@ -26,6 +26,23 @@ int ns_ica_algorithm_parse(const char *s, ns_ica_algorithm *out)
     return -1;
 }
 
+static const char *const icasso_names[] = {"randinit", "bootstrap", "both"};
+
+const char *ns_icasso_mode_name(ns_icasso_mode m)
+{
+    return (unsigned)m < 3 ? icasso_names[m] : "?";
+}
+
+int ns_icasso_mode_parse(const char *s, ns_icasso_mode *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, icasso_names[i])) {
+            *out = (ns_icasso_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
 const char *ns_ica_backrecon_name(ns_ica_backrecon b)
 {
     return (unsigned)b < 3 ? br_names[b] : "?";

@@ -96,6 +96,11 @@ size_t ns_ica_gpca_rows(const ns_ica_gpca *g);
 
 typedef enum { NS_ICA_INFOMAX = 0, NS_ICA_FASTICA } ns_ica_algorithm;
 
+/* What varies between ICASSO runs (Himberg's icassoEst modes): the random
+ * initial unmixing (GIFT's default), a bootstrap resample of the columns
+ * (voxels) of z with the initialisation fixed, or both. */
+typedef enum { NS_ICASSO_RANDINIT = 0, NS_ICASSO_BOOTSTRAP, NS_ICASSO_BOTH } ns_icasso_mode;
+
 typedef struct {
     ns_ica_algorithm algorithm;
     uint64_t seed;
@@ -110,6 +115,7 @@ typedef struct {
     /* FastICA: tolerance on max |1 - |<w_new, w_old>|| (0 = 1e-4, as
      * scikit-learn). */
     double tol;
+    ns_icasso_mode icasso_mode; /* ICASSO runs (randinit) */
 } ns_ica_opts;
 
 /* Fills the GIFT defaults (Infomax, seed 0). */
@@ -148,7 +154,10 @@ typedef struct {
     ns_ica_info *run_info; /* runs entries */
 } ns_icasso;
 
-/* Runs ICA `runs` times (run r seeded with ns_seed_derive(o->seed, r)),
+/* Runs ICA `runs` times (run r seeded with ns_seed_derive(o->seed, r);
+ * o->icasso_mode chooses what the seed varies: the initialisation, a
+ * bootstrap resample of z's columns whose unmixing is then applied to all
+ * of z, or both),
  * clusters the runs*k sources by |correlation| with average linkage into k
  * clusters, computes Iq per cluster and picks GIFT's most stable run: the one
  * whose components lie closest to the centrotypes of the clusters with
@@ -197,6 +206,8 @@ const char *ns_ica_backrecon_name(ns_ica_backrecon b);
 int ns_ica_backrecon_parse(const char *s, ns_ica_backrecon *out);
 const char *ns_ica_algorithm_name(ns_ica_algorithm a);
 int ns_ica_algorithm_parse(const char *s, ns_ica_algorithm *out);
+const char *ns_icasso_mode_name(ns_icasso_mode m);
+int ns_icasso_mode_parse(const char *s, ns_icasso_mode *out);
 
 /* What back-reconstruction of order k needs from the group model. */
 typedef struct {

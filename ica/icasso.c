@@ -18,6 +18,34 @@ void ns_icasso_clear(ns_icasso *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Run r's unmixing. Bootstrap: ICA of V columns of z drawn with
+ * replacement (seeded per run, its own stream), the unmixing then applies
+ * to every column, as icassoEst does with the whitening fixed. */
+static ns_status run_one(const ns_matrix *z, const ns_ica_opts *o, size_t r, size_t runs,
+                         double *w, ns_ica_info *info)
+{
+    ns_ica_opts or = *o;
+    int boot = runs > 1 && o->icasso_mode != NS_ICASSO_RANDINIT;
+    if (runs > 1 && o->icasso_mode != NS_ICASSO_BOOTSTRAP)
+        or.seed = ns_seed_derive(o->seed, r);
+    if (!boot)
+        return ns_ica_unmix(z, &or, w, info);
+    size_t K = z->rows, V = z->cols;
+    ns_matrix *zb = ns_matrix_create(K, V);
+    ns_rng *rng = ns_rng_create(ns_seed_derive(ns_seed_derive(o->seed, 0xb007), r));
+    ns_status st = zb && rng ? NS_OK : NS_ERR_NOMEM;
+    for (size_t v = 0; st == NS_OK && v < V; v++) {
+        size_t src = (size_t)ns_rng_below(rng, V);
+        for (size_t i = 0; i < K; i++)
+            NS_AT(zb, i, v) = NS_AT(z, i, src);
+    }
+    if (st == NS_OK)
+        st = ns_ica_unmix(zb, &or, w, info);
+    ns_matrix_free(zb);
+    ns_rng_free(rng);
+    return st;
+}
+
 static ns_status run_all(const ns_matrix *z, const ns_ica_opts *o, size_t runs, int nthreads,
                          double *wall, ns_ica_info *info)
 {
@@ -29,9 +57,7 @@ static ns_status run_all(const ns_matrix *z, const ns_ica_opts *o, size_t runs, 
     for (size_t r = 0; r < runs; r++) {
         if (err.code != NS_OK)
             continue;
-        ns_ica_opts or = *o;
-        or.seed = runs > 1 ? ns_seed_derive(o->seed, r) : o->seed;
-        ns_status st = ns_ica_unmix(z, &or, wall + r * K * K, &info[r]);
+        ns_status st = run_one(z, o, r, runs, wall + r * K * K, &info[r]);
         if (st != NS_OK)
             ns_ica_err_keep(&err, st);
     }

@@ -461,6 +461,45 @@ START_TEST(test_icasso_stable)
 }
 END_TEST
 
+/* Bootstrap ICASSO (icassoEst's 'bootstrap' and 'both'): the runs see
+ * different resamples of the voxels, so they differ more from each other
+ * than randomly initialised runs on the same data do, yet well-separated
+ * sources stay stable and the chosen run finds them. */
+START_TEST(test_icasso_bootstrap)
+{
+    size_t K = 6, V = 5000, R = 5;
+    ns_matrix *truth, *z = planted_group(K, V, 4, 40, 10, 71, &truth), *est;
+    double intra[3] = {0};
+    for (int mode = 0; mode < 3; mode++) {
+        ns_ica_opts o;
+        ns_ica_opts_default(&o);
+        o.seed = 5;
+        o.icasso_mode = (ns_icasso_mode)mode;
+        ns_icasso ic, ic1;
+        ck_assert_int_eq(ns_ica_icasso(z, &o, R, 2, &ic), NS_OK);
+        for (size_t k = 0; k < K; k++) {
+            ck_assert_msg(ic.iq[k] >= 0.9, "mode %d: Iq[%zu] = %g", mode, k, ic.iq[k]);
+            intra[mode] += ic.intra[k] / (double)K;
+        }
+        ck_assert_int_eq(ns_ica_sources(z, ic.w, K, &est), NS_OK);
+        ns_ica_score sc;
+        ck_assert_int_eq(ns_ica_match_score(truth, est, &sc), NS_OK);
+        ck_assert_msg(sc.mean_r > 0.98, "mode %d: mean |r| %g", mode, sc.mean_r);
+        ns_ica_score_clear(&sc);
+        ns_matrix_free(est);
+        ck_assert_int_eq(ns_ica_icasso(z, &o, R, 1, &ic1), NS_OK); /* same with 1 thread */
+        ck_assert_mem_eq(ic.w, ic1.w, K * K * sizeof(double));
+        ns_icasso_clear(&ic), ns_icasso_clear(&ic1);
+    }
+    ck_assert_msg(intra[1] < intra[0] && intra[2] < intra[0],
+                  "intra-cluster similarity randinit %.9f bootstrap %.9f both %.9f", intra[0],
+                  intra[1], intra[2]);
+    ck_assert_msg(intra[0] - intra[1] > 1e-6, "bootstrap runs barely differ: %.3g",
+                  intra[0] - intra[1]);
+    ns_matrix_free(z), ns_matrix_free(truth);
+}
+END_TEST
+
 /* --------------------------------------------------- back-reconstruction */
 
 START_TEST(test_backreconstruction)
@@ -585,6 +624,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_infomax_blowup_restarts);
     tcase_add_test(tc, test_cluster_average_blocks);
     tcase_add_test(tc, test_icasso_stable);
+    tcase_add_test(tc, test_icasso_bootstrap);
     tcase_add_test(tc, test_backreconstruction);
     tcase_add_test(tc, test_component_names);
     suite_add_tcase(s, tc);

@@ -138,6 +138,26 @@ a, b = (np.asarray(nib.load(f'$T/{d}/group/desc-ica8_components.nii.gz').dataobj
 assert np.array_equal(a, b), 'group maps differ'
 "
 
+# ICASSO with bootstrap resampling: recorded in the sidecar, every component
+# with a stability index, a different chosen unmixing than randinit's.
+"$NS_BIN" ica -o "$T/boot" --orders 8 --runs 3 --icasso bootstrap --seed 11 --nprocs 2 --quiet "${few[@]}"
+"$PY" - "$T/boot/group" "$T/d1/group" <<'EOF'
+import sys, json, csv, numpy as np, nibabel as nib
+b, r = sys.argv[1:3]
+j = json.load(open(f"{b}/desc-ica8_components.json"))
+assert j["ICASSOMode"] == "bootstrap" and j["ICASSORuns"] == 3, j
+assert json.load(open(f"{r}/desc-ica8_components.json"))["ICASSOMode"] == "randinit"
+iq = [float(row["stability_index"]) for row in csv.DictReader(open(f"{b}/desc-ica8_stability.tsv"), delimiter="\t")]
+assert len(iq) == 8 and all(0 < q <= 1 for q in iq), iq
+mb, mr = (np.asarray(nib.load(f"{d}/desc-ica8_components.nii.gz").dataobj) for d in (b, r))
+assert not np.array_equal(mb, mr), "bootstrap gave the randinit maps"
+print(f"bootstrap ICASSO: Iq mean {np.mean(iq):.3f} (min {min(iq):.3f})")
+EOF
+if "$NS_BIN" ica -o "$T/bootx" --orders 8 --icasso resample "${few[@]}" 2> "$T/bootx.err"; then
+  fail "--icasso resample accepted"
+fi
+grep -q "icasso" "$T/bootx.err" || fail "bad --icasso value not named"
+
 # Error cases: exit 1, exactly one line naming the file.
 "$PY" - "$T/err" "$T/sim/sub-01/func/sub-01_task-rest_bold.nii.gz" <<'EOF'
 import os, sys, json, shutil, numpy as np, nibabel as nib
