@@ -4,11 +4,12 @@
  * wall-clock ratios are printed beside them.
  *  1. training the MLP 1378 -> 256 -> 64 -> 2 (batch 32, Adam) with and
  *     without the spectra tracker on the layer tap at every step (2 groups:
- *     all + 2 groups, top-10 values, TSV streamed), interleaved repeats;
+ *     all + 2 groups, top-10 values, TSV streamed), in interleaved pairs of
+ *     short runs; the ratio is the median of the pairs' ratios;
  *  2. the singular values of one layer gradient (fc0: 32 x 1378 activations,
  *     32 x 256 deltas; and a 16-row group) by the thin-QR route against
  *     forming G and a full SVD (LAPACK gesdd).
- * usage: bench_spectra OUTDIR [steps] [repeats] */
+ * usage: bench_spectra OUTDIR [epochs per run (10 steps each)] [pairs] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
         return 2;
     }
     ns_init();
-    int epochs = argc > 2 ? atoi(argv[2]) : 10, reps = argc > 3 ? atoi(argv[3]) : 3;
+    int epochs = argc > 2 ? atoi(argv[2]) : 3, reps = argc > 3 ? atoi(argv[3]) : 21;
     size_t n = 320; /* 10 steps per epoch */
     float *X = malloc(n * 1378 * sizeof *X);
     int32_t *y = malloc(n * sizeof *y);
@@ -159,26 +160,42 @@ int main(int argc, char **argv)
         for (size_t j = 0; j < 1378; j++)
             X[i * 1378 + j] = (float)ns_rng_normal(r) + 0.2f * (float)y[i];
     }
-    double off[16], on[16], fin[16], woff[16], won[16];
-    reps = reps < 16 ? reps : 16;
+    /* Short runs in interleaved pairs, the order alternating, and the
+     * median of the per-pair ratios: on a shared machine the load changes
+     * over seconds, so two adjacent runs see nearly the same machine while
+     * runs far apart do not (medians of separate series swung 1.1x-1.4x
+     * under a load of 3-7; paired ratios are steadier). */
+    double off[64], on[64], fin[64], woff[64], won[64], ratio[64], wratio[64];
+    reps = reps < 64 ? reps : 64;
     train(X, y, grp, n, 1, NULL, NULL, &woff[0]); /* warm-up */
-    for (int k = 0; k < reps; k++) { /* interleaved */
-        off[k] = train(X, y, grp, n, epochs, NULL, NULL, &woff[k]);
-        on[k] = train(X, y, grp, n, epochs, argv[1], &fin[k], &won[k]);
+    for (int k = 0; k < reps; k++) {
+        if (k % 2 == 0) {
+            off[k] = train(X, y, grp, n, epochs, NULL, NULL, &woff[k]);
+            on[k] = train(X, y, grp, n, epochs, argv[1], &fin[k], &won[k]);
+        } else {
+            on[k] = train(X, y, grp, n, epochs, argv[1], &fin[k], &won[k]);
+            off[k] = train(X, y, grp, n, epochs, NULL, NULL, &woff[k]);
+        }
+        ratio[k] = on[k] / off[k];
+        wratio[k] = won[k] / woff[k];
     }
     int steps = epochs * (int)(n / 32);
     double a = median(off, reps), b = median(on, reps), c = median(fin, reps);
     double wa = median(woff, reps), wb = median(won, reps);
+    qsort(ratio, (size_t)reps, sizeof *ratio, cmp_d);
+    double q1 = ratio[reps / 4], q3 = ratio[(3 * reps) / 4], rm = median(ratio, reps);
     printf("%-44s %10s %10s %9s %6s\n", "MLP 1378-256-64-2, batch 32, Adam (CPU time)", "steps/s",
            "ms/step", "ratio", "goal");
     printf("%-44s %10.1f %10.3f %9s %6s\n", "training without spectra", steps / a, 1e3 * a / steps,
            "1.00", "");
-    printf("%-44s %10.1f %10.3f %8.2fx %6s\n", "training with spectra every step", steps / b,
-           1e3 * b / steps, b / a, "<=1.3x");
+    printf("%-44s %10.1f %10.3f %8.2fx %6s   (median of %d paired runs of %d steps; "
+           "quartiles %.2f-%.2f)\n",
+           "training with spectra every step", steps / b, 1e3 * b / steps, rm, "<=1.3x", reps, steps,
+           q1, q3);
     printf("%-44s %10s %10.1f %9s %6s   (%d steps, once after training)\n",
            "  finish: summaries, group tests, SVGs (ms)", "", 1e3 * c, "", "", steps);
     printf("%-44s %10.1f %10.1f %8.2fx         (wall clock, without / with)\n",
-           "  wall-clock steps/s", steps / wa, steps / wb, wb / wa);
+           "  wall-clock steps/s", steps / wa, steps / wb, median(wratio, reps));
     bench_routes(15);
     free(X);
     free(y);
