@@ -15,6 +15,8 @@ struct ns_spectra_ws {
     void *s, *tau, *work;
     size_t lwork;
     int *iwork;
+    int simd;                  /* our kernels (hqr.c) at this level; 0: LAPACK's only (set
+                                * from the CPU at creation; tests force 0) */
 };
 
 /* Precision-specific kernels (sv_impl.h instantiated in sv.c). Each returns

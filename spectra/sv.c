@@ -84,7 +84,8 @@ ns_spectra_ws *ns_spectra_ws_create(size_t max_rows, size_t h_in, size_t h_out,
     ns_spectra_ws *ws = ns_calloc(1, sizeof *ws);
     if (!ws)
         return NULL;
-    *ws = (ns_spectra_ws){.prec = prec, .rows = max_rows, .h_in = h_in, .h_out = h_out};
+    *ws = (ns_spectra_ws){.prec = prec, .rows = max_rows, .h_in = h_in, .h_out = h_out,
+                          .simd = sv_hqr_simd_available() ? SV_SIMD : 0};
     if (ws_alloc(ws) != NS_OK) {
         free(ws);
         return NULL;

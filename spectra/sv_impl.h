@@ -26,12 +26,19 @@ size_t FN(sv_gather)(const ns_matrix *X, const int *rg, int g, REAL *out)
  * bidiagonalisation + bdsqr (hqr.c), above it from gesdd. */
 #define SV_SMALL_MAX 128
 
+static size_t FN(lw_geqrf)(size_t m, size_t n)
+{
+    REAL q = 0;
+    LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, NULL, (lapack_int)(m ? m : 1),
+                   NULL, &q, -1);
+    return (size_t)q > n ? (size_t)q : n;
+}
+
+/* gesdd's work for m x n (the route without our kernels, and large ones). */
 static size_t FN(lw_values)(size_t m, size_t n)
 {
     if (!m || !n)
         return 1;
-    if (m <= SV_SMALL_MAX && n <= SV_SMALL_MAX)
-        return sv_small_lwork(m, n);
     REAL q = 0;
     size_t mn = m < n ? m : n, mx = m < n ? n : m;
     lapack_int iw = 0;
@@ -45,16 +52,16 @@ static size_t FN(lw_values)(size_t m, size_t n)
 static size_t FN(maxz)(size_t a, size_t b) { return a > b ? a : b; }
 static size_t FN(minz)(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Largest work array any kernel below needs for these capacities (every
- * shape FN(values) sees, for both of its routes: a smaller group's shape
- * may take the other route). */
+/* Largest work array any kernel below needs for these capacities, with or
+ * without our kernels (every shape FN(values) sees; small ones: one side
+ * <= the widths, the other <= the rows). */
 size_t FN(sv_lwork)(size_t rows, size_t h_in, size_t h_out)
 {
     size_t k1 = FN(minz)(h_in, rows), k2 = FN(minz)(h_out, rows);
-    /* small shapes: one side <= the widths, the other <= the rows */
     size_t small = sv_small_lwork(FN(minz)(FN(maxz)(h_in, h_out), SV_SMALL_MAX),
                                   FN(minz)(rows, SV_SMALL_MAX));
     size_t w = FN(maxz)(small, FN(lw_values)(k2, k1));
+    w = FN(maxz)(w, FN(maxz)(FN(lw_geqrf)(h_in, rows), FN(lw_geqrf)(h_out, rows)));
     w = FN(maxz)(w, FN(lw_values)(h_out, h_in));
     w = FN(maxz)(w, FN(lw_values)(h_in, rows));
     return FN(maxz)(w, FN(lw_values)(h_out, rows));
@@ -65,8 +72,8 @@ static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld
 {
     if (!m || !n)
         return 0;
-    if (m <= SV_SMALL_MAX && n <= SV_SMALL_MAX)
-        *info = FN(sv_small_sv)(x, m, n, ld, ws->s, ws->work, SV_SIMD);
+    if (ws->simd && m <= SV_SMALL_MAX && n <= SV_SMALL_MAX)
+        *info = FN(sv_small_sv)(x, m, n, ld, ws->s, ws->work, ws->simd);
     else
         *info = LP(gesdd_work)(LAPACK_COL_MAJOR, 'N', (lapack_int)m, (lapack_int)n, x,
                                (lapack_int)ld, (REAL *)ws->s, NULL, 1, NULL, 1, (REAL *)ws->work,
@@ -74,14 +81,30 @@ static long FN(values)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld
     return *info ? -1 : (long)FN(minz)(m, n);
 }
 
-/* QR of x (m x n, column-major, destroyed); the upper trapezoid R
- * (min(m, n) x n) into r. Our Householder kernel (hqr.c): geqrf's unblocked
- * loop for these narrow shapes costs several times more. Returns 0. */
+/* QR of x (m x n, column-major, leading dimension ld, destroyed); the
+ * upper trapezoid R (min(m, n) x n) into r (leading dimension ldr <= ld;
+ * may be x). Our Householder kernel (hqr.c) when the CPU has AVX2: geqrf's
+ * unblocked loop for these narrow shapes costs 3-4 times more; else geqrf
+ * (our plain-C kernel is slower than OpenBLAS's). Returns the LAPACK info. */
+static int FN(rfactor)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, size_t ld, REAL *r,
+                       size_t ldr)
+{
+    size_t k = FN(minz)(m, n);
+    if (ws->simd) {
+        FN(sv_hqr)(x, m, n, ld, r, ldr, ws->simd);
+        return 0;
+    }
+    int info = LP(geqrf_work)(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, x, (lapack_int)ld,
+                              ws->tau, ws->work, (lapack_int)ws->lwork);
+    for (size_t j = 0; !info && j < n; j++) /* destinations never pass their sources */
+        for (size_t i = 0; i < k; i++)
+            r[i + j * ldr] = i <= j ? x[i + j * ld] : (REAL)0;
+    return info;
+}
+
 int FN(sv_r_factor)(ns_spectra_ws *ws, REAL *x, size_t m, size_t n, REAL *r)
 {
-    (void)ws;
-    FN(sv_hqr)(x, m, n, m, r, FN(minz)(m, n), SV_SIMD);
-    return 0;
+    return FN(rfactor)(ws, x, m, n, m, r, FN(minz)(m, n));
 }
 
 /* ws->a holds A^T (h_in x n), ws->d holds D^T (h_out x n), column j = row
@@ -98,12 +121,11 @@ int FN(sv_qr_factor)(ns_spectra_ws *ws, size_t n, size_t h_in, size_t h_out)
  * n_g x n_g instead of k x k. Returns p (0 with *info set on failure). */
 static size_t FN(reduce)(ns_spectra_ws *ws, REAL *c, size_t k, size_t nc, int *info)
 {
-    (void)ws;
     *info = 0;
     if (nc >= k)
         return k;
-    FN(sv_hqr)(c, k, nc, k, c, nc, SV_SIMD); /* R (nc x nc) written behind the reads */
-    return nc;
+    *info = FN(rfactor)(ws, c, k, nc, k, c, nc); /* R (nc x nc) written behind the reads */
+    return *info ? 0 : nc;
 }
 
 /* Singular values of the gradient of the rows cols[0..nc) after

@@ -111,8 +111,11 @@ START_TEST(test_qr_route_matches_svd)
         for (int g = -1; g <= 1; g++) {
             double ref[300], sv[300];
             size_t k = ref_sv(A, D, rg, g, ref);
-            for (int prec = 0; prec < 2; prec++) {
+            for (int pl = 0; pl < 4; pl++) { /* precision x (our kernels, LAPACK only) */
+                int prec = pl % 2;
                 ns_spectra_ws *ws = ns_spectra_ws_create(4, 4, 4, prec); /* grows on demand */
+                if (pl >= 2)
+                    ws->simd = 0;
                 for (int method = 1; method <= 2; method++) {
                     ns_spectra_stats st;
                     ck_assert_int_eq(ns_spectra_grad_sv(ws, A, D, rg, g, method, sv, &st), NS_OK);
@@ -131,8 +134,11 @@ START_TEST(test_qr_route_matches_svd)
             }
         }
         /* the batch and both groups from one factorisation */
-        for (int prec = 0; prec < 2; prec++) {
+        for (int pl = 0; pl < 4; pl++) {
+            int prec = pl % 2;
             ns_spectra_ws *ws = ns_spectra_ws_create(n, hi, ho, prec);
+            if (pl >= 2)
+                ws->simd = 0; /* the route without our kernels (CPUs without AVX2) */
             size_t ld = hi < ho ? hi : ho;
             double *all = malloc(3 * (ld > n ? ld : n) * sizeof *all), ref[300];
             ns_spectra_stats st[3];
@@ -361,8 +367,11 @@ START_TEST(test_numerical_rank_rule)
     for (size_t c = 0; c < 4; c++) {
         ns_matrix *A = low_rank(r, 50, 40, ks[c]), *D = randn(r, 50, 30);
         double s[40];
-        for (int prec = 0; prec < 2; prec++) {
+        for (int pl = 0; pl < 4; pl++) {
+            int prec = pl % 2;
             ns_spectra_ws *ws = ns_spectra_ws_create(50, 40, 30, prec);
+            if (pl >= 2)
+                ws->simd = 0;
             for (int method = 1; method <= 2; method++) {
                 ck_assert_int_eq(ns_spectra_grad_sv(ws, A, D, NULL, NS_SPECTRA_ALL, method, s, &st), NS_OK);
                 ck_assert_msg(st.rank == ks[c], "rank %zu expected %zu (prec %d, method %d)",
