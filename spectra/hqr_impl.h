@@ -49,6 +49,14 @@ TARGET static void HFN(apply)(const REAL *v, size_t L, REAL tau, REAL *c, size_t
             t2 = VFMA(vu, VLOAD(col[2] + i + VLANES), t2);
             t3 = VFMA(vu, VLOAD(col[3] + i + VLANES), t3);
         }
+        if (i + VLANES <= L) { /* short columns (the small matrices): one more vector */
+            VEC vv = VLOAD(v + i);
+            s0 = VFMA(vv, VLOAD(col[0] + i), s0);
+            s1 = VFMA(vv, VLOAD(col[1] + i), s1);
+            s2 = VFMA(vv, VLOAD(col[2] + i), s2);
+            s3 = VFMA(vv, VLOAD(col[3] + i), s3);
+            i += VLANES;
+        }
         w[0] = VHSUM(VADD(s0, t0));
         w[1] = VHSUM(VADD(s1, t1));
         w[2] = VHSUM(VADD(s2, t2));
