@@ -270,7 +270,7 @@ ns_status ns_dist_train_gather(const double *rec, size_t n, size_t width, double
     ns_status st = dist_gather_records(G.d, rec, n, width, all, &from, nall);
     G.d->tot.mpi_seconds += dist_now() - t0;
     if (G.d->rank == 0)
-        G.d->tot.eval_bytes += 8.0 * (double)width * (double)(*nall - n);
+        G.d->tot.eval_bytes += st ? 0.0 : 8.0 * (double)width * (double)(*nall - n);
     else
         G.d->tot.eval_bytes += 8.0 * (double)width * (double)n;
     free(from);
