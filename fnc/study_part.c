@@ -85,6 +85,8 @@ typedef struct {
 static ns_status append(void *ctx, const void *chunk, size_t len)
 {
     byte_sink *b = ctx;
+    if (len == 0) /* a part without windows (chunk may be NULL) */
+        return NS_OK;
     if (b->n + len > b->cap) {
         size_t cap = (b->n + len) * 2;
         char *nb = realloc(b->buf, cap ? cap : 1);

@@ -9,18 +9,11 @@
 # --model back-reconstruction split across 3 ranks equals one process's.
 # requires: dist ica fnc sim nifti_io
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
 rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 cd "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-if [ "${NS_HAVE_MPI:-ON}" != "ON" ] || ! command -v mpirun >/dev/null; then
-  echo "no MPI: nothing to test"; exit 0
-fi
-MPI=(timeout 120 mpirun --allow-run-as-root --oversubscribe)
-printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
-  libopen-pal libopen-rte libmpi > lsan.supp
-export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" # full stacks to match
+. "$NS_SRC/tests/cli/mpi_lib.sh"
 
 "$NS_BIN" simulate sim --subjects 12 --shape 60,60,1 --timepoints 80 --sources 10 --seed 4 -q
 ICA=(ica --bids sim --orders 6,10 --runs 3 --seed 7 -q)

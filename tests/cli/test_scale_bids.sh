@@ -6,17 +6,12 @@
 # exactly as one process does it, and the run summary lists every run once.
 # requires: dist sim nifti_io ica fnc models report
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
 rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 cd "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-if [ "${NS_HAVE_MPI:-ON}" != "ON" ] || ! command -v mpirun >/dev/null; then
-  echo "no MPI: nothing to test"; exit 0
-fi
-MPI=(timeout 300 mpirun --allow-run-as-root --oversubscribe)
-printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
-  libopen-pal libopen-rte libmpi > lsan.supp
-export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+NS_MPI_TIMEOUT=300
+. "$NS_SRC/tests/cli/mpi_lib.sh"
 
 "$NS_BIN" simulate sim --subjects 9 --shape 48,48,1 --timepoints 80 --sources 8 --seed 3 -q
 G=(group --orders 5,8 --models logreg --folds 3 --seed 2 --nprocs 1 -q)

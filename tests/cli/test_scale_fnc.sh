@@ -7,17 +7,11 @@
 # each rank reports its runs and bytes; more ranks than participants work.
 # requires: dist fnc
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
 rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 cd "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-if [ "${NS_HAVE_MPI:-ON}" != "ON" ] || ! command -v mpirun >/dev/null; then
-  echo "no MPI: nothing to test"; exit 0
-fi
-MPI=(timeout 120 mpirun --allow-run-as-root --oversubscribe)
-printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
-  libopen-pal libopen-rte libmpi > lsan.supp
-export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+. "$NS_SRC/tests/cli/mpi_lib.sh"
 
 # An ICA derivatives tree: 7 participants (sub-03 with two runs), orders 6
 # and 10, 80 TRs at 2 s, coupled components so that FNC has structure.
