@@ -241,7 +241,23 @@ START_TEST(test_tracker_end_to_end)
     ck_assert_int_eq(ns_spectra_tracker_finish(t), NS_OK);
     ns_spectra_tracker_free(t);
 
+    /* the bound rows of "all" (remembered per layer and sample count by the
+     * tracker) against a fresh pass of the bounds for a batch of 8 */
+    ns_spectra_arch arch;
+    ns_spectra_bound bd[2 * NS_SPECTRA_MAXLAYERS + 3];
+    size_t nbd = 0;
+    ck_assert_int_eq(ns_spectra_arch_from_nn(m, &arch), NS_OK);
+    ck_assert_int_eq(ns_spectra_bounds(&arch, 8, bd, sizeof bd / sizeof bd[0], &nbd), NS_OK);
+    ck_assert_uint_eq(nbd, 2);
     ns_tsv *tab = read_tsv(dir, "spectra.tsv");
+    size_t nbound = 0;
+    for (size_t i = 0; i < tab->nrows; i++)
+        if (!strcmp(ns_tsv_get(tab, i, 5), "bound") && !strcmp(ns_tsv_get(tab, i, 4), "all")) {
+            size_t want = bd[strcmp(ns_tsv_get(tab, i, 3), "fc0") ? 1 : 0].bound;
+            ck_assert_uint_eq((size_t)atol(ns_tsv_get(tab, i, 7)), want);
+            nbound++;
+        }
+    ck_assert_uint_eq(nbound, 15 * 2);
     const char *cols[8] = {"fold", "epoch", "step", "layer", "group", "quantity", "index", "value"};
     for (int c = 0; c < 8; c++)
         ck_assert_int_eq(ns_tsv_column(tab, cols[c]), c);
