@@ -15,6 +15,20 @@ double ns_scale__now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+ns_status ns_scale__begin(ns_scale_ctx *c, ns_log_level *saved)
+{
+    *c = (ns_scale_ctx){.comm = MPI_COMM_WORLD};
+    *saved = ns_log_get_level();
+    ns_status st = ns_dist_mpi_begin();
+    if (st != NS_OK)
+        return st;
+    MPI_Comm_rank(c->comm, &c->rank);
+    MPI_Comm_size(c->comm, &c->size);
+    if (c->rank > 0 && *saved > NS_LOG_WARN)
+        ns_log_set_level(NS_LOG_WARN);
+    return NS_OK;
+}
+
 int ns_scale_wanted(void)
 {
     int init = 0, fin = 0, size = 1;

@@ -77,15 +77,11 @@ static ns_status fp_agree(void *ctx, ns_status st)
 
 ns_status ns_scale_fnc_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res)
 {
-    ns_status st = ns_dist_mpi_begin();
+    ns_scale_ctx c;
+    ns_log_level lev;
+    ns_status st = ns_scale__begin(&c, &lev);
     if (st != NS_OK)
         return st;
-    ns_scale_ctx c = {.comm = MPI_COMM_WORLD};
-    MPI_Comm_rank(c.comm, &c.rank);
-    MPI_Comm_size(c.comm, &c.size);
-    ns_log_level lev = ns_log_get_level();
-    if (c.rank > 0 && lev > NS_LOG_WARN) /* one copy of the progress lines */
-        ns_log_set_level(NS_LOG_WARN);
     double t0 = ns_scale__now();
     ns_fnc_part part = {c.rank, c.size, &c, fp_sum, fp_gather, fp_agree};
     ns_fnc_study_opts po = *o;

@@ -505,15 +505,11 @@ static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, size_t lo, size_t n)
 
 ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub)
 {
-    ns_status st = ns_dist_mpi_begin();
+    sc_ctx c;
+    ns_log_level lev;
+    ns_status st = ns_scale__begin(&c, &lev);
     if (st != NS_OK)
         return st;
-    sc_ctx c = {.comm = MPI_COMM_WORLD};
-    MPI_Comm_rank(c.comm, &c.rank);
-    MPI_Comm_size(c.comm, &c.size);
-    ns_log_level lev = ns_log_get_level();
-    if (c.rank > 0 && lev > NS_LOG_WARN) /* one copy of the progress lines */
-        ns_log_set_level(NS_LOG_WARN);
     double t0 = ns_scale__now();
     int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_blas_threads(nt);
     ns_ica_fitctx g = {.p = p, .nsub = nsub};

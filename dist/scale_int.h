@@ -13,6 +13,10 @@ typedef struct {
     double sent, recv; /* payload bytes handed to MPI by this rank */
 } ns_scale_ctx;
 
+/* Initialises MPI when needed and c on MPI_COMM_WORLD; ranks other than 0
+ * log warnings only (one copy of the progress lines): *saved is the level
+ * to restore. */
+ns_status ns_scale__begin(ns_scale_ctx *c, ns_log_level *saved);
 /* Monotonic seconds. */
 double ns_scale__now(void);
 /* Collective: st when no rank failed, else an error on every rank (the
