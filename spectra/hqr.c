@@ -90,12 +90,9 @@ TARGET static inline double hsum_pd(__m256d v)
 int sv_hqr_simd_available(void)
 {
 #ifdef HQR_HAVE_X86
-    static int level = -1;
-    if (level < 0) {
-        __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return level;
+    /* the CPU model is filled in by a constructor of libgcc / compiler-rt;
+     * reading it is cheap and needs no cache of ours (no shared state) */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif
