@@ -18,58 +18,16 @@
 # version (byte-identical) or the new run's (byte-identical to a reference
 # run without the fault).
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}"
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+. "$NS_SRC/tests/cli/faults_lib.sh"
 
 sanitized=0
 grep -q "NS_SANITIZE:BOOL=ON" "${NS_BUILD:-/nonexistent}/CMakeCache.txt" 2>/dev/null && sanitized=1
 
 small=(--subjects 2 --shape 8,8,4 --timepoints 20 --sources 4 --motion -q)
-
-# expect_fail NAME: the last command's status ($rc) and stderr ($T/err).
-expect_fail() {
-  local lines
-  lines=$(wc -l <"$T/err")
-  if [ "$rc" != 1 ]; then
-    bad "$1: exit status $rc, expected 1 ($(head -c 300 "$T/err"))"
-  elif [ "$lines" != 1 ] || ! grep -Eq '^neurospectra: error: .+ \(.+\)$' "$T/err"; then
-    bad "$1: expected one line 'neurospectra: error: ... (file)', got $lines:"
-    sed 's/^/    /' "$T/err" | head -5
-  else
-    echo "ok: $1: $(cat "$T/err")"
-  fi
-}
-
-# no_partial NAME OUT OLD REF: no hidden temporaries in OUT; every file in
-# OUT is identical to its copy in OLD (earlier output) or REF (complete run).
-no_partial() {
-  local name=$1 out=$2 old=$3 ref=$4 f rel n=0 kept=0 before=$fail
-  fail=0
-  if [ -n "$(find "$out" -name '.*' -print -quit)" ]; then
-    bad "$name: temporary files left: $(find "$out" -name '.*' | head -3 | tr '\n' ' ')"
-  fi
-  while IFS= read -r -d '' f; do
-    rel=${f#"$out"/}
-    n=$((n + 1))
-    if [ -f "$old/$rel" ] && cmp -s "$f" "$old/$rel"; then
-      kept=$((kept + 1))
-    elif ! { [ -f "$ref/$rel" ] && cmp -s "$f" "$ref/$rel"; }; then
-      bad "$name: $rel is neither the earlier output nor a complete new one"
-    fi
-  done < <(find "$out" -type f -print0)
-  if [ -d "$old" ]; then
-    while IFS= read -r -d '' f; do
-      rel=${f#"$old"/}
-      [ -f "$out/$rel" ] || bad "$name: earlier output $rel was removed"
-    done < <(find "$old" -type f -print0)
-  fi
-  [ $fail = 0 ] && echo "ok: $name: $n files complete ($kept earlier ones intact), no temporaries"
-  [ $before = 0 ] || fail=1
-}
 
 # ------------------------------------------------ 1-2: file-size limit
 "$NS_BIN" simulate "$T/ref1" "${small[@]}" --seed 1

@@ -10,48 +10,11 @@
 # either way no temporary (.name) is left and every file under its final
 # name is byte-identical to the earlier run's or to the reference run's.
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}"
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-
-expect_fail() {
-  local lines
-  lines=$(wc -l <"$T/err")
-  if [ "$rc" != 1 ]; then
-    bad "$1: exit status $rc, expected 1 ($(head -c 300 "$T/err"))"
-  elif [ "$lines" != 1 ] || ! grep -Eq '^neurospectra: error: .+ \(.+\)$' "$T/err"; then
-    bad "$1: expected one line 'neurospectra: error: ... (file)', got $lines:"
-    sed 's/^/    /' "$T/err" | head -5
-  else
-    echo "ok: $1: $(cat "$T/err")"
-  fi
-}
-
-no_partial() {
-  local name=$1 out=$2 old=$3 ref=$4 f rel n=0 kept=0 before=$fail
-  fail=0
-  if [ -n "$(find "$out" -name '.*' -print -quit)" ]; then
-    bad "$name: temporary files left: $(find "$out" -name '.*' | head -3 | tr '\n' ' ')"
-  fi
-  while IFS= read -r -d '' f; do
-    rel=${f#"$out"/}
-    n=$((n + 1))
-    if [ -f "$old/$rel" ] && cmp -s "$f" "$old/$rel"; then
-      kept=$((kept + 1))
-    elif ! { [ -f "$ref/$rel" ] && cmp -s "$f" "$ref/$rel"; }; then
-      bad "$name: $rel is neither the earlier output nor a complete new one"
-    fi
-  done < <(find "$out" -type f -print0)
-  while IFS= read -r -d '' f; do
-    rel=${f#"$old"/}
-    [ -f "$out/$rel" ] || bad "$name: earlier output $rel was removed"
-  done < <(find "$old" -type f -print0)
-  [ $fail = 0 ] && echo "ok: $name: $n files complete ($kept earlier ones intact), no temporaries"
-  [ $before = 0 ] || fail=1
-}
+. "$NS_SRC/tests/cli/faults_lib.sh"
 
 "$NS_BIN" simulate "$T/bids" --subjects 3 --shape 16,16 --timepoints 40 --sources 4 -q
 ica() { "$NS_BIN" ica -o "$1" --bids "$T/bids" --orders 4 -q --seed "$2"; }

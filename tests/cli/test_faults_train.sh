@@ -12,25 +12,12 @@
 #     one error line, no temporaries, every file the earlier version or the
 #     reference run's, byte for byte
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}"
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-
-expect_fail() {
-  local lines
-  lines=$(grep -vc "warning:" "$T/err" || true)
-  if [ "$rc" != 1 ]; then
-    bad "$1: exit status $rc, expected 1 ($(head -c 300 "$T/err"))"
-  elif [ "$lines" != 1 ] || ! grep -Eq '^neurospectra: error: .+ \(.+\)$' "$T/err"; then
-    bad "$1: expected one line 'neurospectra: error: ... (file)' (besides warnings), got:"
-    sed 's/^/    /' "$T/err" | head -5
-  else
-    echo "ok: $1: $(grep -v "warning:" "$T/err")"
-  fi
-}
+FAULTS_ALLOW_WARNINGS=1
+. "$NS_SRC/tests/cli/faults_lib.sh"
 
 /usr/bin/python3 - "$T" <<'EOF'
 import sys, numpy as np
