@@ -63,6 +63,8 @@ size_t FN(sv_lwork)(size_t rows, size_t h_in, size_t h_out)
     size_t k1 = FN(minz)(h_in, rows), k2 = FN(minz)(h_out, rows);
     size_t small = sv_small_lwork(FN(minz)(FN(maxz)(h_in, h_out), SV_SMALL_MAX),
                                   FN(minz)(rows, SV_SMALL_MAX));
+    if (h_out <= SV_SMALL_MAX && h_in <= SV_SMALL_MAX) /* the formed G of the full route */
+        small = FN(maxz)(small, sv_small_lwork(h_out, h_in));
     size_t w = FN(maxz)(small, FN(lw_values)(k2, k1));
     w = FN(maxz)(w, FN(maxz)(FN(lw_geqrf)(h_in, rows), FN(lw_geqrf)(h_out, rows)));
     w = FN(maxz)(w, FN(lw_values)(h_out, h_in));

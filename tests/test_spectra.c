@@ -100,7 +100,8 @@ END_TEST
  * shapes with n below, between and above the widths, all rows and a group. */
 START_TEST(test_qr_route_matches_svd)
 {
-    size_t shapes[][3] = {{32, 300, 60}, {12, 50, 80}, {40, 30, 7}, {90, 20, 15}, {5, 64, 2}};
+    size_t shapes[][3] = {{32, 300, 60}, {12, 50, 80}, {40, 30, 7}, {90, 20, 15}, {5, 64, 2},
+                          {5, 100, 120}};
     ns_rng *r = ns_rng_create(2);
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         size_t n = shapes[c][0], hi = shapes[c][1], ho = shapes[c][2];
