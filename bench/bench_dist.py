@@ -27,7 +27,7 @@ TASKS = {
             "train": ["--model", "gru:32", "--optimizer", "adam", "--lr", "0.01", "--epochs", "20",
                       "--batch", "32"]},
     "gru-dfnc": {"features": ["dfnc_seq.npy", "--ids", "dfnc_ids.txt"],
-                 "train": ["--model", "gru:16", "--optimizer", "adam", "--lr", "0.01",
+                 "train": ["--model", "gru:32", "--optimizer", "adam", "--lr", "0.005",
                            "--weight-decay", "0.01", "--epochs", "30", "--batch", "32"]},
 }
 WINDOW, STEP = 30, 15
