@@ -157,6 +157,9 @@ static void bidiag_f64(double *a, size_t m, size_t n, size_t ld, double *d, doub
         } else {                                                                                  \
             bidiag_##SFXV(a, m, n, ld, s, e, sc, simd);                                           \
         }                                                                                         \
+        for (size_t i_ = 0; i_ < k; i_++) /* bdsqr would print (xerbla) and return NaN */       \
+            if (!isfinite(s[i_]) || (i_ + 1 < k && !isfinite(e[i_])))                             \
+                return -5; /* as LAPACKE's NaN check of A */                                      \
         return BDSQR(LAPACK_COL_MAJOR, 'U', (lapack_int)k, 0, 0, 0, s, e, NULL, 1, NULL, 1, NULL, \
                      1, bw);                                                                      \
     }

@@ -55,7 +55,8 @@ void sv_hqr_f64(double *x, size_t m, size_t n, size_t ld, double *r, size_t ldr,
 /* Singular values (descending, min(m, n) into s) of a small x (m x n,
  * leading dimension ld, destroyed; float-matrix values as above): our
  * Householder bidiagonalisation, then LAPACK's bdsqr (dqds). work:
- * sv_small_lwork(m, n) values. Returns bdsqr's info (0 = converged). */
+ * sv_small_lwork(m, n) values. Returns bdsqr's info (0 = converged), or
+ * -5 (as LAPACKE's NaN check of A) when x holds NaN or Inf or overflows. */
 int sv_small_sv_f32(float *x, size_t m, size_t n, size_t ld, float *s, float *work, int simd);
 int sv_small_sv_f64(double *x, size_t m, size_t n, size_t ld, double *s, double *work, int simd);
 size_t sv_small_lwork(size_t m, size_t n);

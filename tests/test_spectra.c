@@ -352,6 +352,37 @@ START_TEST(test_small_sv_kernel)
 }
 END_TEST
 
+/* NaN, Inf or float overflow in A: an error from both routes (with and
+ * without our kernels), never NaN values with NS_OK. */
+START_TEST(test_nonfinite)
+{
+    ns_rng *r = ns_rng_create(13);
+    float bad[3] = {NAN, INFINITY, 3e38f};
+    for (int b = 0; b < 3; b++)
+        for (int lapack = 0; lapack < 2; lapack++) {
+            ns_matrix *A = randn(r, 32, 300), *D = randn(r, 32, 60);
+            A->data[77] = bad[b];
+            int rg[32];
+            for (int i = 0; i < 32; i++)
+                rg[i] = i % 2;
+            ns_spectra_ws *ws = ns_spectra_ws_create(32, 300, 60, NS_SPECTRA_F32);
+            if (lapack)
+                ws->simd = 0;
+            double sv[3 * 60];
+            ns_spectra_stats st[3];
+            ns_status s = ns_spectra_grad_sv_groups(ws, A, D, rg, 2, NS_SPECTRA_QR, sv, 60, st);
+            if (s == NS_OK) /* LAPACK's route lets Inf through; then no NaN may be reported as OK */
+                ck_assert_msg(lapack && b > 0, "bad value %d: NS_OK from our kernels", b);
+            else
+                ck_assert_int_eq(s, NS_ERR_NUMERIC);
+            ns_spectra_ws_free(ws);
+            ns_matrix_free(A);
+            ns_matrix_free(D);
+        }
+    ns_rng_free(r);
+}
+END_TEST
+
 START_TEST(test_numerical_rank_rule)
 {
     /* the rule itself: tol = sigma_1 max(m, n) eps */
@@ -652,6 +683,7 @@ int main(void)
     tcase_add_test(tc, test_qr_route_matches_svd);
     tcase_add_test(tc, test_hqr_kernel);
     tcase_add_test(tc, test_small_sv_kernel);
+    tcase_add_test(tc, test_nonfinite);
     tcase_add_test(tc, test_numerical_rank_rule);
     tcase_add_test(tc, test_effective_rank);
     tcase_add_test(tc, test_power_best_rank_r);
