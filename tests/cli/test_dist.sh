@@ -8,7 +8,7 @@
 # every rank ends with the same weights; bad uses fail with one clear line.
 # requires: dist models spectra
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
 rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 cd "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -22,14 +22,10 @@ if [ "${NS_HAVE_MPI:-OFF}" != "ON" ]; then
   echo "no MPI in this build: --dist refuses clearly"
   exit 0
 fi
-MPI=(mpirun --allow-run-as-root --oversubscribe)
+NS_MPI_TIMEOUT=600
+. "$NS_SRC/tests/cli/mpi_lib.sh"
 export TMPDIR="$NS_TMP/scratch" # rank > 0 writes its outputs under it, removed at exit
 mkdir -p "$TMPDIR"
-# under ASan: Open MPI's own start-up and shut-down allocations are not ours
-printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
-  libopen-pal libopen-rte libmpi > lsan.supp
-export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" # full stacks to match
 
 # 60 participants, sites A/B/C of 30/18/12 (unequal, interleaved); a table of
 # 12 features and sequences of 16 steps x 3 channels, both with a planted effect

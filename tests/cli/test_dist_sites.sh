@@ -12,7 +12,7 @@
 # one rank ends every rank with an error.
 # requires: dist models spectra
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_PYTHON:=/usr/bin/python3}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
 rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
 cd "$NS_TMP"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -20,13 +20,10 @@ if [ "${NS_HAVE_MPI:-OFF}" != "ON" ]; then
   echo "no MPI in this build: nothing to check (test_dist.sh checks the refusal)"
   exit 0
 fi
-MPI=(mpirun --allow-run-as-root --oversubscribe)
+NS_MPI_TIMEOUT=600
+. "$NS_SRC/tests/cli/mpi_lib.sh"
 export TMPDIR="$NS_TMP/scratch"
 mkdir -p "$TMPDIR"
-printf 'leak:%s\n' ns_dist_mpi_begin MPI_Init ompi_mpi_finalize orte_finalize event_base_loop \
-  libopen-pal libopen-rte libmpi > lsan.supp
-export LSAN_OPTIONS="suppressions=$PWD/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
 # 60 participants, sites A/B/C of 30/18/12 (interleaved) whose features are
 # shifted and scaled differently (so site-local statistics would differ from
