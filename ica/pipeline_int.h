@@ -48,10 +48,6 @@ ns_status ns_ica_check_grid(const ns_ica_grid *g, const ns_volume *h, const char
 /* A volume of k maps (k x V, in-mask) on the grid; written to path. */
 ns_status ns_ica_write_maps(const ns_ica_grid *g, const ns_matrix *maps, const char *path);
 
-/* Saves a float32 volume as .nii.gz compressed at level 1 (gzsave.c); other
- * names go to ns_volume_save. */
-ns_status ns_ica_save_gz(const ns_volume *v, const char *path);
-
 /* Back-reconstructs, scales and writes one subject for one order. x may be
  * NULL unless dual regression. */
 ns_status ns_ica_subject_outputs(const char *out_dir, const ns_ica_grid *g,

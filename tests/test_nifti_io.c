@@ -518,6 +518,45 @@ START_TEST(test_save_nifti2)
 }
 END_TEST
 
+/* The compression level changes the size, not the data; nibabel's default
+ * (zlib level 1) file sizes are not our concern, but every level must give
+ * a file our reader and nifticlib read back exactly. */
+START_TEST(test_save_levels)
+{
+    int64_t dim[3] = {32, 32, 16};
+    double vox[3] = {1, 1, 1};
+    ns_geom g;
+    ns_geom_default(&g, 3, dim, vox, 0);
+    ns_volume *v = ns_volume_create(&g);
+    for (size_t i = 0; i < v->nvox; i++) /* smooth: compressible, level-dependent */
+        v->data[i] = (float)((i / 7) % 50) * 0.5f;
+    off_t size[2];
+    const int levels[2] = {1, 12};
+    for (int k = 0; k < 2; k++) {
+        char *p = tmp_path(k ? "lv12.nii.gz" : "lv1.nii.gz");
+        ck_assert_msg(ns_volume_save_level(v, p, NS_SAVE_FLOAT32, levels[k]) == NS_OK, "%s",
+                      ns_last_error());
+        struct stat st;
+        ck_assert_int_eq(stat(p, &st), 0);
+        size[k] = st.st_size;
+        ns_volume *w = NULL;
+        ck_assert_int_eq(ns_volume_load(p, NULL, &w), NS_OK);
+        ck_assert(memcmp(w->data, v->data, v->nvox * sizeof(float)) == 0);
+        ns_volume_free(w);
+        nifti_image *nim = nifti_image_read(p, 1);
+        ck_assert_ptr_nonnull(nim);
+        ck_assert(memcmp(nim->data, v->data, v->nvox * sizeof(float)) == 0);
+        nifti_image_free(nim);
+    }
+    ck_assert_msg(size[1] < size[0], "level 12 %lld bytes, level 1 %lld", (long long)size[1],
+                  (long long)size[0]);
+    ck_assert_int_eq(ns_volume_save_level(v, tmp_path("lv0.nii.gz"), NS_SAVE_FLOAT32, 0),
+                     NS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(ns_last_error(), "lv0.nii.gz"));
+    ns_volume_free(v);
+}
+END_TEST
+
 START_TEST(test_save_failures)
 {
     int64_t dim[3] = {3, 3, 3};
@@ -650,6 +689,7 @@ int main(void)
     tcase_add_test(tc, test_gzip_paths);
     tcase_add_test(tc, test_save_roundtrip);
     tcase_add_test(tc, test_save_nifti2);
+    tcase_add_test(tc, test_save_levels);
     tcase_add_test(tc, test_save_failures);
     tcase_add_test(tc, test_header_only_and_errors);
     tcase_add_test(tc, test_stats_and_grid);
