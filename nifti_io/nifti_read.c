@@ -131,14 +131,16 @@ static ns_status plan_alloc(ns_plan *pl, const ns_nii_hdr *h, size_t n, size_t p
     pl->cap = max_size(n * sizeof(float), prefix + pl->nbytes);
     pl->raw_off = h->nbyper < 4 ? pl->cap - pl->nbytes : prefix;
     pl->buf = NULL;
+    /* the file first: a short file that claims a huge image is truncated,
+     * whatever the memory */
+    ns_status s = check_file_holds(file, name, gz, h, pl->nbytes);
+    if (s)
+        return s;
     size_t avail = ns_nii_mem_available();
     if (pl->cap > avail)
         return ns_error(NS_ERR_NOMEM,
                         "not enough memory: the image needs %.3g GB, %.3g GB are available (%s)",
                         (double)pl->cap / 1e9, (double)avail / 1e9, name);
-    ns_status s = check_file_holds(file, name, gz, h, pl->nbytes);
-    if (s)
-        return s;
     pl->buf = malloc(pl->cap);
     if (!pl->buf)
         return ns_error(NS_ERR_NOMEM, "out of memory: cannot allocate %zu bytes (%s)", pl->cap,
