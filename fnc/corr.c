@@ -7,6 +7,32 @@
 #include "fnc/fnc.h"
 #include "fnc/fnc_int.h"
 
+/* Column k standardised on x / max|x| when its sum of squares overflows
+ * (values near 1e154 and beyond): the correlation does not depend on the
+ * scale. Returns 0 when the column is constant after all. */
+static int scaled_column(const double *x, size_t T, size_t K, size_t k, double *z)
+{
+    double s = 0.0, m = 0.0, n = 0.0;
+    for (size_t t = 0; t < T; t++)
+        s = fmax(s, fabs(x[t * K + k]));
+    if (!(s > 0.0) || !isfinite(s))
+        return 0;
+    for (size_t t = 0; t < T; t++)
+        m += x[t * K + k] / s;
+    m /= (double)T;
+    for (size_t t = 0; t < T; t++) {
+        double d = x[t * K + k] / s - m;
+        z[t * K + k] = d;
+        n += d * d;
+    }
+    if (!(n > 0.0))
+        return 0;
+    n = 1.0 / sqrt(n);
+    for (size_t t = 0; t < T; t++)
+        z[t * K + k] *= n;
+    return 1;
+}
+
 /* Standardises the columns of x (T x K) into z so that z^T z = correlation.
  * Returns the 0-based index of a constant column, or K when none. */
 size_t ns_fnc__standardise(const double *x, size_t T, size_t K, double *z, double *mean,
@@ -27,6 +53,10 @@ size_t ns_fnc__standardise(const double *x, size_t T, size_t K, double *z, doubl
         }
     size_t bad = K;
     for (size_t k = 0; k < K; k++) {
+        if (isinf(norm[k]) && scaled_column(x, T, K, k, z)) {
+            norm[k] = 1.0; /* z's column is already standardised */
+            continue;
+        }
         /* relative test: a column that is constant up to rounding */
         if (!(norm[k] > 0.0) || !isfinite(norm[k])) {
             if (bad == K)

@@ -210,6 +210,17 @@ START_TEST(test_pearson_matches_naive)
             double want = a == b ? 0.0 : sab / sqrt(saa * sbb);
             ck_assert_double_eq_tol(r[a * K + b], want, 1e-12);
         }
+    /* a column scaled by 1e300 (its sum of squares overflows) correlates
+     * as before; the mean of 1e300 and 1e307 values does not overflow */
+    double xs[50 * 5], rs[25];
+    for (int scale = 300; scale <= 307; scale += 7) {
+        memcpy(xs, x, sizeof xs);
+        for (size_t t = 0; t < T; t++)
+            xs[t * K + 2] *= pow(10.0, scale);
+        ck_assert_int_eq(ns_fnc_corr(xs, T, K, rs, NULL), NS_OK);
+        for (size_t i = 0; i < K * K; i++)
+            ck_assert_double_eq_tol(rs[i], r[i], 1e-12);
+    }
     double e[10];
     ns_fnc_upper(r, K, e);
     ck_assert_uint_eq(ns_fnc_nedges(K), 10);
