@@ -22,24 +22,6 @@ static conv_geom geom(const edad_model *e, size_t i)
     return g;
 }
 
-/* The adjoint of im2col (as models/nn_conv.c): dIn (n*lin x cin) = scattered dU. */
-static void col2im(const conv_geom *c, const float *dU, size_t n, float *dIn)
-{
-    size_t width = c->cin * c->k;
-    memset(dIn, 0, n * c->lin * c->cin * sizeof *dIn);
-    for (size_t s = 0; s < n; s++)
-        for (size_t p = 0; p < c->lout; p++) {
-            const float *row = dU + (s * c->lout + p) * width;
-            for (size_t j = 0; j < c->k; j++) {
-                long pos = (long)(p * c->s + j * c->d) - (long)c->p;
-                if (pos < 0 || pos >= (long)c->lin)
-                    continue;
-                float *dst = dIn + (s * c->lin + (size_t)pos) * c->cin;
-                for (size_t ch = 0; ch < c->cin; ch++)
-                    dst[ch] += row[ch * c->k + j];
-            }
-        }
-}
 
 /* Global average pooling of Y (n*P x C) into feat (n x C), models' order. */
 static void pool(const float *Y, size_t n, size_t P, size_t C, float *feat)
@@ -86,7 +68,8 @@ ns_status edad_conv_trunk(const edad_model *e, const ns_matrix *A, ns_matrix *D,
     for (size_t i = last; i-- > 0;) {
         conv_geom up = geom(e, i + 1);
         edad_back_linear(e, i + 1, D[i + 1].data, A[i + 1].rows, dU);
-        col2im(&up, dU, N, D[i].data);
+        ns_nn_conv_geom ug = {up.cin, up.k, up.s, up.p, up.d, up.lin, up.lout};
+        ns_nn_col2im(&ug, dU, N, D[i].data);
         edad_linear(e, i, A[i].data, A[i].rows, Z);
         edad_act_forward(e, Z, Y, A[i].rows * e->li[i].h_out);
         edad_act_backward(e, Z, Y, D[i].data, A[i].rows * e->li[i].h_out);

@@ -71,6 +71,17 @@ typedef struct {
     int channels, kernel, stride, padding, dilation;
 } ns_nn_conv_spec;
 
+/* A conv1d layer as im2col sees it: cin channels in, kernel k, stride s,
+ * padding p, dilation d, lin input and lout output positions. */
+typedef struct {
+    size_t cin, k, s, p, d, lin, lout;
+} ns_nn_conv_geom;
+
+/* The adjoint of im2col: dIn (n*lin x cin, zeroed here) receives dU
+ * (n*lout x cin*k, columns c*k + j) scattered back to the input positions
+ * (models/nn_conv.c; dist's edAD recomputes conv deltas with it). */
+void ns_nn_col2im(const ns_nn_conv_geom *g, const float *dU, size_t n, float *dIn);
+
 typedef struct {
     /* architecture: ns_nn_spec_parse fills these */
     ns_nn_arch arch;

@@ -29,8 +29,7 @@ static void im2col(const nn_conv *c, const float *in, size_t n, float *U)
         }
 }
 
-/* The adjoint of im2col: dIn (zeroed here) += scattered dU. */
-static void col2im(const nn_conv *c, const float *dU, size_t n, float *dIn)
+void ns_nn_col2im(const ns_nn_conv_geom *c, const float *dU, size_t n, float *dIn)
 {
     size_t width = c->cin * c->k;
     memset(dIn, 0, n * c->lin * c->cin * sizeof *dIn);
@@ -102,7 +101,8 @@ ns_status nn_conv_backward(ns_nn *m, const float *dfeat, size_t n, const size_t 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)width,
                     (int)c->cout, 1.0f, D, (int)c->cout, m->theta + c->w, (int)width, 0.0f, m->dU,
                     (int)width);
-        col2im(c, m->dU, n, m->dY);
+        ns_nn_conv_geom g = {c->cin, c->k, c->s, c->p, c->d, c->lin, c->lout};
+        ns_nn_col2im(&g, m->dU, n, m->dY);
     }
     return NS_OK;
 }
