@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gsl/gsl_cdf.h>
 
@@ -2132,6 +2133,16 @@ static ns_status write_summary(const train_opts *o, const train_data *d, const t
     return st;
 }
 
+/* After a failed run: the directories this run created and left empty
+ * (OUT/spectra, OUT) go; rmdir leaves any that hold a file. */
+static void remove_empty_out(const char *out)
+{
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/spectra", out);
+    rmdir(sub);
+    rmdir(out);
+}
+
 static int run(train_opts *o)
 {
     train_data d = {0};
@@ -2139,6 +2150,8 @@ static int run(train_opts *o)
     /* key order of the file: settings first, filled in at the end */
     json_t *summary = json_pack("{s:s,s:s,s:n,s:n,s:n,s:n}", "command", "train", "version",
                                 NS_VERSION, "settings", "classes", "n", "n_features");
+    struct stat sb;
+    int out_existed = stat(o->out, &sb) == 0; /* setup_cv may create OUT/spectra */
     ns_status st = load_all(o, &d);
     if (!st && (size_t)o->folds > d.n)
         st = ns_error(NS_ERR_DATA, "%d folds for %zu participants (%s)", o->folds, d.n,
@@ -2173,6 +2186,8 @@ static int run(train_opts *o)
     json_decref(summary);
     train_setup_free(&s);
     train_data_free(&d);
+    if (st && !out_existed)
+        remove_empty_out(o->out);
     return st ? ns_cli_fail() : NS_EXIT_OK;
 }
 

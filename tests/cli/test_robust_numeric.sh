@@ -227,10 +227,12 @@ diff -r "$T/t_div" "$T/t_div.earlier" >/dev/null && echo "ok: diverged run: the 
 run x x train good "$T/t_div2" --model mlp:16,8 --epochs 5 --spectra --optimizer sgd --lr 1e30
 expect_error "train mlp:16,8 into a new OUT, SGD at --lr 1e30" "loss is not finite"
 no_files "train, diverged" "$T/t_div2"
+[ -e "$T/t_div2" ] && bad "train, diverged: the output directory it created is left behind"
 run x x "$NS_BIN" train "$T/ica" --labels "$T/good/participants.tsv" --target diagnosis -o "$T/t_cnn" --folds 2 \
   --model cnn1d:4k3s1 --optimizer sgd --lr 1e30 --epochs 3 -q
 expect_error "train cnn1d on timecourses, SGD at --lr 1e30" "loss is not finite"
 no_files "train cnn1d, diverged" "$T/t_cnn"
+[ -e "$T/t_cnn" ] && bad "train cnn1d, diverged: the output directory it created is left behind"
 run x x train good "$T/t_adam" --model mlp:8 --epochs 20 --spectra --optimizer adam --lr 1e8
 expect_finite "train mlp, Adam at --lr 1e8 (steps bounded by lr)" "$T/t_adam"
 run x x "$NS_BIN" train "$T/ica" --labels "$T/good/participants.tsv" --target diagnosis -o "$T/t_gru" --folds 2 \
