@@ -49,6 +49,12 @@ ns_status ns_error(ns_status code, const char *fmt, ...)
 ns_status ns_error_prefix(ns_status code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Adds context to the trailing "(where)" of the current message:
+ * "... (where)" becomes "... (<context>, where)"; a message without one
+ * gets " (<context>)". Returns code. */
+ns_status ns_error_within(ns_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The calling thread's last error message ("" when none). Borrowed. */
 const char *ns_last_error(void);
 void ns_clear_error(void);

@@ -47,6 +47,23 @@ ns_status ns_error_prefix(ns_status code, const char *fmt, ...)
     return code;
 }
 
+ns_status ns_error_within(ns_status code, const char *fmt, ...)
+{
+    char ctx[NS_MSG_MAX], old[NS_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    memcpy(old, last_msg, sizeof old);
+    size_t n = strlen(old);
+    const char *open = n && old[n - 1] == ')' ? strrchr(old, '(') : NULL;
+    if (!open)
+        snprintf(last_msg, sizeof last_msg, "%s (%s)", old, ctx);
+    else
+        snprintf(last_msg, sizeof last_msg, "%.*s(%s, %s", (int)(open - old), old, ctx, open + 1);
+    return code;
+}
+
 const char *ns_last_error(void) { return last_msg; }
 
 void ns_clear_error(void) { last_msg[0] = '\0'; }

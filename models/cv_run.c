@@ -139,6 +139,8 @@ static ns_status run_fold(const ns_cv_params *cp, const double *x, size_t n, siz
     ns_pipeline *pl = NULL;
     ns_status st = (!pr || !pd) ? NS_ERR_NOMEM
                                 : ns_pipeline_fit(cp, x, n, p, y, nclass, idx, ntr, f, &pl);
+    if (st == NS_ERR_NUMERIC)
+        ns_error_within(st, "fold %d", f + 1);
     if (!st)
         st = ns_pipeline_predict(pl, x, n, p, te, nte, pr, NULL);
     for (size_t t = 0; !st && t < nte; t++) {

@@ -71,6 +71,9 @@ static ns_status train_epoch(ns_nn *m, const float *X, const int32_t *y, nn_fit_
         ns_status st = ns_nn_forward_backward(m, m->xb, m->yb, nb, m->bidx, &l);
         if (!st)
             st = ns_nn_optimizer_step(m);
+        if (st == NS_ERR_NUMERIC) /* say when: a diverging run is found by its epoch */
+            return ns_error_within(st, "epoch %d of %d, batch %zu", m->epoch + 1,
+                                   m->cfg.epochs, b0 / B + 1);
         if (st)
             return st;
         sum += l * (double)nb;

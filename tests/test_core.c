@@ -46,6 +46,12 @@ START_TEST(test_error_message)
     ck_assert_str_eq(ns_last_error(), "cannot open (x.nii)");
     ns_error_prefix(NS_ERR_IO, "subject %s", "sub-01");
     ck_assert_str_eq(ns_last_error(), "subject sub-01: cannot open (x.nii)");
+    ns_error(NS_ERR_NUMERIC, "loss is not finite (inf): lower the rate (training)");
+    ns_error_within(NS_ERR_NUMERIC, "epoch %d", 3);
+    ck_assert_str_eq(ns_last_error(), "loss is not finite (inf): lower the rate (epoch 3, training)");
+    ns_error(NS_ERR_IO, "no context");
+    ns_error_within(NS_ERR_IO, "fold %d", 2);
+    ck_assert_str_eq(ns_last_error(), "no context (fold 2)");
     ns_clear_error();
     ck_assert_str_eq(ns_last_error(), "");
     ck_assert_str_eq(ns_status_string(NS_ERR_FORMAT), "format error");
