@@ -221,7 +221,7 @@ expect_error "train, an inf feature" "'e1' for sub-04.*\(.*infcell.tsv"
 train good "$T/t_div" --model mlp:8 --epochs 5 --spectra
 cp -a "$T/t_div" "$T/t_div.earlier"
 run x x train good "$T/t_div" --model mlp:8 --epochs 5 --spectra --optimizer sgd --lr 1e30
-expect_error "train mlp, SGD at --lr 1e30" "loss is not finite.*learning rate (fold 1, epoch [0-9]* of 5, batch [0-9]*, training)"
+expect_error "train mlp, SGD at --lr 1e30" "loss is not finite.*learning rate \\(fold 1, epoch [0-9]* of 5, batch [0-9]*, training\\)"
 diff -r "$T/t_div" "$T/t_div.earlier" >/dev/null && echo "ok: diverged run: the earlier run in OUT is intact" ||
   bad "diverged run: the earlier run in OUT changed"
 run x x train good "$T/t_div2" --model mlp:16,8 --epochs 5 --spectra --optimizer sgd --lr 1e30
