@@ -45,6 +45,13 @@ static nifti_image *to_nim(const ns_nii_hdr *h)
     }
     nifti_1_header n1;
     memcpy(&n1, h->raw, sizeof n1);
+    /* An Analyze header is one whose magic is not NIfTI's; a magic like
+     * "n+5" made nifticlib take it for a NIfTI of version 5, refuse to
+     * byte-swap it, and copy up to dim[0] (then 768) values into an 8-entry
+     * array on its stack. Blanking the magic makes it the Analyze header we
+     * validated. */
+    if (h->format == NS_FMT_ANALYZE)
+        memset(n1.magic, 0, sizeof n1.magic);
     return nifti_convert_n1hdr2nim(n1, h->format == NS_FMT_ANALYZE ? "ns_header.hdr"
                                                                     : "ns_header.nii");
 }
