@@ -206,34 +206,39 @@ static int add_bids(ica_args *a, char ***found, size_t *nfound)
     return 0;
 }
 
-/* Back-reconstruction from a saved model (--model); under mpirun each rank
- * takes a contiguous block of the subjects (docs/scaling.md) and every rank
- * learns whether any subject failed. */
+/* Back-reconstruction of the subjects bold[0..n) from the saved model. */
+static ns_status apply_model_to(const ica_args *a, const char *const *bold, size_t n)
+{
+    return ns_ica_apply_model(a->model, a->p.out_dir, bold, n,
+                              a->backrecon_given ? (int)a->p.backrecon : -1, a->p.nprocs);
+}
+
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST) /* scale-out hook */
+/* Under mpirun each rank takes a contiguous block of the subjects
+ * (docs/scaling.md) and every rank learns whether any subject failed. */
+static ns_status apply_model_ranks(const ica_args *a, const char *const *bold, size_t n)
+{
+    ns_status st = ns_dist_mpi_begin();
+    if (st != NS_OK)
+        return st;
+    size_t rank = (size_t)ns_scale_rank(), size = (size_t)ns_scale_size();
+    size_t lo = n * rank / size, hi = n * (rank + 1) / size;
+    st = hi > lo ? apply_model_to(a, bold + lo, hi - lo) : NS_OK;
+    if (ns_scale_sum(st != NS_OK) > 0 && st == NS_OK)
+        st = ns_error(NS_ERR_IO, "another MPI rank failed (its message names the subject)");
+    return st;
+}
+#endif
+
+/* --model: back-reconstruction, split across ranks under mpirun. */
 static ns_status apply_model(const ica_args *a)
 {
     const char *const *bold = (const char *const *)a->bold;
-    size_t n = a->nbold;
-    int backrecon = a->backrecon_given ? (int)a->p.backrecon : -1, split = 0;
-#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST) /* scale-out hook */
-    if (ns_scale_wanted() && n > 0) {
-        ns_status st = ns_dist_mpi_begin();
-        if (st != NS_OK)
-            return st;
-        size_t rank = (size_t)ns_scale_rank(), size = (size_t)ns_scale_size();
-        bold += n * rank / size;
-        n = n * (rank + 1) / size - n * rank / size;
-        split = 1;
-    }
-#endif
-    ns_status st = n || !split ? ns_ica_apply_model(a->model, a->p.out_dir, bold, n, backrecon,
-                                                    a->p.nprocs)
-                               : NS_OK;
 #if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
-    if (split && ns_scale_sum(st != NS_OK) > 0 && st == NS_OK)
-        st = ns_error(NS_ERR_IO, "another MPI rank failed (its message names the subject)");
+    if (ns_scale_wanted() && a->nbold > 0)
+        return apply_model_ranks(a, bold, a->nbold);
 #endif
-    (void)split;
-    return st;
+    return apply_model_to(a, bold, a->nbold);
 }
 
 static int run(ica_args *a, int argc, char **argv)

@@ -35,15 +35,22 @@ ns_status ns_error(ns_status code, const char *fmt, ...)
     return code;
 }
 
+/* The formatted context into ctx and the current message into old, for
+ * the two calls that rewrite the message around it. */
+static void take_context(char *ctx, char *old, const char *fmt, va_list ap)
+{
+    vsnprintf(ctx, NS_MSG_MAX, fmt, ap);
+    memcpy(old, last_msg, NS_MSG_MAX);
+}
+
 ns_status ns_error_prefix(ns_status code, const char *fmt, ...)
 {
-    char prefix[NS_MSG_MAX], old[NS_MSG_MAX];
+    char ctx[NS_MSG_MAX], old[NS_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    take_context(ctx, old, fmt, ap);
     va_end(ap);
-    memcpy(old, last_msg, sizeof old);
-    snprintf(last_msg, sizeof last_msg, "%s: %s", prefix, old);
+    snprintf(last_msg, sizeof last_msg, "%s: %s", ctx, old);
     return code;
 }
 
@@ -52,9 +59,8 @@ ns_status ns_error_within(ns_status code, const char *fmt, ...)
     char ctx[NS_MSG_MAX], old[NS_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    take_context(ctx, old, fmt, ap);
     va_end(ap);
-    memcpy(old, last_msg, sizeof old);
     size_t n = strlen(old);
     const char *open = n && old[n - 1] == ')' ? strrchr(old, '(') : NULL;
     if (!open)

@@ -8,7 +8,7 @@
 #include "dist/dist.h"
 #include "dist/scale_int.h"
 
-double ns_scale__now(void)
+static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -17,7 +17,7 @@ double ns_scale__now(void)
 
 ns_status ns_scale__begin(ns_scale_ctx *c, ns_log_level *saved)
 {
-    *c = (ns_scale_ctx){.comm = MPI_COMM_WORLD};
+    *c = (ns_scale_ctx){.comm = MPI_COMM_WORLD, .t0 = now()};
     *saved = ns_log_get_level();
     ns_status st = ns_dist_mpi_begin();
     if (st != NS_OK)
@@ -29,12 +29,18 @@ ns_status ns_scale__begin(ns_scale_ctx *c, ns_log_level *saved)
     return NS_OK;
 }
 
-int ns_scale_wanted(void)
+static int mpi_running(void)
 {
-    int init = 0, fin = 0, size = 1;
+    int init = 0, fin = 0;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
-    if (init && !fin) {
+    return init && !fin;
+}
+
+int ns_scale_wanted(void)
+{
+    if (mpi_running()) {
+        int size = 1;
         MPI_Comm_size(MPI_COMM_WORLD, &size);
         return size > 1;
     }
@@ -46,15 +52,6 @@ int ns_scale_wanted(void)
             return 1;
     }
     return 0;
-}
-
-
-static int mpi_running(void)
-{
-    int init = 0, fin = 0;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    return init && !fin;
 }
 
 int ns_scale_rank(void)
@@ -117,12 +114,12 @@ static ns_status write_ranks(const ns_scale_ctx *c, const double *all, const cha
 }
 
 ns_status ns_scale__report(ns_scale_ctx *c, const char *out_dir, const char *name,
-                           const char *unit, const char *what, size_t nlocal, double t0)
+                           const char *unit, const char *what, size_t nlocal)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double mine[5] = {(double)nlocal, c->sent, c->recv, (double)ru.ru_maxrss / 1024.0,
-                      ns_scale__now() - t0};
+                      now() - c->t0};
     double *all = c->rank == 0 ? ns_alloc(5 * (size_t)c->size, sizeof(double)) : NULL;
     if (c->rank == 0 && !all)
         MPI_Abort(c->comm, 1);
@@ -139,7 +136,7 @@ ns_status ns_scale__report(ns_scale_ctx *c, const char *out_dir, const char *nam
     if (st == NS_OK)
         ns_info("%s (MPI, %d ranks): %.0f bytes sent between ranks in all, largest peak RSS "
                 "%.1f MB, %.2f s (per rank: %s)", what, c->size, sent, peak,
-                ns_scale__now() - t0, path);
+                now() - c->t0, path);
     free(all), free(path);
     return st;
 }

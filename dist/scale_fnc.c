@@ -82,14 +82,13 @@ ns_status ns_scale_fnc_run(const ns_fnc_study_opts *o, ns_fnc_study_result *res)
     ns_status st = ns_scale__begin(&c, &lev);
     if (st != NS_OK)
         return st;
-    double t0 = ns_scale__now();
     ns_fnc_part part = {c.rank, c.size, &c, fp_sum, fp_gather, fp_agree};
     ns_fnc_study_opts po = *o;
     po.part = &part;
     st = ns_fnc_study_run(&po, res);
     /* the report even after a failure the ranks agreed on: it is collective */
     ns_status rs = ns_scale__report(&c, o->out_dir, "desc-fncmpi_ranks.tsv", "runs", "fnc",
-                                    res->runs_local, t0);
+                                    res->runs_local);
     ns_log_set_level(lev);
     return st ? st : rs;
 }

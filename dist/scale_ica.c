@@ -510,7 +510,6 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     ns_status st = ns_scale__begin(&c, &lev);
     if (st != NS_OK)
         return st;
-    double t0 = ns_scale__now();
     int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_blas_threads(nt);
     ns_ica_fitctx g = {.p = p, .nsub = nsub};
     st = ns_ica_fit_setup(&g, bold);
@@ -525,8 +524,7 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     if (st == NS_OK)
         st = sc_run(&c, &g, lo, hi - lo);
     if (st == NS_OK)
-        st = ns_scale__report(&c, p->out_dir, "desc-mpi_ranks.tsv", "subjects", "ica", hi - lo,
-                              t0);
+        st = ns_scale__report(&c, p->out_dir, "desc-mpi_ranks.tsv", "subjects", "ica", hi - lo);
     ns_ica_fit_clear(&g);
     ns_blas_threads(old);
     ns_log_set_level(lev);

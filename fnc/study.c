@@ -127,10 +127,23 @@ static void merge_stats(fnc_study *s, const fnc_run *r, const run_stats *rs)
         s->lowpass_skipped = 1;
     s->spikes += rs->spikes;
     s->values += r->T * s->K;
-    if (s->tr_first == 0.0)
-        s->tr_first = r->tr;
-    else if (fabs(s->tr_first - r->tr) > 1e-9)
-        s->tr_mixed = 1;
+}
+
+/* The TR of the sidecars: the first processed run's, or mixed. Derived from
+ * the runs (with parts, once their facts are study-wide). */
+static void tr_summary(fnc_study *s)
+{
+    s->tr_first = 0.0;
+    s->tr_mixed = 0;
+    for (size_t i = 0; i < s->nruns; i++) {
+        const fnc_run *r = &s->runs[i];
+        if (r->failed)
+            continue;
+        if (s->tr_first == 0.0)
+            s->tr_first = r->tr;
+        else if (fabs(s->tr_first - r->tr) > 1e-9)
+            s->tr_mixed = 1;
+    }
 }
 
 /* Pass 1 (only for the low-frequency criterion): mean over runs of each
@@ -668,6 +681,8 @@ static ns_status static_stage(fnc_study *s, pp_cache *c, json_t *sel, ns_fnc_stu
         st = static_pass(s, res);
     if (o->part && !(st = agree(s, st)))
         st = ns_fnc__part_sync(s);
+    if (!st)
+        tr_summary(s);
     if (!st && res->participants > 0 && (!o->part || o->part->index == 0))
         st = write_features_json(s, sel, res);
     return agree(s, st);

@@ -2,7 +2,6 @@
  * participants across processes (dist/scale_fnc.c runs them over MPI):
  * which runs are this process's, the per-run facts every part needs for
  * the sidecars, and the dFNC windows k-means clusters on part 0. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,23 +22,6 @@ size_t ns_fnc__part_assign(fnc_study *s)
         n += (size_t)s->runs[i].mine;
     }
     return n;
-}
-
-/* The TR summary of the sidecars, from the runs in order (as merge_stats
- * builds it in one process). */
-static void tr_summary(fnc_study *s)
-{
-    s->tr_first = 0.0;
-    s->tr_mixed = 0;
-    for (size_t i = 0; i < s->nruns; i++) {
-        const fnc_run *r = &s->runs[i];
-        if (r->failed)
-            continue;
-        if (s->tr_first == 0.0)
-            s->tr_first = r->tr;
-        else if (fabs(s->tr_first - r->tr) > 1e-9)
-            s->tr_mixed = 1;
-    }
 }
 
 enum { RUN_FIELDS = 4, COUNTERS = 5 };
@@ -71,7 +53,6 @@ ns_status ns_fnc__part_sync(fnc_study *s)
         s->spikes = (size_t)c[0], s->values = (size_t)c[1];
         s->lowpass_applied = c[2] > 0, s->lowpass_skipped = c[3] > 0;
         s->tr_mismatch_runs = (int)c[4];
-        tr_summary(s);
     }
     free(v);
     return st;

@@ -8,58 +8,61 @@
 
 #include "ica/infomax_int.h"
 
+const char *ns_ica__enum_name(const char *const *names, size_t n, unsigned v)
+{
+    return v < n ? names[v] : "?";
+}
+
+int ns_ica__enum_parse(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, names[i]))
+            return (int)i;
+    return -1;
+}
+
 static const char *const alg_names[] = {"infomax", "fastica"};
 static const char *const br_names[] = {"gica", "gica3", "dr"};
+static const char *const icasso_names[] = {"randinit", "bootstrap", "both"};
 
 const char *ns_ica_algorithm_name(ns_ica_algorithm a)
 {
-    return (unsigned)a < 2 ? alg_names[a] : "?";
+    return ns_ica__enum_name(NS_ICA_NAMES(alg_names), (unsigned)a);
 }
 
 int ns_ica_algorithm_parse(const char *s, ns_ica_algorithm *out)
 {
-    for (int i = 0; i < 2; i++)
-        if (!strcmp(s, alg_names[i])) {
-            *out = (ns_ica_algorithm)i;
-            return 0;
-        }
-    return -1;
+    int i = ns_ica__enum_parse(NS_ICA_NAMES(alg_names), s);
+    if (i >= 0)
+        *out = (ns_ica_algorithm)i;
+    return i < 0 ? -1 : 0;
 }
-
-static const char *const icasso_names[] = {"randinit", "bootstrap", "both"};
 
 const char *ns_icasso_mode_name(ns_icasso_mode m)
 {
-    return (unsigned)m < 3 ? icasso_names[m] : "?";
+    return ns_ica__enum_name(NS_ICA_NAMES(icasso_names), (unsigned)m);
 }
 
 int ns_icasso_mode_parse(const char *s, ns_icasso_mode *out)
 {
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(s, icasso_names[i])) {
-            *out = (ns_icasso_mode)i;
-            return 0;
-        }
-    return -1;
+    int i = ns_ica__enum_parse(NS_ICA_NAMES(icasso_names), s);
+    if (i >= 0)
+        *out = (ns_icasso_mode)i;
+    return i < 0 ? -1 : 0;
 }
 
 const char *ns_ica_backrecon_name(ns_ica_backrecon b)
 {
-    return (unsigned)b < 3 ? br_names[b] : "?";
+    return ns_ica__enum_name(NS_ICA_NAMES(br_names), (unsigned)b);
 }
 
 int ns_ica_backrecon_parse(const char *s, ns_ica_backrecon *out)
 {
-    if (!strcmp(s, "gica1")) {
-        *out = NS_ICA_BR_GICA1;
-        return 0;
-    }
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(s, br_names[i])) {
-            *out = (ns_ica_backrecon)i;
-            return 0;
-        }
-    return -1;
+    int i = strcmp(s, "gica1") ? ns_ica__enum_parse(NS_ICA_NAMES(br_names), s)
+                               : NS_ICA_BR_GICA1; /* GIFT's name for gica */
+    if (i >= 0)
+        *out = (ns_ica_backrecon)i;
+    return i < 0 ? -1 : 0;
 }
 
 void ns_ica_component_name(int k, int index0, char *buf, size_t len)

@@ -23,6 +23,13 @@ ns_status ns_ica_pinv(const double *a, size_t m, size_t n, double *out);
 /* c (m x n) = a (m x k) * b (k x n), all double row-major, c overwritten. */
 void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t k, size_t n);
 
+/* An enum's value names (names[v] for value v, n of them): the name of v
+ * ("?" outside) and the value of a name (-1 when unknown). */
+const char *ns_ica__enum_name(const char *const *names, size_t n, unsigned v);
+int ns_ica__enum_parse(const char *const *names, size_t n, const char *s);
+/* names, n for a static array of names */
+#define NS_ICA_NAMES(a) (a), sizeof(a) / sizeof *(a)
+
 /* Symmetric orthogonalisation in place: w <- (w w^T)^(-1/2) w (k x k). */
 ns_status ns_ica_sym_orth(double *w, size_t k);
 

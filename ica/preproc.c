@@ -9,17 +9,15 @@ static const char *const preproc_names[] = {"timemean", "voxelmean", "intensity"
 
 const char *ns_ica_preproc_name(ns_ica_preproc p)
 {
-    return (unsigned)p < 4 ? preproc_names[p] : "?";
+    return ns_ica__enum_name(NS_ICA_NAMES(preproc_names), (unsigned)p);
 }
 
 int ns_ica_preproc_parse(const char *s, ns_ica_preproc *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, preproc_names[i])) {
-            *out = (ns_ica_preproc)i;
-            return 0;
-        }
-    return -1;
+    int i = ns_ica__enum_parse(NS_ICA_NAMES(preproc_names), s);
+    if (i >= 0)
+        *out = (ns_ica_preproc)i;
+    return i < 0 ? -1 : 0;
 }
 
 size_t ns_ica_mask_and_volume(const float *vol, size_t nvox, uint8_t *mask)

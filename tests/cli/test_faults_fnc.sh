@@ -13,12 +13,11 @@
 #      reference outputs, or exit 1 with error lines only; no temporaries;
 #      every file the earlier version or the reference's, byte for byte.
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}"
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+. "$NS_SRC/tests/cli/faults_lib.sh"
 
 # errors_only NAME: status $rc is 1 and every stderr line is an error line.
 errors_only() {
@@ -104,12 +103,7 @@ for kib in 1 2 3 4 6 8; do
     echo "ok: $name: complete, identical to the reference"
   elif errors_only "$name"; then
     nfail=$((nfail + 1))
-    [ -z "$(find "$T/o" -name '.*' -print -quit)" ] || bad "$name: temporaries left"
-    while IFS= read -r -d '' f; do
-      rel=${f#"$T/o"/}
-      cmp -s "$f" "$T/old/$rel" 2>/dev/null || cmp -s "$f" "$T/ref/$rel" 2>/dev/null ||
-        bad "$name: $rel is neither the earlier output nor a complete new one"
-    done < <(find "$T/o" -type f -print0)
+    no_partial "$name" "$T/o" "$T/old" "$T/ref"
     echo "ok: $name: $(tail -1 "$T/err")"
   fi
   rm -rf "$T/o"

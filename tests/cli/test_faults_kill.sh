@@ -12,12 +12,11 @@
 # process could not remove are counted and reported, not failed: the
 # outputs under their final names are what the rerun guarantees.
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}"
+: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}"
 rm -rf "$NS_TMP"
 mkdir -p "$NS_TMP"
 T=$NS_TMP
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+. "$NS_SRC/tests/cli/faults_lib.sh"
 
 "$NS_BIN" simulate "$T/bids" --subjects 6 --shape 16,16 --timepoints 40 --sources 4 --motion -q
 stage() { # OUT N: run stage N (1 group, 2 participant, 3 group)

@@ -66,13 +66,7 @@ rc=0
 (ulimit -f 1; trap '' XFSZ; exec "$NS_BIN" train "$T/feat.tsv" --labels "$T/part.tsv" --target diagnosis \
   -o "$T/o" --folds 3 -q --seed 2) 2>"$T/err" || rc=$?
 expect_fail "ulimit -f 1 KiB over an earlier run"
-[ -z "$(find "$T/o" -name '.*' -print -quit)" ] || bad "ulimit -f: temporaries left"
-while IFS= read -r -d '' f; do
-  rel=${f#"$T/o"/}
-  cmp -s "$f" "$T/old/$rel" 2>/dev/null || cmp -s "$f" "$T/ref/$rel" 2>/dev/null ||
-    bad "ulimit -f: $rel is neither the earlier output nor a complete new one"
-done < <(find "$T/o" -type f -print0)
-for f in "$T"/old/*; do [ -f "$T/o/$(basename "$f")" ] || bad "ulimit -f: earlier $(basename "$f") removed"; done
+no_partial "ulimit -f" "$T/o" "$T/old" "$T/ref"
 
 [ $fail = 0 ] || exit 1
 echo "train fault test passed"
