@@ -40,26 +40,27 @@ ns_status ns_ica_fit_group(ns_ica_fitctx *f)
     f->ic = ns_calloc(f->norders, sizeof *f->ic);
     if (!f->geig || !f->om || !f->ic)
         return NS_ERR_NOMEM;
+    /* One BLAS thread throughout: OpenBLAS rounds differently with more,
+     * and the ICA runs its own threads (orders, runs or column blocks) in a
+     * way that does not change the result. */
+    int old = ns_blas_threads(1);
     ns_status st = ns_ica_gpca_result(f->g, (size_t)f->kmax, &f->z, f->geig, &f->gall, &f->ngall);
     ns_ica_gpca_free(f->g);
     f->g = NULL;
-    if (st != NS_OK)
-        return st;
     int nt = f->p->nprocs < 1 ? 1 : f->p->nprocs;
     /* One run per order: the orders are the parallel jobs; else the runs. */
     int by_order = f->p->runs <= 1 && f->norders > 1 && nt > 1;
     ns_ica_err err = {0};
-    int old = by_order ? ns_blas_threads(1) : 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (by_order)
     for (size_t o = 0; o < f->norders; o++) {
-        ns_status s1 = err.code == NS_OK ? fit_order(f, f->norders - 1 - o, by_order ? 1 : nt)
-                                         : NS_OK;
+        ns_status s1 = st == NS_OK && err.code == NS_OK
+                           ? fit_order(f, f->norders - 1 - o, by_order ? 1 : nt)
+                           : NS_OK;
         if (s1 != NS_OK)
             ns_ica_err_keep(&err, s1);
     }
-    if (by_order)
-        ns_blas_threads(old);
-    return ns_ica_err_raise(&err);
+    ns_blas_threads(old);
+    return st != NS_OK ? st : ns_ica_err_raise(&err);
 }
 
 /* ------------------------------------------------------------- outputs */

@@ -170,8 +170,10 @@ static int by_key_desc(const void *a, const void *b)
 }
 
 /* Positive skew, then order by back-projected variance |a_j|^2 var(s_j)
- * (runica's ordering). */
-static ns_status canonicalise(const ns_matrix *z, double *w, size_t K)
+ * (runica's ordering). FastICA's unmixing of whitened data is orthogonal,
+ * which makes those variances all equal (to rounding): its components go by
+ * decreasing |skewness| instead, so that the order is not rounding noise. */
+static ns_status canonicalise(const ns_matrix *z, double *w, size_t K, ns_ica_algorithm alg)
 {
     ns_matrix *s = NULL;
     double *a = ns_alloc(K * K, sizeof(double)), *skew = ns_alloc(K, sizeof(double));
@@ -192,7 +194,7 @@ static ns_status canonicalise(const ns_matrix *z, double *w, size_t K)
                 ss += (r[v] - m) * (r[v] - m);
             for (size_t i = 0; i < K; i++)
                 an += a[i * K + j] * a[i * K + j];
-            it[j] = (sort_item){an * ss, j};
+            it[j] = (sort_item){alg == NS_ICA_FASTICA ? fabs(skew[j]) : an * ss, j};
         }
         qsort(it, K, sizeof *it, by_key_desc);
         for (size_t j = 0; j < K; j++) {
@@ -222,6 +224,9 @@ ns_status ns_ica_unmix(const ns_matrix *z, const ns_ica_opts *o, double *w, ns_i
     double *cov = ns_alloc(K * K, sizeof(double)), *sph = ns_alloc(K * K, sizeof(double));
     double *wi = ns_alloc(K * K, sizeof(double));
     ns_rng *rng = ns_rng_create(o->seed);
+    /* One BLAS thread: FastICA runs its own threads over fixed blocks, and
+     * the steps around it then round the same whatever the thread count. */
+    int old = o->nthreads > 1 ? ns_blas_threads(1) : 0;
     ns_status st = (xc && cov && sph && wi && rng) ? center_cov(z, xc, cov) : NS_ERR_NOMEM;
     double scale = o->algorithm == NS_ICA_INFOMAX ? 2.0 : 1.0;
     if (st == NS_OK)
@@ -233,8 +238,10 @@ ns_status ns_ica_unmix(const ns_matrix *z, const ns_ica_opts *o, double *w, ns_i
                                             : ns_ica_infomax(xc, K, V, o, rng, wi, info);
     if (st == NS_OK) {
         ns_ica_dgemm(wi, sph, w, K, K, K);
-        st = canonicalise(z, w, K);
+        st = canonicalise(z, w, K, o->algorithm);
     }
+    if (o->nthreads > 1)
+        ns_blas_threads(old);
     free(xc), free(cov), free(sph), free(wi);
     ns_rng_free(rng);
     return st;

@@ -116,6 +116,9 @@ typedef struct {
      * scikit-learn). */
     double tol;
     ns_icasso_mode icasso_mode; /* ICASSO runs (randinit) */
+    /* Threads of one run (FastICA's fixed column blocks; 0 = 1). The result
+     * does not depend on it. */
+    int nthreads;
 } ns_ica_opts;
 
 /* Fills the GIFT defaults (Infomax, seed 0). */
@@ -132,7 +135,8 @@ typedef struct {
 /* ICA of z (K x V, rows = mixtures; usually the whitened group PCA maps).
  * w (K x K, double, row-major) receives the total unmixing: sources
  * S = W z (including Infomax's sphering); components are flipped to positive
- * skew and sorted by decreasing back-projected variance. info may be NULL.
+ * skew and sorted by decreasing back-projected variance (FastICA: by decreasing
+ * |skewness|, its variances being equal on whitened data). info may be NULL.
  * NS_ERR_NUMERIC when Infomax's learning rate falls below 1e-6. */
 ns_status ns_ica_unmix(const ns_matrix *z, const ns_ica_opts *o, double *w, ns_ica_info *info);
 

@@ -51,13 +51,18 @@ static ns_status run_all(const ns_matrix *z, const ns_ica_opts *o, size_t runs, 
 {
     size_t K = z->rows;
     ns_ica_err err = {0};
+    /* Runs in parallel; threads left over go inside the runs (one run: all). */
     int nt = nthreads < 1 ? 1 : nthreads;
+    if ((size_t)nt > runs)
+        nt = (int)runs;
+    ns_ica_opts oi = *o;
+    oi.nthreads = (nthreads < 1 ? 1 : nthreads) / nt;
     int old = nt > 1 ? ns_blas_threads(1) : 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (size_t r = 0; r < runs; r++) {
         if (err.code != NS_OK)
             continue;
-        ns_status st = run_one(z, o, r, runs, wall + r * K * K, &info[r]);
+        ns_status st = run_one(z, &oi, r, runs, wall + r * K * K, &info[r]);
         if (st != NS_OK)
             ns_ica_err_keep(&err, st);
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ica/fastmath_int.h" /* ns_ica_tanh_row, ns_ica_logistic_row */
 #include "ica/ica.h"
 #include "ns_test.h"
 
@@ -605,6 +606,32 @@ START_TEST(test_component_names)
 }
 END_TEST
 
+/* The vectorised rows against libm, at every length up to three vectors
+ * (tails), over [-100, 100] (clamped exp range) and at exactly 0. */
+START_TEST(test_fastmath_rows)
+{
+    float r[40], u[40], y[40];
+    for (size_t n = 1; n <= 40; n++) {
+        double g_sum = 0, y_sum = 0;
+        for (size_t j = 0; j < n; j++) {
+            float x = j == 3 ? 0.0f : (float)(-100.0 + 200.0 * (double)((j * 37 + n * 11) % 97) / 96.0 / (1 + (j % 5)));
+            r[j] = u[j] = x;
+        }
+        float gp = ns_ica_tanh_row(r, n);
+        float ys = ns_ica_logistic_row(u, y, n, 0.25f);
+        for (size_t j = 0; j < n; j++) {
+            double x = (double)u[j] - 0.25, t = tanh(x), l = 1.0 - 2.0 / (1.0 + exp(-(x + 0.25)));
+            ck_assert_msg(fabs(r[j] - t) < 1e-6, "tanh(%g) = %.9g, libm %.9g", x, r[j], t);
+            ck_assert_msg(fabs(y[j] - l) < 1e-6, "logistic(%g) = %.9g, libm %.9g", x, y[j], l);
+            g_sum += 1.0 - t * t;
+            y_sum += l;
+        }
+        ck_assert_msg(fabs(gp - g_sum) < 1e-5 * (double)n, "n %zu: sum g' %g vs %g", n, gp, g_sum);
+        ck_assert_msg(fabs(ys - y_sum) < 1e-5 * (double)n, "n %zu: sum y %g vs %g", n, ys, y_sum);
+    }
+}
+END_TEST
+
 static Suite *ica_suite(void)
 {
     Suite *s = suite_create("ica");
@@ -627,6 +654,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_icasso_bootstrap);
     tcase_add_test(tc, test_backreconstruction);
     tcase_add_test(tc, test_component_names);
+    tcase_add_test(tc, test_fastmath_rows);
     suite_add_tcase(s, tc);
     return s;
 }
