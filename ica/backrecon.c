@@ -154,14 +154,14 @@ ns_status ns_ica_backreconstruct(const ns_ica_group_model *g, ns_ica_backrecon m
 static double histogram_peak(const float *r, size_t n)
 {
     enum { NB = 100 };
-    double lo = r[0], hi = r[0], h[NB] = {0}, hs[NB];
-    for (size_t v = 1; v < n; v++)
-        lo = fmin(lo, r[v]), hi = fmax(hi, r[v]);
+    float flo, fhi;
+    ns_ica_minmax_f(r, n, &flo, &fhi);
+    double lo = flo, hi = fhi, h[NB] = {0}, hs[NB];
     if (!(hi > lo))
         return lo;
-    double w = (hi - lo) / NB;
+    double w = (hi - lo) / NB, iw = 1.0 / w;
     for (size_t v = 0; v < n; v++) {
-        int b = (int)((r[v] - lo) / w);
+        int b = (int)((r[v] - lo) * iw);
         h[b >= NB ? NB - 1 : b] += 1;
     }
     size_t best = 0;
@@ -179,9 +179,7 @@ static double histogram_peak(const float *r, size_t n)
 
 static void recenter_rms(float *r, size_t n)
 {
-    double pk = histogram_peak(r, n), ss = 0;
-    for (size_t v = 0; v < n; v++)
-        ss += (r[v] - pk) * (r[v] - pk);
+    double pk = histogram_peak(r, n), ss = ns_ica_ssd_f(r, n, pk);
     double rms = sqrt(ss / (double)n);
     for (size_t v = 0; v < n; v++)
         r[v] = rms > 0 ? (float)((r[v] - pk) / rms) : 0.0f;
@@ -190,13 +188,8 @@ static void recenter_rms(float *r, size_t n)
 /* Covariance sign of two rows (only the sign matters for alignment). */
 static double row_cov(const float *a, const float *b, size_t n)
 {
-    double ma = 0, mb = 0, s = 0;
-    for (size_t v = 0; v < n; v++)
-        ma += a[v], mb += b[v];
-    ma /= (double)n, mb /= (double)n;
-    for (size_t v = 0; v < n; v++)
-        s += (a[v] - ma) * (b[v] - mb);
-    return s;
+    double ma = ns_ica_sum_f(a, n) / (double)n, mb = ns_ica_sum_f(b, n) / (double)n;
+    return ns_ica_dot_ff(a, b, n) - (double)n * ma * mb;
 }
 
 void ns_ica_scale_subject(ns_ica_subject_result *r, const ns_matrix *group_maps)

@@ -23,6 +23,16 @@ ns_status ns_ica_pinv(const double *a, size_t m, size_t n, double *out);
 /* c (m x n) = a (m x k) * b (k x n), all double row-major, c overwritten. */
 void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t k, size_t n);
 
+/* Sum of x and dot product of x with y in double, over 8 interleaved
+ * partial sums (vectorisable, and the same result on every call). A row of
+ * floats is all finite iff its double sum is: such a sum cannot overflow. */
+double ns_ica_sum_f(const float *x, size_t n);
+double ns_ica_dot_fd(const float *x, const double *y, size_t n);
+double ns_ica_dot_ff(const float *x, const float *y, size_t n);
+/* sum (x - c)^2, and the smallest and largest value of x (n >= 1), alike. */
+double ns_ica_ssd_f(const float *x, size_t n, double c);
+void ns_ica_minmax_f(const float *x, size_t n, float *lo, float *hi);
+
 /* An enum's value names (names[v] for value v, n of them): the name of v
  * ("?" outside) and the value of a name (-1 when unknown). */
 const char *ns_ica__enum_name(const char *const *names, size_t n, unsigned v);

@@ -14,9 +14,13 @@ ns_status ns_ica_eig_top(const double *a, size_t n, size_t k, double *eval, doub
 {
     if (k == 0 || k > n)
         return ns_error(NS_ERR_ARG, "eigenpairs: %zu of a %zu x %zu matrix", k, n, n);
+    /* dsyevr finds all pairs by MRRR but a subset by bisection and inverse
+     * iteration, which is many times slower once the subset is large: ask
+     * for all of them then, and keep the top k. */
+    size_t kk = k > n / 8 ? n : k;
     double *work = ns_alloc(n * n, sizeof(double));
     double *w = ns_alloc(n, sizeof(double));
-    double *z = evec ? ns_alloc(n * k, sizeof(double)) : NULL;
+    double *z = evec ? ns_alloc(n * kk, sizeof(double)) : NULL;
     lapack_int *isuppz = ns_alloc(2 * n, sizeof(lapack_int));
     if (!work || !w || (evec && !z) || !isuppz) {
         free(work), free(w), free(z), free(isuppz);
@@ -26,26 +30,26 @@ ns_status ns_ica_eig_top(const double *a, size_t n, size_t k, double *eval, doub
     lapack_int found = 0;
     /* Row-major upper = column-major lower of the same symmetric matrix. */
     lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, evec ? 'V' : 'N', 'I', 'U', (lapack_int)n,
-                                     work, (lapack_int)n, 0, 0, (lapack_int)(n - k + 1),
-                                     (lapack_int)n, 0.0, &found, w, z, (lapack_int)k, isuppz);
+                                     work, (lapack_int)n, 0, 0, (lapack_int)(n - kk + 1),
+                                     (lapack_int)n, 0.0, &found, w, z, (lapack_int)kk, isuppz);
     ns_status st = NS_OK;
-    if (info != 0 || (size_t)found != k) {
+    if (info != 0 || (size_t)found != kk) {
         st = ns_error(NS_ERR_NUMERIC, "symmetric eigendecomposition failed (dsyevr info %d)",
                       (int)info);
     } else {
         /* dsyevr returns ascending order: reverse into descending. */
         for (size_t j = 0; j < k; j++) {
-            size_t src = k - 1 - j;
+            size_t src = kk - 1 - j;
             eval[j] = w[src];
             if (!evec)
                 continue;
             size_t imax = 0;
             for (size_t i = 0; i < n; i++)
-                if (fabs(z[i * k + src]) > fabs(z[imax * k + src]))
+                if (fabs(z[i * kk + src]) > fabs(z[imax * kk + src]))
                     imax = i;
-            double sg = z[imax * k + src] < 0 ? -1.0 : 1.0;
+            double sg = z[imax * kk + src] < 0 ? -1.0 : 1.0;
             for (size_t i = 0; i < n; i++)
-                evec[i * k + j] = sg * z[i * k + src];
+                evec[i * k + j] = sg * z[i * kk + src];
         }
     }
     free(work), free(w), free(z), free(isuppz);
@@ -212,4 +216,68 @@ void ns_ica_detrend_scale(double *x, size_t n, size_t stride)
     double sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0;
     for (size_t i = 0; i < n; i++)
         x[i * stride] = sd > 0 ? x[i * stride] / sd : 0;
+}
+
+/* 8 interleaved partial sums of TERM(i), added pairwise at the end. */
+#define NS_ICA_SUM8(n, TERM)                                                                      \
+    do {                                                                                          \
+        size_t i_ = 0;                                                                            \
+        for (; i_ + 8 <= (n); i_ += 8)                                                            \
+            for (size_t l_ = 0; l_ < 8; l_++) {                                                   \
+                size_t i = i_ + l_;                                                               \
+                acc[l_] += (TERM);                                                                \
+            }                                                                                     \
+        for (size_t i = i_; i < (n); i++)                                                         \
+            acc[i % 8] += (TERM);                                                                 \
+    } while (0)
+#define NS_ICA_SUM8_TOTAL ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+
+double ns_ica_sum_f(const float *x, size_t n)
+{
+    double acc[8] = {0};
+    NS_ICA_SUM8(n, (double)x[i]);
+    return NS_ICA_SUM8_TOTAL;
+}
+
+double ns_ica_dot_fd(const float *x, const double *y, size_t n)
+{
+    double acc[8] = {0};
+    NS_ICA_SUM8(n, x[i] * y[i]);
+    return NS_ICA_SUM8_TOTAL;
+}
+
+double ns_ica_dot_ff(const float *x, const float *y, size_t n)
+{
+    double acc[8] = {0};
+    NS_ICA_SUM8(n, (double)x[i] * y[i]);
+    return NS_ICA_SUM8_TOTAL;
+}
+
+double ns_ica_ssd_f(const float *x, size_t n, double c)
+{
+    double acc[8] = {0};
+    NS_ICA_SUM8(n, (x[i] - c) * (x[i] - c));
+    return NS_ICA_SUM8_TOTAL;
+}
+
+void ns_ica_minmax_f(const float *x, size_t n, float *lo, float *hi)
+{
+    float a[8], b[8];
+    for (size_t l = 0; l < 8; l++)
+        a[l] = b[l] = x[0];
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (size_t l = 0; l < 8; l++) {
+            a[l] = x[i + l] < a[l] ? x[i + l] : a[l];
+            b[l] = x[i + l] > b[l] ? x[i + l] : b[l];
+        }
+    for (; i < n; i++) {
+        a[0] = x[i] < a[0] ? x[i] : a[0];
+        b[0] = x[i] > b[0] ? x[i] : b[0];
+    }
+    *lo = a[0], *hi = b[0];
+    for (size_t l = 1; l < 8; l++) {
+        *lo = a[l] < *lo ? a[l] : *lo;
+        *hi = b[l] > *hi ? b[l] : *hi;
+    }
 }

@@ -32,13 +32,8 @@ static void voxel_moments(const ns_matrix *x, double *m, double *q, double *mm)
         m[v] /= (double)T;
         *mm += m[v] * m[v];
     }
-    for (size_t t = 0; t < T; t++) {
-        const float *r = x->data + t * x->stride;
-        double s = 0;
-        for (size_t v = 0; v < V; v++)
-            s += r[v] * m[v];
-        q[t] = s;
-    }
+    for (size_t t = 0; t < T; t++)
+        q[t] = ns_ica_dot_fd(x->data + t * x->stride, m, V);
 }
 
 /* Column block [v0, v0+nb) of x minus the voxel means, float, T x nb. */

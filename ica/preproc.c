@@ -37,30 +37,30 @@ size_t ns_ica_mask_and_volume(const float *vol, size_t nvox, uint8_t *mask)
     return kept;
 }
 
-static ns_status check_finite(const ns_matrix *x, const char *who)
+static ns_status not_finite(const ns_matrix *x, size_t t, const char *who)
 {
-    for (size_t t = 0; t < x->rows; t++) {
-        const float *r = x->data + t * x->stride;
-        for (size_t v = 0; v < x->cols; v++)
-            if (!isfinite(r[v]))
-                return ns_error(NS_ERR_DATA,
-                                "NaN or Inf in the data: time point %zu, in-mask voxel %zu (%s)",
-                                t, v, who);
-    }
-    return NS_OK;
+    const float *r = x->data + t * x->stride;
+    size_t v = 0;
+    while (v + 1 < x->cols && isfinite(r[v]))
+        v++;
+    return ns_error(NS_ERR_DATA, "NaN or Inf in the data: time point %zu, in-mask voxel %zu (%s)",
+                    t, v, who);
 }
 
-static void remove_time_means(ns_matrix *x)
+/* One pass per row: its sum tells whether it is finite, and, with centre,
+ * its mean is removed (GIFT's "remove mean per time point"). */
+static ns_status rows_finite(ns_matrix *x, int centre, const char *who)
 {
     for (size_t t = 0; t < x->rows; t++) {
         float *r = x->data + t * x->stride;
-        double s = 0;
-        for (size_t v = 0; v < x->cols; v++)
-            s += r[v];
+        double s = ns_ica_sum_f(r, x->cols);
+        if (!isfinite(s))
+            return not_finite(x, t, who);
         float m = (float)(s / (double)x->cols);
-        for (size_t v = 0; v < x->cols; v++)
+        for (size_t v = 0; centre && v < x->cols; v++)
             r[v] -= m;
     }
+    return NS_OK;
 }
 
 /* Per-voxel means over time, accumulated row by row (cache friendly). */
@@ -125,25 +125,21 @@ static ns_status variance_normalise(ns_matrix *x)
 
 ns_status ns_ica_preprocess(ns_matrix *x, ns_ica_preproc p, const char *who)
 {
-    ns_status st = check_finite(x, who);
-    if (st != NS_OK)
+    if ((unsigned)p > NS_ICA_PRE_VARIANCE)
+        return ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)p);
+    ns_status st = rows_finite(x, p == NS_ICA_PRE_TIMEMEAN, who);
+    if (st != NS_OK || p == NS_ICA_PRE_TIMEMEAN)
         return st;
     switch (p) {
-    case NS_ICA_PRE_TIMEMEAN:
-        break;
     case NS_ICA_PRE_VOXELMEAN:
-        st = voxel_center_scale(x, 0, who);
-        break;
     case NS_ICA_PRE_INTENSITY:
-        st = voxel_center_scale(x, 1, who);
-        break;
-    case NS_ICA_PRE_VARIANCE:
-        st = variance_normalise(x);
+        st = voxel_center_scale(x, p == NS_ICA_PRE_INTENSITY, who);
         break;
     default:
-        return ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)p);
+        st = variance_normalise(x);
+        break;
     }
     if (st == NS_OK)
-        remove_time_means(x);
+        st = rows_finite(x, 1, who);
     return st;
 }
