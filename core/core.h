@@ -120,6 +120,10 @@ int ns_mul_size(size_t a, size_t b, size_t *out);
 /* malloc/calloc of n*size bytes with overflow check; set a message on failure. */
 void *ns_alloc(size_t n, size_t size);
 void *ns_calloc(size_t n, size_t size);
+/* Asks for transparent huge pages on the 2 MiB-aligned part of a buffer of
+ * at least 8 MiB (the kernel's default is "madvise"): each fresh 4 KiB page
+ * costs a fault, a volume or subject matrix thousands of them. */
+void ns_advise_huge(void *p, size_t len);
 
 /* ------------------------------------------------------------------- rng */
 

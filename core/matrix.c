@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/core.h"
 
@@ -39,6 +40,19 @@ void *ns_calloc(size_t n, size_t size)
     return p;
 }
 
+void ns_advise_huge(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + len) & ~(huge - 1);
+    if (len >= 4 * huge && e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 ns_matrix *ns_matrix_create(size_t rows, size_t cols)
 {
     size_t n;
@@ -53,6 +67,7 @@ ns_matrix *ns_matrix_create(size_t rows, size_t cols)
         free(data);
         return NULL;
     }
+    ns_advise_huge(data, n * sizeof(float));
     *m = (ns_matrix){.data = data, .rows = rows, .cols = cols, .stride = cols, .owner = 1};
     return m;
 }

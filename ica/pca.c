@@ -17,8 +17,8 @@ void ns_ica_spca_clear(ns_ica_spca *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Voxel means of x (double) and q_t = sum_v x[t][v] m_v. */
-static void voxel_moments(const ns_matrix *x, double *m, double *q, double *mm)
+/* Voxel means of x (double), row by row (cache friendly). */
+static void voxel_means(const ns_matrix *x, double *m, double *mm)
 {
     size_t T = x->rows, V = x->cols;
     memset(m, 0, V * sizeof(double));
@@ -32,15 +32,17 @@ static void voxel_moments(const ns_matrix *x, double *m, double *q, double *mm)
         m[v] /= (double)T;
         *mm += m[v] * m[v];
     }
-    for (size_t t = 0; t < T; t++)
-        q[t] = ns_ica_dot_fd(x->data + t * x->stride, m, V);
 }
 
-/* Column block [v0, v0+nb) of x minus the voxel means, float, T x nb. */
-static void centred_chunk(const ns_matrix *x, const double *m, size_t v0, size_t nb, float *c)
+/* Column block [v0, v0+nb) of x minus the voxel means, float, T x nb; adds
+ * the block's share of q = X m to q. */
+static void centred_chunk(const ns_matrix *x, const double *m, size_t v0, size_t nb, float *c,
+                          double *q)
 {
     for (size_t t = 0; t < x->rows; t++) {
         const float *r = x->data + t * x->stride + v0;
+        if (q)
+            q[t] += ns_ica_dot_fd(r, m + v0, nb);
         for (size_t j = 0; j < nb; j++)
             c[t * nb + j] = (float)(r[j] - m[v0 + j]);
     }
@@ -49,15 +51,17 @@ static void centred_chunk(const ns_matrix *x, const double *m, size_t v0, size_t
 /* C = X X^T / (V-1). The voxel baseline of raw data can dwarf the signal
  * by 1e6, beyond float accumulation; so X = Xc + 1 m^T is split: Xc Xc^T in
  * float BLAS by column blocks (summed in double), and the rank-2 part
- * q 1^T + 1 q^T - |m|^2 1 1^T (q = X m) exactly in double. */
-static void temporal_cov(const ns_matrix *x, const double *m, const double *q, double mm,
-                         double *c, float *buf, float *cf)
+ * q 1^T + 1 q^T - |m|^2 1 1^T (q = X m, summed on the same blocks) exactly
+ * in double. */
+static void temporal_cov(const ns_matrix *x, const double *m, double *q, double mm, double *c,
+                         float *buf, float *cf)
 {
     size_t T = x->rows;
     memset(c, 0, T * T * sizeof(double));
+    memset(q, 0, T * sizeof(double));
     for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
         size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
-        centred_chunk(x, m, v0, nb, buf);
+        centred_chunk(x, m, v0, nb, buf, q);
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)T, (int)nb, 1.0f, buf, (int)nb,
                     0.0f, cf, (int)T);
         for (size_t i = 0; i < T; i++)
@@ -78,7 +82,7 @@ static void project(const ns_matrix *x, const double *m, const float *whf, const
     size_t T = x->rows;
     for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
         size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
-        centred_chunk(x, m, v0, nb, buf);
+        centred_chunk(x, m, v0, nb, buf, NULL);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)nb, (int)T, 1.0f,
                     whf, (int)T, buf, (int)nb, 0.0f, y->data + v0, (int)y->stride);
         for (size_t i = 0; i < p; i++)
@@ -134,7 +138,7 @@ ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_i
     float *whf = ns_alloc(p * T, sizeof(float));
     ns_status st = (c && m && q && w1 && buf && cf && whf) ? NS_OK : NS_ERR_NOMEM;
     if (st == NS_OK) {
-        voxel_moments(x, m, q, &mm);
+        voxel_means(x, m, &mm);
         temporal_cov(x, m, q, mm, c, buf, cf);
         st = spca_eig(c, T, p, who, out);
     }
