@@ -16,6 +16,8 @@ find_library(GSL_LIBRARY gsl REQUIRED)   # without gslcblas: OpenBLAS serves cbl
 find_path(GSL_INCLUDE_DIR gsl/gsl_rng.h REQUIRED)
 
 pkg_check_modules(DEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+# ISA-L (libisal-dev): streaming inflate of the volume reader, level-1 gzip writes.
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
@@ -29,7 +31,7 @@ target_include_directories(ns_deps INTERFACE ${NIFTI_INCLUDE_DIR} ${OPENBLAS_INC
 target_link_libraries(ns_deps INTERFACE
   ${OPENBLAS_LIBRARY} ${LAPACKE_LIBRARY} ${GSL_LIBRARY}
   ${NIFTI2_LIBRARY} ${ZNZ_LIBRARY} ZLIB::ZLIB
-  PkgConfig::DEFLATE PkgConfig::JANSSON PkgConfig::LIBZIP PkgConfig::PNG
+  PkgConfig::DEFLATE PkgConfig::ISAL PkgConfig::JANSSON PkgConfig::LIBZIP PkgConfig::PNG
   OpenMP::OpenMP_C Threads::Threads m)
 
 set(NS_HAVE_MPI OFF)

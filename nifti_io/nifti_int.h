@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nifti1.h>
+
 #include "nifti_io/nifti_io.h"
 
 /* Where header and data live. Compression is decided by the file's content
@@ -53,6 +55,50 @@ ns_status ns_nii_header_to_volume(const ns_nii_hdr *h, const char *name, ns_volu
 /* Replaces the TR by the BIDS sidecar's RepetitionTime (warning on a
  * mismatch) when the image has a time axis. */
 void ns_nii_apply_sidecar(ns_volume *v, const char *path, int has_time_axis);
+
+/* The header part of ns_volume_load: resolves path into *p, reads and
+ * validates the header into *h and returns the header-only volume (data
+ * NULL, geometry, path, TR from the header) in *out. On success the caller
+ * owns *p (ns_nii_paths_free) and *out (ns_volume_free). */
+ns_status ns_nii_open(const char *path, ns_nii_paths *p, ns_nii_hdr *h, ns_volume **out);
+
+/* What ns_volume_load does after the data: the one-volume dims of
+ * first_volume_only, nvol_file, the sidecar TR (unless no_sidecar) and the
+ * warning about an implausible header TR. o may be NULL. */
+void ns_nii_finish(ns_volume *v, const ns_nii_hdr *h, const ns_load_opts *o, const char *path);
+
+/* Refuses, before any buffer is allocated, an image file too small for the
+ * nbytes of data its header declares (plain: by its size and vox_offset;
+ * gz: by deflate's largest ratio). name is used in the message. */
+ns_status ns_nii_check_file_holds(const char *file, const char *name, int gz, const ns_nii_hdr *h,
+                                  size_t nbytes);
+
+/* malloc(size) after checking it against ns_nii_mem_available(): the
+ * "not enough memory" / "out of memory" errors naming name. */
+ns_status ns_nii_alloc(size_t size, const char *name, void **out);
+
+/* "truncated file: expected N data bytes, found M (name)", NS_ERR_FORMAT. */
+ns_status ns_nii_truncated(size_t expected, size_t found, const char *name);
+
+/* Reads len bytes at offset off of fd into buf. A file that ends first is
+ * truncated: expected total data bytes, found before + what was read. */
+ns_status ns_nii_pread(int fd, void *buf, size_t len, uint64_t off, size_t total, size_t before,
+                       const char *name);
+
+/* zlib streaming read of a gzip image file: skips vox_offset, reads nbytes
+ * stored bytes into dst (NULL: discarded), then, when whole, checks the rest
+ * of the stream to its end (members, trailers, CRCs). Its errors are the
+ * ones ns_volume_load gives for the file; the streaming reader has its own
+ * failures worded by it. */
+ns_status ns_nii_gz_read(const char *file, const char *name, const ns_nii_hdr *h,
+                         unsigned char *dst, size_t nbytes, int whole);
+
+/* The stored values are float32 in the machine's order without scaling:
+ * they can be read straight into the float32 result. */
+static inline int ns_nii_stored_as_float(const ns_nii_hdr *h)
+{
+    return h->datatype == NIFTI_TYPE_FLOAT32 && !h->swapped && h->slope == 0;
+}
 
 /* Reads nvalues stored values from the start of the data and returns them
  * converted to float32 (scaling applied) in a malloc'ed buffer. zlib_only

@@ -69,6 +69,27 @@ ns_status ns_volume_load(const char *path, const ns_load_opts *opts, ns_volume *
 ns_status ns_volume_load_header(const char *path, ns_volume **out);
 void ns_volume_free(ns_volume *v);
 
+/* Reads a 4-D (or 3-D) image one volume at a time with the memory of one
+ * volume: .nii/.hdr+.img by pread, gzip by ISA-L streaming inflate. Same
+ * formats, datatypes, scaling, byte order, sidecar TR and error messages as
+ * ns_volume_load. opts as there (may be NULL; first_volume_only gives one
+ * volume and, like ns_volume_load, does not check the rest of the stream;
+ * zlib_only is ignored). *out is owned by the caller
+ * (ns_volume_reader_free). */
+typedef struct ns_volume_reader ns_volume_reader;
+ns_status ns_volume_reader_open(const char *path, const ns_load_opts *opts, ns_volume_reader **out);
+/* Header of the open image: data NULL, geometry/nvox/nvol/format/datatype/
+ * scl/path as ns_volume_load would give (sidecar TR applied unless
+ * opts->no_sidecar). Owned by the reader. */
+const ns_volume *ns_volume_reader_header(const ns_volume_reader *r);
+/* Next volume (nvox floats, scaling applied) into dst. For the last volume,
+ * the rest of the stream is checked too (gzip trailer, CRC32 and ISIZE), so
+ * a bad trailer is reported by that call. More calls than nvol: NS_ERR_ARG.
+ * After a failed call the reader can only be freed (later calls:
+ * NS_ERR_ARG). */
+ns_status ns_volume_reader_next(ns_volume_reader *r, float *dst);
+void ns_volume_reader_free(ns_volume_reader *r);
+
 /* A new zeroed volume with geometry g (ndim/dim decide the size). */
 ns_volume *ns_volume_create(const ns_geom *g);
 /* Geometry of a plain grid: dims, voxel size (mm), TR (s, 0 for 3-D). */
@@ -78,9 +99,10 @@ typedef enum { NS_SAVE_FLOAT32 = 0, NS_SAVE_UINT8 = 1 } ns_save_type;
 /* Saves v as .nii or .nii.gz (by the extension) atomically: written under a
  * temporary name, verified, renamed. */
 ns_status ns_volume_save(const ns_volume *v, const char *path, ns_save_type type);
-/* The same with the libdeflate level of .nii.gz (1 fastest .. 12 smallest;
- * ns_volume_save uses 6). Noisy float maps compress about as well at 1 for
- * a third of the CPU. */
+/* The same with the compression level of .nii.gz (1 fastest .. 12 smallest;
+ * ns_volume_save uses 6): level 1 is ISA-L's level 1 (several times faster
+ * than libdeflate's, files about 1-3 % larger), 2..12 are libdeflate's.
+ * Noisy float maps compress about as well at 1 for a fraction of the CPU. */
 ns_status ns_volume_save_level(const ns_volume *v, const char *path, ns_save_type type,
                                int level);
 

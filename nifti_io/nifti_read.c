@@ -97,10 +97,9 @@ static void advise_huge(void *p, size_t len)
 #endif
 }
 
-/* Refuses, before the buffer is allocated, a file too small for the data its
- * header declares: plain files by their size, gzip files by deflate's
- * largest ratio (1032:1). A 2 KB file claiming 10 GB costs nothing then. */
-static ns_status check_file_holds(const char *file, const char *name, int gz, const ns_nii_hdr *h,
+/* Plain files by their size, gzip files by deflate's largest ratio
+ * (1032:1): a 2 KB file claiming 10 GB costs nothing then. */
+ns_status ns_nii_check_file_holds(const char *file, const char *name, int gz, const ns_nii_hdr *h,
                                   size_t nbytes)
 {
     struct stat st;
@@ -111,8 +110,7 @@ static ns_status check_file_holds(const char *file, const char *name, int gz, co
         return ns_error(NS_ERR_FORMAT, "vox_offset %lld is beyond the end of the file (%lld bytes) (%s)",
                         (long long)h->vox_offset, (long long)st.st_size, name);
     if (!gz && size - off < nbytes)
-        return ns_error(NS_ERR_FORMAT, "truncated file: expected %zu data bytes, found %zu (%s)", nbytes,
-                        (size_t)(size - off), name);
+        return ns_nii_truncated(nbytes, (size_t)(size - off), name);
     if (gz && nbytes / 1032 > size + 1024)
         return ns_error(NS_ERR_FORMAT,
                         "truncated file: %llu compressed bytes cannot hold the %zu data bytes the header "
@@ -133,19 +131,26 @@ static ns_status plan_alloc(ns_plan *pl, const ns_nii_hdr *h, size_t n, size_t p
     pl->buf = NULL;
     /* the file first: a short file that claims a huge image is truncated,
      * whatever the memory */
-    ns_status s = check_file_holds(file, name, gz, h, pl->nbytes);
-    if (s)
+    void *buf = NULL;
+    ns_status s = ns_nii_check_file_holds(file, name, gz, h, pl->nbytes);
+    if (s || (s = ns_nii_alloc(pl->cap, name, &buf)))
         return s;
+    pl->buf = buf;
+    advise_huge(pl->buf, pl->cap);
+    return NS_OK;
+}
+
+ns_status ns_nii_alloc(size_t size, const char *name, void **out)
+{
+    *out = NULL;
     size_t avail = ns_nii_mem_available();
-    if (pl->cap > avail)
+    if (size > avail)
         return ns_error(NS_ERR_NOMEM,
                         "not enough memory: the image needs %.3g GB, %.3g GB are available (%s)",
-                        (double)pl->cap / 1e9, (double)avail / 1e9, name);
-    pl->buf = malloc(pl->cap);
-    if (!pl->buf)
-        return ns_error(NS_ERR_NOMEM, "out of memory: cannot allocate %zu bytes (%s)", pl->cap,
-                        name);
-    advise_huge(pl->buf, pl->cap);
+                        (double)size / 1e9, (double)avail / 1e9, name);
+    *out = malloc(size ? size : 1);
+    if (!*out)
+        return ns_error(NS_ERR_NOMEM, "out of memory: cannot allocate %zu bytes (%s)", size, name);
     return NS_OK;
 }
 
@@ -155,7 +160,7 @@ static float *plan_finish(ns_plan *pl, const ns_nii_hdr *h)
 {
     float *dst = (float *)pl->buf;
     const unsigned char *raw = pl->buf + pl->raw_off;
-    if (h->datatype == NIFTI_TYPE_FLOAT32 && !h->swapped && h->slope == 0) {
+    if (ns_nii_stored_as_float(h)) {
         if (pl->raw_off)
             memmove(dst, raw, pl->nbytes);
     } else {
@@ -177,7 +182,7 @@ static float *plan_finish(ns_plan *pl, const ns_nii_hdr *h)
     return dst;
 }
 
-static ns_status truncated(size_t expected, size_t found, const char *name)
+ns_status ns_nii_truncated(size_t expected, size_t found, const char *name)
 {
     return ns_error(NS_ERR_FORMAT, "truncated file: expected %zu data bytes, found %zu (%s)",
                     expected, found, name);
@@ -199,23 +204,31 @@ static ns_status read_plain(const char *file, const char *name, const ns_nii_hdr
         s = ns_error(NS_ERR_FORMAT, "vox_offset %lld is beyond the end of the file (%lld bytes) (%s)",
                      (long long)h->vox_offset, (long long)st.st_size, name);
     } else if ((uint64_t)(st.st_size - h->vox_offset) < pl->nbytes) {
-        s = truncated(pl->nbytes, (size_t)(st.st_size - h->vox_offset), name);
+        s = ns_nii_truncated(pl->nbytes, (size_t)(st.st_size - h->vox_offset), name);
     }
+    if (!s)
+        s = ns_nii_pread(fd, pl->buf + pl->raw_off, pl->nbytes, (uint64_t)h->vox_offset, pl->nbytes,
+                         0, name);
+    close(fd);
+    return s;
+}
+
+ns_status ns_nii_pread(int fd, void *buf, size_t len, uint64_t off, size_t total, size_t before,
+                       const char *name)
+{
     size_t done = 0;
-    while (!s && done < pl->nbytes) {
-        size_t want = pl->nbytes - done < (1u << 30) ? pl->nbytes - done : (1u << 30);
-        ssize_t r = pread(fd, pl->buf + pl->raw_off + done, want, (off_t)h->vox_offset + (off_t)done);
+    while (done < len) {
+        size_t want = len - done < (1u << 30) ? len - done : (1u << 30);
+        ssize_t r = pread(fd, (unsigned char *)buf + done, want, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            s = ns_error(NS_ERR_IO, "cannot read image file: %s (%s)", strerror(errno), name);
-        else if (r == 0)
-            s = truncated(pl->nbytes, done, name); /* shrank while we read */
-        else
-            done += (size_t)r;
+            return ns_error(NS_ERR_IO, "cannot read image file: %s (%s)", strerror(errno), name);
+        if (r == 0) /* shrank since it was checked */
+            return ns_nii_truncated(total, before + done, name);
+        done += (size_t)r;
     }
-    close(fd);
-    return s;
+    return NS_OK;
 }
 
 /* ------------------------------------------------------------ zlib */
@@ -260,7 +273,7 @@ static ns_status gz_failure(gzFile gz, size_t expected, size_t found, const char
         return ns_error(NS_ERR_IO, "cannot read image file: %s (%s)", strerror(errno), name);
     if (zerr == Z_MEM_ERROR)
         return ns_error(NS_ERR_NOMEM, "out of memory while inflating (%s)", name);
-    return truncated(expected, found, name);
+    return ns_nii_truncated(expected, found, name);
 }
 
 /* After the data: the rest of the stream must end properly, so that a
@@ -281,8 +294,8 @@ static ns_status gz_drain(gzFile gz, size_t nbytes, const char *name)
 
 /* whole: the caller wants all the data, so the stream is also checked to
  * its end (trailer, CRC); a first-volume read stops early. */
-static ns_status read_gz_stream(const char *file, const char *name, const ns_nii_hdr *h,
-                                ns_plan *pl, int whole)
+ns_status ns_nii_gz_read(const char *file, const char *name, const ns_nii_hdr *h,
+                         unsigned char *dst, size_t nbytes, int whole)
 {
     gzFile gz = gzopen(file, "rb");
     if (!gz)
@@ -291,17 +304,17 @@ static ns_status read_gz_stream(const char *file, const char *name, const ns_nii
     ns_status s = NS_OK;
     long long skipped = gz_read_all(gz, NULL, (size_t)h->vox_offset);
     if (skipped < 0)
-        s = gz_failure(gz, pl->nbytes, 0, name);
+        s = gz_failure(gz, nbytes, 0, name);
     else if (skipped < h->vox_offset)
         s = ns_error(NS_ERR_FORMAT,
                      "vox_offset %lld is beyond the end of the data (%lld bytes uncompressed) (%s)",
                      (long long)h->vox_offset, skipped, name);
     if (!s) {
-        long long got = gz_read_all(gz, pl->buf + pl->raw_off, pl->nbytes);
-        if (got < 0 || (size_t)got < pl->nbytes)
-            s = gz_failure(gz, pl->nbytes, got < 0 ? 0 : (size_t)got, name);
+        long long got = gz_read_all(gz, dst, nbytes);
+        if (got < 0 || (size_t)got < nbytes)
+            s = gz_failure(gz, nbytes, got < 0 ? 0 : (size_t)got, name);
         else if (whole)
-            s = gz_drain(gz, pl->nbytes, name);
+            s = gz_drain(gz, nbytes, name);
     }
     gzclose(gz);
     return s;
@@ -376,7 +389,8 @@ ns_status ns_nii_read_data(const ns_nii_paths *p, const ns_nii_hdr *h, size_t nv
     if (!gz)
         s = read_plain(p->img_path, p->name, h, &pl);
     else if (!fast || !read_gz_fast(p->img_path, h, &pl))
-        s = read_gz_stream(p->img_path, p->name, h, &pl, whole);
+        s = ns_nii_gz_read(p->img_path, p->name, h, pl.buf + pl.raw_off, pl.nbytes,
+                           whole);
     if (s) {
         free(pl.buf);
         return s;

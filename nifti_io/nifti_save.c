@@ -7,10 +7,11 @@
  * temporary name in the destination directory (ns_afile), verified by
  * re-reading it (our header validation, dims, datatype, size; for .gz the
  * compressed length and the gzip trailer, CRC32 and size, that were
- * written), and only then renamed into place. .nii.gz
- * is compressed with libdeflate (level 6 unless the caller chooses, one gzip
- * member), which is several times faster than zlib and what our fast reader
- * expects. */
+ * written), and only then renamed into place. .nii.gz is one gzip member
+ * (what our fast reader expects): level 1 by ISA-L's streaming deflate
+ * (about 4-7 times faster than libdeflate's level 1, ~1-3 % larger), the
+ * other levels (6 unless the caller chooses) by libdeflate, several times
+ * faster than zlib. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
 #include <nifti2_io.h>
 
@@ -206,8 +208,8 @@ static ns_status write_plain(FILE *fp, const ns_prefix *pre, const void *data, s
 }
 
 /* One gzip member of prefix + data, compressed with libdeflate. */
-static ns_status write_gz(FILE *fp, const ns_prefix *pre, const void *data, size_t nbytes,
-                          int level, const char *path, gz_written *w)
+static ns_status write_gz_libdeflate(FILE *fp, const ns_prefix *pre, const void *data,
+                                     size_t nbytes, int level, const char *path, gz_written *w)
 {
     size_t len = pre->len + nbytes;
     struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
@@ -234,6 +236,87 @@ static ns_status write_gz(FILE *fp, const ns_prefix *pre, const void *data, size
     free(in);
     free(out);
     return s;
+}
+
+/* Writes what the deflate stream produced since the last call and keeps the
+ * file's last 8 bytes (the trailer once the stream is done) in w. */
+static ns_status isal_flush_out(FILE *fp, struct isal_zstream *z, unsigned char *out, size_t cap,
+                                gz_written *w)
+{
+    size_t n = cap - z->avail_out;
+    if (n == 0)
+        return NS_OK;
+    if (fwrite(out, 1, n, fp) != n)
+        return NS_ERR_IO;
+    size_t keep = n >= 8 ? 0 : 8 - n;
+    memmove(w->tail, w->tail + 8 - keep, keep);
+    memcpy(w->tail + keep, out + n - (8 - keep), 8 - keep);
+    w->len += n;
+    z->next_out = out;
+    z->avail_out = (uint32_t)cap;
+    return NS_OK;
+}
+
+/* Feeds in (len bytes, in chunks that fit avail_in) to ISA-L's deflate,
+ * writing its output as it comes; last ends the gzip member. */
+static ns_status isal_feed(FILE *fp, struct isal_zstream *z, const unsigned char *in, size_t len,
+                           int last, unsigned char *out, size_t cap, gz_written *w)
+{
+    ns_status s = NS_OK;
+    do {
+        uint32_t part = len < (1u << 30) ? (uint32_t)len : (1u << 30);
+        z->next_in = (uint8_t *)in;
+        z->avail_in = part;
+        z->end_of_stream = (uint16_t)(last && part == len);
+        in += part;
+        len -= part;
+        do {
+            if (isal_deflate(z) != COMP_OK)
+                return NS_ERR_INTERNAL;
+            s = isal_flush_out(fp, z, out, cap, w);
+        } while (!s && (z->avail_in > 0 ||
+                        (z->end_of_stream && z->internal_state.state != ZSTATE_END)));
+    } while (!s && len > 0);
+    return s;
+}
+
+/* One gzip member of prefix + data, compressed with ISA-L level 1 straight
+ * from the caller's data, written in chunks. */
+static ns_status write_gz_isal(FILE *fp, const ns_prefix *pre, const void *data, size_t nbytes,
+                               const char *path, gz_written *w)
+{
+    enum { OUT_SIZE = 1 << 20 };
+    struct isal_zstream *z = calloc(1, sizeof *z);
+    unsigned char *level_buf = malloc(ISAL_DEF_LVL1_DEFAULT), *out = malloc(OUT_SIZE);
+    ns_status s = NS_OK;
+    if (!z || !level_buf || !out) {
+        s = ns_error(NS_ERR_NOMEM, "out of memory while compressing (%s)", path);
+    } else {
+        isal_deflate_init(z);
+        z->level = 1;
+        z->level_buf = level_buf;
+        z->level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+        z->gzip_flag = IGZIP_GZIP;
+        z->next_out = out;
+        z->avail_out = OUT_SIZE;
+        s = isal_feed(fp, z, pre->bytes, pre->len, 0, out, OUT_SIZE, w);
+        if (!s)
+            s = isal_feed(fp, z, data, nbytes, 1, out, OUT_SIZE, w);
+        if (s == NS_ERR_INTERNAL)
+            s = ns_error(NS_ERR_INTERNAL, "compression failed (%s)", path);
+    }
+    free(z);
+    free(level_buf);
+    free(out);
+    return s;
+}
+
+static ns_status write_gz(FILE *fp, const ns_prefix *pre, const void *data, size_t nbytes,
+                          int level, const char *path, gz_written *w)
+{
+    if (level == 1)
+        return write_gz_isal(fp, pre, data, nbytes, path, w);
+    return write_gz_libdeflate(fp, pre, data, nbytes, level, path, w);
 }
 
 ns_status ns_volume_save(const ns_volume *v, const char *path, ns_save_type type)

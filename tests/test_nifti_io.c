@@ -1,7 +1,8 @@
 /* nifti_io: round trips through nifticlib's own writer (every datatype,
- * NIfTI-1/-2, .nii/.nii.gz/.hdr+.img, both byte orders), our atomic save,
- * scaling, TR units, the BIDS sidecar, first-volume reads, the zlib and
- * libdeflate paths, and clean failures.
+ * NIfTI-1/-2, .nii/.nii.gz/.hdr+.img, both byte orders), our atomic save
+ * (libdeflate levels, ISA-L level 1), scaling, TR units, the BIDS sidecar,
+ * first-volume reads, the zlib and libdeflate paths, the streaming volume
+ * reader against ns_volume_load (data and errors), and clean failures.
  * requires: nifti_io */
 #include <math.h>
 #include <stdio.h>
@@ -579,16 +580,21 @@ START_TEST(test_save_failures)
     for (size_t i = 0; i < w->nvox; i++) /* incompressible */
         w->data[i] = (float)((i * 2654435761u) % 1000003u) / 7.0f;
     signal(SIGXFSZ, SIG_IGN);
-    struct rlimit lim = {100000, 100000};
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 100000; /* soft only: restored below for the tests that follow (CK_FORK=no) */
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    const char *outs[] = {"full.nii", "full.nii.gz"};
-    for (int k = 0; k < 2; k++) {
+    const char *outs[] = {"full.nii", "full.nii.gz", "full1.nii.gz"};
+    const int levels[] = {6, 6, 1}; /* libdeflate, ISA-L */
+    for (int k = 0; k < 3; k++) {
         char *p = tmp_path(outs[k]);
-        ck_assert_int_eq(ns_volume_save(w, p, NS_SAVE_FLOAT32), NS_ERR_IO);
+        ck_assert_int_eq(ns_volume_save_level(w, p, NS_SAVE_FLOAT32, levels[k]), NS_ERR_IO);
         ck_assert_ptr_nonnull(strstr(ns_last_error(), "write failed"));
         ck_assert_ptr_nonnull(strstr(ns_last_error(), p));
         ck_assert(!ns_file_exists(p));
     }
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
     ns_volume_free(w);
 }
 END_TEST
@@ -675,6 +681,497 @@ START_TEST(test_masks)
 }
 END_TEST
 
+/* ------------------------------------------------------------ volume reader */
+
+/* A float32 image (4-D, 3-D when dim4[3] is 1) of noise inside a box and
+ * zeros around it, as in a brain-masked map. */
+static ns_volume *noise_volume(const int64_t *dim4, unsigned seed)
+{
+    double vox[3] = {3, 3, 3};
+    ns_geom g;
+    ns_geom_default(&g, dim4[3] > 1 ? 4 : 3, dim4, vox, dim4[3] > 1 ? 2.0 : 0);
+    ns_volume *v = ns_volume_create(&g);
+    ck_assert_ptr_nonnull(v);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t t = 0; t < v->nvol; t++)
+        for (size_t i = 0; i < v->nvox; i++) {
+            size_t ix = i % (size_t)dim4[0], iy = i / (size_t)dim4[0] % (size_t)dim4[1];
+            x = x * 1664525u + 1013904223u;
+            int inside = ix > 2 && ix + 3 < (size_t)dim4[0] && iy > 2 && iy + 3 < (size_t)dim4[1];
+            v->data[t * v->nvox + i] = inside ? (float)((int32_t)x >> 8) * 1e-6f : 0.0f;
+        }
+    return v;
+}
+
+/* A path in the test directory that stays valid (tmp_path's buffers are
+ * reused after 8 calls). */
+typedef struct {
+    char s[1024];
+} kept_path;
+
+static kept_path keep_path(const char *name)
+{
+    kept_path k;
+    snprintf(k.s, sizeof k.s, "%s", tmp_path(name));
+    return k;
+}
+
+/* noise_volume saved by ns_volume_save_level (.nii or .nii.gz). */
+static void save_noise(const char *path, const int64_t *dim4, int level)
+{
+    ns_volume *v = noise_volume(dim4, 7);
+    ck_assert_msg(ns_volume_save_level(v, path, NS_SAVE_FLOAT32, level) == NS_OK, "%s",
+                  ns_last_error());
+    ns_volume_free(v);
+}
+
+/* The first n bytes of file src (all of it: SIZE_MAX), gzipped (one
+ * member) into dst. */
+static void gzip_prefix(const char *src, size_t n, const char *dst)
+{
+    char *raw = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(ns_read_file(src, &raw, &len), NS_OK);
+    n = n < len ? n : len;
+    gzFile out = gzopen(dst, "wb");
+    ck_assert_int_eq(gzwrite(out, raw, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(out), Z_OK);
+    free(raw);
+}
+
+static void gzip_file(const char *src, const char *dst)
+{
+    gzip_prefix(src, SIZE_MAX, dst);
+}
+
+static void write_bytes(const char *path, const void *data, size_t len, const char *mode)
+{
+    FILE *f = fopen(path, mode);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/* The reader gives ns_volume_load's header and, volume by volume, its data
+ * bit for bit; one call too many is NS_ERR_ARG. */
+static void check_reader(const char *path, const ns_load_opts *o)
+{
+    ns_volume *v = NULL;
+    ns_volume_reader *r = NULL;
+    ck_assert_msg(ns_volume_load(path, o, &v) == NS_OK, "%s: %s", path, ns_last_error());
+    ck_assert_msg(ns_volume_reader_open(path, o, &r) == NS_OK, "%s: %s", path, ns_last_error());
+    const ns_volume *h = ns_volume_reader_header(r);
+    ck_assert_ptr_null(h->data);
+    ck_assert_str_eq(h->path, v->path);
+    ck_assert(memcmp(&h->geom, &v->geom, sizeof h->geom) == 0);
+    ck_assert_uint_eq(h->nvox, v->nvox);
+    ck_assert_uint_eq(h->nvol, v->nvol);
+    ck_assert_uint_eq(h->nvol_file, v->nvol_file);
+    ck_assert_int_eq(h->format, v->format);
+    ck_assert_int_eq(h->datatype, v->datatype);
+    ck_assert(memcmp(&h->scl_slope, &v->scl_slope, sizeof(double)) == 0);
+    ck_assert(memcmp(&h->scl_inter, &v->scl_inter, sizeof(double)) == 0);
+    float *buf = malloc(h->nvox * sizeof(float));
+    for (size_t t = 0; t < h->nvol; t++) {
+        ck_assert_msg(ns_volume_reader_next(r, buf) == NS_OK, "%s volume %zu: %s", path, t,
+                      ns_last_error());
+        ck_assert_msg(memcmp(buf, v->data + t * v->nvox, v->nvox * sizeof(float)) == 0,
+                      "%s: volume %zu differs from ns_volume_load's", path, t);
+    }
+    ck_assert_int_eq(ns_volume_reader_next(r, buf), NS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(ns_last_error(), "volumes have been read"));
+    free(buf);
+    ns_volume_reader_free(r);
+    ns_volume_free(v);
+}
+
+START_TEST(test_reader_formats)
+{
+    const int64_t dim[4] = {24, 20, 12, 5};
+    kept_path kp = keep_path("rd_noise.nii"), kg = keep_path("rd_noise6.nii.gz");
+    const char *plain = kp.s, *gz6 = kg.s;
+    save_noise(plain, dim, 6);
+    save_noise(gz6, dim, 6);
+    check_reader(plain, NULL);
+    check_reader(gz6, NULL); /* libdeflate level 6 */
+    save_noise(tmp_path("rd_noise1.nii.gz"), dim, 1);
+    check_reader(tmp_path("rd_noise1.nii.gz"), NULL); /* ISA-L level 1 */
+    /* every datatype, scaled, plain and gzip; NIfTI-2 */
+    for (int t = 0; t < NTYPES; t++) {
+        spec s = make_spec(NIFTI_FTYPE_NIFTI1_1, all_types[t]);
+        s.slope = 0.5;
+        s.inter = -3;
+        const char *names[] = {"rd_dt.nii", "rd_dt_gz.nii.gz"};
+        for (int k = 0; k < 2; k++) {
+            nifti_image_free(nifticlib_write(tmp_path(names[k]), &s));
+            check_reader(tmp_path(names[k]), NULL);
+        }
+        s.nifti_type = NIFTI_FTYPE_NIFTI2_1;
+        nifti_image_free(nifticlib_write(tmp_path("rd_dt2.nii.gz"), &s));
+        check_reader(tmp_path("rd_dt2.nii.gz"), NULL);
+    }
+    /* byte-swapped, plain and gzip */
+    spec s = make_spec(NIFTI_FTYPE_NIFTI1_1, NIFTI_TYPE_INT16);
+    s.slope = 2;
+    s.inter = 100;
+    nifti_image *ref = nifticlib_write(tmp_path("rd_le.nii"), &s);
+    make_big_endian(tmp_path("rd_le.nii"), tmp_path("rd_be.nii"), s.datatype, (size_t)ref->nvox);
+    nifti_image_free(ref);
+    gzip_file(tmp_path("rd_be.nii"), tmp_path("rd_be_gz.nii.gz"));
+    check_reader(tmp_path("rd_be.nii"), NULL);
+    check_reader(tmp_path("rd_be_gz.nii.gz"), NULL);
+    /* Analyze 7.5 and NIfTI-1 pairs, plain and gzip, by either name */
+    const int pairs[] = {NIFTI_FTYPE_ANALYZE, NIFTI_FTYPE_NIFTI1_2};
+    for (int k = 0; k < 2; k++) {
+        s = make_spec(pairs[k], NIFTI_TYPE_UINT16);
+        nifti_image_free(nifticlib_write(tmp_path("rd_pair.hdr"), &s));
+        check_reader(tmp_path("rd_pair.hdr"), NULL);
+        check_reader(tmp_path("rd_pair.img"), NULL);
+        gzip_file(tmp_path("rd_pair.hdr"), tmp_path("rd_pairz.hdr.gz"));
+        gzip_file(tmp_path("rd_pair.img"), tmp_path("rd_pairz.img.gz"));
+        check_reader(tmp_path("rd_pairz.hdr.gz"), NULL);
+        check_reader(tmp_path("rd_pairz.img.gz"), NULL);
+    }
+    /* 3-D (one volume), 5-D (dims 5..7 folded into nvol) */
+    const int64_t d3[4] = {30, 20, 10, 1};
+    save_noise(tmp_path("rd_3d.nii.gz"), d3, 6);
+    check_reader(tmp_path("rd_3d.nii.gz"), NULL);
+    s = make_spec(NIFTI_FTYPE_NIFTI1_1, NIFTI_TYPE_FLOAT32);
+    s.dim[0] = 5;
+    s.dim[5] = 2;
+    nifti_image_free(nifticlib_write(tmp_path("rd_5d.nii.gz"), &s));
+    check_reader(tmp_path("rd_5d.nii.gz"), NULL);
+    /* sidecar TR, and the sidecar ignored */
+    write_text(tmp_path("rd_noise6.json"), "{\"RepetitionTime\": 0.8}");
+    check_reader(gz6, NULL);
+    ns_load_opts o = {0};
+    o.no_sidecar = 1;
+    check_reader(gz6, &o);
+}
+END_TEST
+
+/* The reader's first failure on path (at open or at any volume). */
+static ns_status reader_failure(const char *path, const ns_load_opts *o, char *msg, size_t cap)
+{
+    ns_volume_reader *r = NULL;
+    ns_status s = ns_volume_reader_open(path, o, &r);
+    if (!s) {
+        const ns_volume *h = ns_volume_reader_header(r);
+        float *buf = malloc(h->nvox * sizeof(float));
+        for (size_t t = 0; t < h->nvol && !s; t++)
+            s = ns_volume_reader_next(r, buf);
+        free(buf);
+    }
+    snprintf(msg, cap, "%s", ns_last_error());
+    if (s && r) /* a failed reader refuses to go on */
+        ck_assert_int_eq(ns_volume_reader_next(r, (float *)msg), NS_ERR_ARG);
+    ns_volume_reader_free(r);
+    return s;
+}
+
+/* ns_volume_load and the reader refuse path with the same status and the
+ * same message, which contains want. */
+static void check_same_failure(const char *path, const ns_load_opts *o, ns_status status,
+                               const char *want)
+{
+    ns_volume *v = NULL;
+    ns_status ls = ns_volume_load(path, o, &v);
+    char lmsg[1024], rmsg[1024];
+    snprintf(lmsg, sizeof lmsg, "%s", ns_last_error());
+    ck_assert_ptr_null(v);
+    ck_assert_msg(ls == status && strstr(lmsg, want) && strstr(lmsg, path),
+                  "%s: load gave %d '%s', expected %d '%s'", path, (int)ls, lmsg, (int)status,
+                  want);
+    ns_status rs = reader_failure(path, o, rmsg, sizeof rmsg);
+    ck_assert_msg(rs == ls && !strcmp(rmsg, lmsg), "%s: reader %d '%s', load %d '%s'", path,
+                  (int)rs, rmsg, (int)ls, lmsg);
+}
+
+/* One volume only, as ns_volume_load's first_volume_only: a .nii.gz cut
+ * after the first volume still gives it (the rest of the stream is not
+ * checked), a whole read of it fails the same way in both. */
+START_TEST(test_reader_first_volume)
+{
+    const int64_t dim[4] = {24, 20, 12, 5};
+    kept_path kp = keep_path("rdf.nii"), kc = keep_path("rdf_cut.nii.gz");
+    const char *plain = kp.s, *cut = kc.s;
+    save_noise(plain, dim, 6);
+    gzip_prefix(plain, 352 + 24 * 20 * 12 * 4 + 1000, cut);
+    ns_load_opts o = {0};
+    o.first_volume_only = 1;
+    check_reader(plain, &o);
+    check_reader(cut, &o);
+    ns_volume_reader *r = NULL;
+    ck_assert_int_eq(ns_volume_reader_open(cut, &o, &r), NS_OK);
+    ck_assert_uint_eq(ns_volume_reader_header(r)->nvol, 1);
+    ck_assert_uint_eq(ns_volume_reader_header(r)->nvol_file, 5);
+    ck_assert_int_eq(ns_volume_reader_header(r)->geom.ndim, 3);
+    ns_volume_reader_free(r);
+    check_same_failure(cut, NULL, NS_ERR_FORMAT,
+                       "truncated file: expected 115200 data bytes, found");
+}
+END_TEST
+
+/* pigz/bgzip-style members, empty members and what follows the last member:
+ * read on as zlib's gzread does (trailing bytes that are not a gzip header
+ * are ignored). */
+START_TEST(test_reader_members)
+{
+    const int64_t dim[4] = {24, 20, 12, 5};
+    kept_path kp = keep_path("rdm.nii"), km = keep_path("rdm_multi.nii.gz");
+    const char *plain = kp.s, *multi = km.s;
+    save_noise(plain, dim, 6);
+    char *raw = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(ns_read_file(plain, &raw, &len), NS_OK);
+    /* member boundaries: in the header, at the data, at a volume boundary,
+     * then every 40000 bytes, with an empty member after the third */
+    const size_t cuts[] = {100, 352, 352 + 24 * 20 * 12 * 4};
+    remove(multi);
+    size_t at = 0;
+    for (int k = 0; at < len; k++) {
+        size_t end = k < 3 ? cuts[k] : at + 40000 < len ? at + 40000 : len;
+        gzFile out = gzopen(multi, "ab");
+        if (end > at)
+            ck_assert_int_eq(gzwrite(out, raw + at, (unsigned)(end - at)), (int)(end - at));
+        ck_assert_int_eq(gzclose(out), Z_OK);
+        if (k == 2) {
+            out = gzopen(multi, "ab"); /* empty member */
+            ck_assert_int_eq(gzclose(out), Z_OK);
+        }
+        at = end;
+    }
+    free(raw);
+    check_reader(multi, NULL);
+    /* trailing garbage, zeros, a lone 0x1f: ignored by both */
+    char *gz = NULL;
+    size_t gzlen = 0;
+    ck_assert_int_eq(ns_read_file(multi, &gz, &gzlen), NS_OK);
+    const struct {
+        const char *name;
+        const char *tail;
+        size_t n;
+    } tails[] = {{"rdm_junk.nii.gz", "not gzip\n", 9},
+                 {"rdm_zeros.nii.gz", "\0\0\0\0\0\0\0\0\0\0\0\0", 12},
+                 {"rdm_1f.nii.gz", "\x1f", 1}};
+    for (int k = 0; k < 3; k++) {
+        const char *p = tmp_path(tails[k].name);
+        write_bytes(p, gz, gzlen, "wb");
+        write_bytes(p, tails[k].tail, tails[k].n, "ab");
+        check_reader(p, NULL);
+    }
+    /* a gzip magic followed by junk is a broken member for both */
+    const char *bad = tmp_path("rdm_badmember.nii.gz");
+    write_bytes(bad, gz, gzlen, "wb");
+    write_bytes(bad, "\x1f\x8b\x07junk", 7, "ab");
+    check_same_failure(bad, NULL, NS_ERR_FORMAT, "corrupt gzip data: ");
+    /* a member with reserved flag bits set: zlib refuses it (ISA-L alone
+     * would not) */
+    const char *flags = tmp_path("rdm_flags.nii.gz");
+    gzip_prefix(plain, 1000, flags);
+    char *m = NULL;
+    size_t mlen = 0;
+    ck_assert_int_eq(ns_read_file(flags, &m, &mlen), NS_OK);
+    m[3] = (char)(m[3] | 0x20);
+    write_bytes(flags, gz, gzlen, "wb");
+    write_bytes(flags, m, mlen, "ab");
+    check_same_failure(flags, NULL, NS_ERR_FORMAT, "corrupt gzip data: unknown header flags set");
+    free(m);
+    free(gz);
+}
+END_TEST
+
+/* vox_offset > 352: extensions are skipped, also when they span several
+ * input buffers of the gzip reader (300 KB of incompressible bytes). */
+START_TEST(test_reader_extensions)
+{
+    const int64_t dim[4] = {24, 20, 12, 5};
+    kept_path kp = keep_path("rde_src.nii"), ke = keep_path("rde.nii"),
+              kz = keep_path("rde_gz.nii.gz");
+    const char *plain = kp.s, *ext = ke.s, *extgz = kz.s;
+    save_noise(plain, dim, 6);
+    char *raw = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(ns_read_file(plain, &raw, &len), NS_OK);
+    const int32_t esize = 300000, ecode = 6; /* NIFTI_ECODE_COMMENT, multiple of 16 */
+    unsigned char *e = malloc((size_t)esize);
+    memcpy(e, &esize, 4);
+    memcpy(e + 4, &ecode, 4);
+    uint32_t x = 12345;
+    for (int32_t i = 8; i < esize; i++) {
+        x = x * 1664525u + 1013904223u;
+        e[i] = (unsigned char)(x >> 24);
+    }
+    float vox = (float)(352 + esize);
+    memcpy(raw + 108, &vox, 4);
+    raw[348] = 1; /* an extension follows */
+    write_bytes(ext, raw, 352, "wb");
+    write_bytes(ext, e, (size_t)esize, "ab");
+    write_bytes(ext, raw + 352, len - 352, "ab");
+    gzip_file(ext, extgz);
+    check_reader(ext, NULL);
+    check_reader(extgz, NULL);
+    free(e);
+    free(raw);
+}
+END_TEST
+
+/* A file with its byte at pos XORed with mask, or cut to len bytes. */
+static void damaged_copy(const char *src, const char *dst, size_t pos, unsigned char mask,
+                         size_t len)
+{
+    char *raw = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(ns_read_file(src, &raw, &n), NS_OK);
+    if (mask)
+        raw[pos] = (char)(raw[pos] ^ mask);
+    write_bytes(dst, raw, len < n ? len : n, "wb");
+    free(raw);
+}
+
+/* Broken files: the reader's status and message are ns_volume_load's. */
+START_TEST(test_reader_broken)
+{
+    const int64_t dim[4] = {32, 32, 20, 8}; /* ~600 KB compressed: several input buffers */
+    kept_path kg = keep_path("rdb.nii.gz"), kp = keep_path("rdb.nii");
+    const char *gz = kg.s, *plain = kp.s;
+    save_noise(gz, dim, 6);
+    save_noise(plain, dim, 6);
+    struct stat st;
+    ck_assert_int_eq(stat(gz, &st), 0);
+    size_t n = (size_t)st.st_size;
+    const struct {
+        const char *name;
+        size_t pos;
+        unsigned char mask;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"rdb_half.nii.gz", 0, 0, n / 2, "truncated file: expected 655360 data bytes, found"},
+        {"rdb_head.nii.gz", 0, 0, 5000, "truncated file: expected 655360 data bytes, found"},
+        {"rdb_notrl1.nii.gz", 0, 0, n - 1, "the gzip stream ends before its trailer"},
+        {"rdb_notrl4.nii.gz", 0, 0, n - 4, "the gzip stream ends before its trailer"},
+        {"rdb_notrl8.nii.gz", 0, 0, n - 8, "the gzip stream ends before its trailer"},
+        {"rdb_flip.nii.gz", n / 3, 0xff, SIZE_MAX, "corrupt gzip data: "},
+        {"rdb_flip_early.nii.gz", 40, 0x55, SIZE_MAX, "corrupt gzip data: "},
+        {"rdb_crc.nii.gz", n - 8, 0x01, SIZE_MAX, "corrupt gzip data: incorrect data check"},
+        {"rdb_isize.nii.gz", n - 2, 0x01, SIZE_MAX, "corrupt gzip data: incorrect length check"},
+        {"rdb_method.nii.gz", 2, 0x01, SIZE_MAX, "corrupt gzip data: unknown compression method"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *p = tmp_path(cases[k].name);
+        damaged_copy(gz, p, cases[k].pos, cases[k].mask, cases[k].len);
+        check_same_failure(p, NULL, NS_ERR_FORMAT, cases[k].want);
+    }
+    /* plain: truncated data, truncated header */
+    damaged_copy(plain, tmp_path("rdb_cut.nii"), 0, 0, 100000);
+    check_same_failure(tmp_path("rdb_cut.nii"), NULL, NS_ERR_FORMAT,
+                       "truncated file: expected 655360 data bytes, found 99648");
+    damaged_copy(plain, tmp_path("rdb_hdr.nii"), 0, 0, 200);
+    check_same_failure(tmp_path("rdb_hdr.nii"), NULL, NS_ERR_FORMAT,
+                       "truncated header: 200 of 348");
+    /* vox_offset beyond the end of the (inflated) data */
+    char *raw = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(ns_read_file(plain, &raw, &len), NS_OK);
+    float vox = 1e6f;
+    memcpy(raw + 108, &vox, 4);
+    write_bytes(tmp_path("rdb_vox.nii"), raw, len, "wb");
+    gzip_file(tmp_path("rdb_vox.nii"), tmp_path("rdb_vox_gz.nii.gz"));
+    check_same_failure(tmp_path("rdb_vox.nii"), NULL, NS_ERR_FORMAT,
+                       "is beyond the end of the file");
+    check_same_failure(tmp_path("rdb_vox_gz.nii.gz"), NULL, NS_ERR_FORMAT,
+                       "is beyond the end of the data");
+    /* unsupported datatype (complex64) */
+    int16_t dt = NIFTI_TYPE_COMPLEX64;
+    memcpy(raw + 70, &dt, 2);
+    write_bytes(tmp_path("rdb_cplx.nii"), raw, len, "wb");
+    check_same_failure(tmp_path("rdb_cplx.nii"), NULL, NS_ERR_UNSUPPORTED,
+                       "unsupported datatype complex64");
+    free(raw);
+    /* unreadable: missing file, a directory, a pair without its image */
+    check_same_failure(tmp_path("rdb_missing.nii.gz"), NULL, NS_ERR_IO, "cannot open file");
+    check_same_failure(ns_test_tmpdir(), NULL, NS_ERR_IO, "not a regular file");
+    spec s = make_spec(NIFTI_FTYPE_ANALYZE, NIFTI_TYPE_INT16);
+    nifti_image_free(nifticlib_write(tmp_path("rdb_pair.hdr"), &s));
+    ck_assert_int_eq(remove(tmp_path("rdb_pair.img")), 0);
+    check_same_failure(tmp_path("rdb_pair.hdr"), NULL, NS_ERR_IO, "cannot open image file");
+}
+END_TEST
+
+START_TEST(test_reader_args)
+{
+    float x;
+    ns_volume_reader *r = (ns_volume_reader *)1;
+    ck_assert_int_eq(ns_volume_reader_open("", NULL, &r), NS_ERR_ARG);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(ns_volume_reader_next(NULL, &x), NS_ERR_ARG);
+    ck_assert_ptr_null(ns_volume_reader_header(NULL));
+    ns_volume_reader_free(NULL);
+}
+END_TEST
+
+/* The file is exactly one gzip member (inflated by zlib to its end with
+ * nothing left over) holding header + data, and gzip -t accepts it. */
+static void check_single_member(const char *path, size_t want)
+{
+    char *gz = NULL, cmd[1200];
+    size_t len = 0;
+    ck_assert_int_eq(ns_read_file(path, &gz, &len), NS_OK);
+    unsigned char *out = malloc(want + 1);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    ck_assert_int_eq(inflateInit2(&z, 16 + 15), Z_OK);
+    z.next_in = (unsigned char *)gz;
+    z.avail_in = (unsigned)len;
+    z.next_out = out;
+    z.avail_out = (unsigned)want + 1;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    ck_assert_uint_eq(z.avail_in, 0);
+    ck_assert_uint_eq(z.total_out, want);
+    inflateEnd(&z);
+    free(out);
+    free(gz);
+    snprintf(cmd, sizeof cmd, "gzip -t '%s'", path);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Level 1 is ISA-L's: float32 and uint8 maps reload bit for bit (by
+ * ns_volume_load, the reader and nifticlib), as one valid gzip member. */
+START_TEST(test_save_isal)
+{
+    const int64_t dim[4] = {40, 48, 36, 3};
+    ns_volume *v = noise_volume(dim, 3);
+    for (size_t i = 0; i < v->nvox * v->nvol; i += 97)
+        v->data[i] = (float)(i % 300); /* some values that survive uint8 */
+    const char *names[] = {"isal_f32.nii.gz", "isal_u8.nii.gz"};
+    for (int type = 0; type < 2; type++) {
+        kept_path kp = keep_path(names[type]);
+        ck_assert_msg(ns_volume_save_level(v, kp.s, (ns_save_type)type, 1) == NS_OK, "%s",
+                      ns_last_error());
+        ns_volume *w = NULL;
+        ck_assert_int_eq(ns_volume_load(kp.s, NULL, &w), NS_OK);
+        ck_assert_int_eq(w->datatype, type ? NIFTI_TYPE_UINT8 : NIFTI_TYPE_FLOAT32);
+        for (size_t i = 0; i < v->nvox * v->nvol; i++) {
+            float x = v->data[i];
+            float want = type == 0 ? x : !(x > 0) ? 0 : x >= 255 ? 255 : rintf(x);
+            if (memcmp(&w->data[i], &want, sizeof want))
+                ck_abort_msg("%s value %zu: %g != %g", kp.s, i, (double)w->data[i], (double)want);
+        }
+        ns_volume_free(w);
+        check_reader(kp.s, NULL);
+        nifti_image *nim = nifti_image_read(kp.s, 1);
+        ck_assert_ptr_nonnull(nim);
+        ck_assert_int_eq(nim->nvox, (int64_t)(v->nvox * v->nvol));
+        if (type == 0)
+            ck_assert(memcmp(nim->data, v->data, v->nvox * v->nvol * sizeof(float)) == 0);
+        nifti_image_free(nim);
+        check_single_member(kp.s, 352 + v->nvox * v->nvol * (type ? 1 : 4));
+    }
+    ns_volume_free(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nifti_io");
@@ -690,10 +1187,17 @@ int main(void)
     tcase_add_test(tc, test_save_roundtrip);
     tcase_add_test(tc, test_save_nifti2);
     tcase_add_test(tc, test_save_levels);
+    tcase_add_test(tc, test_save_isal);
     tcase_add_test(tc, test_save_failures);
     tcase_add_test(tc, test_header_only_and_errors);
     tcase_add_test(tc, test_stats_and_grid);
     tcase_add_test(tc, test_masks);
+    tcase_add_test(tc, test_reader_formats);
+    tcase_add_test(tc, test_reader_first_volume);
+    tcase_add_test(tc, test_reader_members);
+    tcase_add_test(tc, test_reader_extensions);
+    tcase_add_test(tc, test_reader_broken);
+    tcase_add_test(tc, test_reader_args);
     suite_add_tcase(s, tc);
     return ns_test_run(s);
 }
