@@ -31,9 +31,9 @@ cflags="-std=c17 -g -O1 $san -D_GNU_SOURCE -DNS_VERSION=\"fuzz\" -I$src -I/usr/i
 for d in /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas; do
   [ -f "$d/cblas.h" ] && cflags+=" -I$d" && break
 done
-cflags+=" $(pkg-config --cflags jansson libzip libdeflate libpng)"
+cflags+=" $(pkg-config --cflags jansson libzip libdeflate libisal libpng)"
 for m in $modules; do cflags+=" -DNS_HAVE_${m^^}=1"; done
-libs="-lopenblas -llapacke -lgsl -lnifti2 -lznz -lz $(pkg-config --libs jansson libzip libdeflate libpng) -lpthread -lm"
+libs="-lopenblas -llapacke -lgsl -lnifti2 -lznz -lz $(pkg-config --libs jansson libzip libdeflate libisal libpng) -lpthread -lm"
 
 # libFuzzer itself (libclang-rt-14-dev) and OpenMP (clang's libomp) probes.
 probe="$out/obj/probe"

@@ -47,21 +47,24 @@ static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
     for (size_t i = 0; i < f->nsub; i++) {
         if (err.code != NS_OK)
             continue;
-        ns_volume *v = NULL;
+        ns_volume_reader *rd = NULL;
         ns_load_opts o = {.first_volume_only = 1};
         uint8_t *own = ns_alloc(nvox, 1);
-        ns_status st = own ? ns_volume_load(f->sub[i].path, &o, &v) : NS_ERR_NOMEM;
-        if (st == NS_OK && v->nvox != nvox)
+        float *vol = ns_alloc(nvox, sizeof(float));
+        ns_status st = own && vol ? ns_volume_reader_open(f->sub[i].path, &o, &rd) : NS_ERR_NOMEM;
+        if (st == NS_OK && ns_volume_reader_header(rd)->nvox != nvox)
             st = ns_error(NS_ERR_DATA, "grid changed since its header was read (%s)",
                           f->sub[i].path);
+        if (st == NS_OK)
+            st = ns_volume_reader_next(rd, vol);
         if (st == NS_OK) {
             memset(own, 1, nvox);
-            size_t n = ns_ica_mask_and_volume(v->data, nvox, own);
+            size_t n = ns_ica_mask_and_volume(vol, nvox, own);
 #pragma omp critical(ns_ica_mask)
             {
                 for (size_t j = 0; j < nvox; j++) {
                     mask[j] &= own[j];
-                    float x = v->data[j];
+                    float x = vol[j];
                     if (isfinite(x) && fabsf(x) < 1e12f)
                         f->mean_acc[j] += (int64_t)llround((double)x * 1048576.0);
                 }
@@ -72,8 +75,8 @@ static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
         } else {
             ns_ica_err_keep(&err, st);
         }
-        ns_volume_free(v);
-        free(own);
+        ns_volume_reader_free(rd);
+        free(own), free(vol);
     }
     return ns_ica_err_raise(&err);
 }

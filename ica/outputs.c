@@ -33,27 +33,31 @@ ns_status ns_ica_check_grid(const ns_ica_grid *g, const ns_volume *h, const char
     return NS_OK;
 }
 
+/* Volume by volume (ns_volume_reader): the memory of one volume besides x,
+ * and each volume is gathered into x while it is still in cache. */
 ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
                               ns_ica_preproc pre, ns_matrix **x)
 {
     *x = NULL;
-    ns_volume *vol = NULL;
-    ns_status st = ns_volume_load(s->path, NULL, &vol);
+    ns_volume_reader *rd = NULL;
+    float *vol = NULL;
+    ns_status st = ns_volume_reader_open(s->path, NULL, &rd);
+    const ns_volume *h = st == NS_OK ? ns_volume_reader_header(rd) : NULL;
     if (st == NS_OK)
-        st = ns_ica_check_grid(g, vol, s->path);
+        st = ns_ica_check_grid(g, h, s->path);
     if (st == NS_OK) {
-        size_t T = vol->nvol;
-        *x = ns_matrix_create(T, g->v);
-        if (!*x)
-            st = NS_ERR_NOMEM;
-        for (size_t t = 0; st == NS_OK && t < T; t++) {
-            const float *src = vol->data + t * vol->nvox;
-            float *dst = (*x)->data + t * (*x)->stride;
-            for (size_t j = 0; j < g->v; j++)
-                dst[j] = src[g->idx[j]];
-        }
+        *x = ns_matrix_create(h->nvol, g->v);
+        vol = ns_alloc(h->nvox, sizeof(float));
+        st = *x && vol ? NS_OK : NS_ERR_NOMEM;
     }
-    ns_volume_free(vol);
+    for (size_t t = 0; st == NS_OK && t < h->nvol; t++) {
+        st = ns_volume_reader_next(rd, vol);
+        float *dst = (*x)->data + t * (*x)->stride;
+        for (size_t j = 0; st == NS_OK && j < g->v; j++)
+            dst[j] = vol[g->idx[j]];
+    }
+    free(vol);
+    ns_volume_reader_free(rd);
     if (st == NS_OK)
         st = ns_ica_preprocess(*x, pre, s->path);
     if (st != NS_OK) {
@@ -83,10 +87,11 @@ ns_status ns_ica_write_maps(const ns_ica_grid *g, const ns_matrix *maps, const c
         for (size_t j = 0; j < g->v; j++)
             dst[g->idx[j]] = r[j];
     }
-    /* libdeflate level 1: maps are noisy float32 that no level compresses
-     * much (22.0 MB at level 1 vs 21.7 MB at 6 for 100 maps of a 53x63x46
-     * grid) while level 1 costs a third of the CPU; with K maps per subject
-     * and order, writing dominated pass 2 */
+    /* level 1 (ISA-L): maps are noisy float32 that no level compresses
+     * much (22.0 MB at libdeflate's level 1 vs 21.7 MB at 6 for 100 maps of
+     * a 53x63x46 grid; ISA-L's level 1 ~1 % more) while ISA-L's level 1
+     * costs a fifth of libdeflate's; with K maps per subject and order,
+     * writing dominated pass 2 */
     ns_status st = ns_volume_save_level(v, path, NS_SAVE_FLOAT32, 1);
     ns_volume_free(v);
     return st;

@@ -81,22 +81,6 @@ size_t ns_nii_mem_available(void)
     return bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
 
-/* Fresh 4 KiB pages cost a fault each: a volume of fMRI size spends ~25 ms
- * in the kernel that way, a fifth of its inflate time. Transparent huge
- * pages (the kernel default is "madvise") take that to ~5 ms. */
-static void advise_huge(void *p, size_t len)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + len) & ~(huge - 1);
-    if (len >= 4 * huge && e > a)
-        madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)len;
-#endif
-}
-
 /* Plain files by their size, gzip files by deflate's largest ratio
  * (1032:1): a 2 KB file claiming 10 GB costs nothing then. */
 ns_status ns_nii_check_file_holds(const char *file, const char *name, int gz, const ns_nii_hdr *h,
@@ -136,7 +120,7 @@ static ns_status plan_alloc(ns_plan *pl, const ns_nii_hdr *h, size_t n, size_t p
     if (s || (s = ns_nii_alloc(pl->cap, name, &buf)))
         return s;
     pl->buf = buf;
-    advise_huge(pl->buf, pl->cap);
+    ns_advise_huge(pl->buf, pl->cap); /* a volume faulted in 4 KiB pages: ~25 ms of kernel time */
     return NS_OK;
 }
 
