@@ -12,7 +12,7 @@
 
 /* Columns per block. Fixed, so that the sums (block partials added in
  * block order, in double) and thus the result do not depend on the number
- * of threads; small enough that a block of w x stays in cache. */
+ * of threads; 4096 was the fastest of 1024..16384 at K = 100. */
 #define NS_FASTICA_BLOCK 4096
 
 typedef struct {
@@ -36,7 +36,8 @@ static void fastica_block(const float *x, ns_fastica_work *fw, size_t b, float *
                 (int)n, x + v0, (int)fw->V, 0.0f, fw->gxp + b * K * K, (int)K);
 }
 
-/* One fixed-point update (the caller holds BLAS at one thread): w1 = E[g(w x) x^T] - diag(E[g'(w x)]) w. */
+/* One fixed-point update, w1 = E[g(w x) x^T] - diag(E[g'(w x)]) w (the
+ * caller holds BLAS at one thread). */
 static void fastica_update(const float *x, ns_fastica_work *fw, const double *w, double *w1)
 {
     size_t K = fw->K;

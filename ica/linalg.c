@@ -218,7 +218,8 @@ void ns_ica_detrend_scale(double *x, size_t n, size_t stride)
         x[i * stride] = sd > 0 ? x[i * stride] / sd : 0;
 }
 
-/* 8 interleaved partial sums of TERM(i), added pairwise at the end. */
+/* Adds TERM (an expression of i) for i < n into 8 interleaved partial sums
+ * acc[8] that the caller declares; total8 adds them pairwise. */
 #define NS_ICA_SUM8(n, TERM)                                                                      \
     do {                                                                                          \
         size_t i_ = 0;                                                                            \
@@ -230,34 +231,38 @@ void ns_ica_detrend_scale(double *x, size_t n, size_t stride)
         for (size_t i = i_; i < (n); i++)                                                         \
             acc[i % 8] += (TERM);                                                                 \
     } while (0)
-#define NS_ICA_SUM8_TOTAL ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+
+static double total8(const double *a)
+{
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
 
 double ns_ica_sum_f(const float *x, size_t n)
 {
     double acc[8] = {0};
     NS_ICA_SUM8(n, (double)x[i]);
-    return NS_ICA_SUM8_TOTAL;
+    return total8(acc);
 }
 
 double ns_ica_dot_fd(const float *x, const double *y, size_t n)
 {
     double acc[8] = {0};
     NS_ICA_SUM8(n, x[i] * y[i]);
-    return NS_ICA_SUM8_TOTAL;
+    return total8(acc);
 }
 
 double ns_ica_dot_ff(const float *x, const float *y, size_t n)
 {
     double acc[8] = {0};
     NS_ICA_SUM8(n, (double)x[i] * y[i]);
-    return NS_ICA_SUM8_TOTAL;
+    return total8(acc);
 }
 
 double ns_ica_ssd_f(const float *x, size_t n, double c)
 {
     double acc[8] = {0};
     NS_ICA_SUM8(n, (x[i] - c) * (x[i] - c));
-    return NS_ICA_SUM8_TOTAL;
+    return total8(acc);
 }
 
 void ns_ica_minmax_f(const float *x, size_t n, float *lo, float *hi)
