@@ -146,8 +146,10 @@ static void head_chains(const ns_spectra_arch *a, size_t N, const size_t *w, int
         char where[24];
         snprintf(where, sizeof where, " (fc%d output)", i - 1);
         if (lin && up < w[i] && up < N) {
+            char prev[sizeof rA[i].why]; /* a copy: GCC -O0 -Wrestrict sees rA overlap */
+            memcpy(prev, rA[i - 1].why, sizeof prev);
             rA[i].v = up;
-            snprintf(rA[i].why, sizeof rA[i].why, "%.50s%s", rA[i - 1].why, a->bias ? " +1 bias" : "");
+            snprintf(rA[i].why, sizeof rA[i].why, "%.50s%s", prev, a->bias ? " +1 bias" : "");
         } else if (w[i] <= N)
             chain_set(&rA[i], w[i], "width %zu%s", w[i], where);
         else
