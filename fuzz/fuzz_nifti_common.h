@@ -1,6 +1,8 @@
 /* The NIfTI harnesses share one check: ns_volume_load (whole file and first
  * volume only) and ns_volume_load_header on a file, each either succeeding
- * with consistent sizes or failing with a message. */
+ * with consistent sizes or failing with a message; and ns_volume_reader,
+ * which must hand out the whole load's data volume by volume and fail when
+ * it fails. */
 #ifndef NS_FUZZ_NIFTI_COMMON_H
 #define NS_FUZZ_NIFTI_COMMON_H
 
@@ -30,6 +32,42 @@ static inline void ns_fuzz_check_volume(const ns_volume *v, int data_expected)
     }
 }
 
+/* The reader against the whole load (status `whole_st`, data `whole`).
+ * Only images of up to 64 MB: beyond that the load may fail for memory
+ * where the reader, holding one volume, rightly succeeds. */
+static inline void ns_fuzz_reader_matches(const char *path, const ns_volume *whole,
+                                          ns_status whole_st)
+{
+    ns_volume_reader *r = NULL;
+    ns_clear_error();
+    ns_status s = ns_volume_reader_open(path, NULL, &r);
+    ns_fuzz_check_message(s);
+    const ns_volume *h = s == NS_OK ? ns_volume_reader_header(r) : NULL;
+    if (h && (h->nvox == 0 || h->nvol > ((size_t)64 << 20) / sizeof(float) / h->nvox)) {
+        ns_volume_reader_free(r);
+        return;
+    }
+    float *buf = h ? malloc(h->nvox * sizeof(float)) : NULL;
+    if (h && !buf)
+        abort();
+    for (size_t t = 0; s == NS_OK && t < h->nvol; t++) {
+        s = ns_volume_reader_next(r, buf);
+        ns_fuzz_check_message(s);
+        if (s == NS_OK && whole_st == NS_OK &&
+            memcmp(buf, whole->data + t * h->nvox, h->nvox * sizeof(float)) != 0) {
+            fprintf(stderr, "fuzz: reader and load differ in volume %zu\n", t);
+            abort();
+        }
+    }
+    if ((s == NS_OK) != (whole_st == NS_OK)) {
+        fprintf(stderr, "fuzz: reader %s where the load %s\n", s == NS_OK ? "succeeds" : "fails",
+                whole_st == NS_OK ? "succeeds" : "fails");
+        abort();
+    }
+    free(buf);
+    ns_volume_reader_free(r);
+}
+
 static inline void ns_fuzz_load_all(const char *path)
 {
     ns_volume *v = NULL;
@@ -57,6 +95,7 @@ static inline void ns_fuzz_load_all(const char *path)
     ns_fuzz_check_message(s);
     if (s == NS_OK)
         ns_fuzz_check_volume(v, 1);
+    ns_fuzz_reader_matches(path, v, s);
     ns_volume_free(v);
 }
 
