@@ -8,10 +8,7 @@
 # every rank ends with the same weights; bad uses fail with one clear line.
 # requires: dist models spectra
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
-rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
-cd "$NS_TMP"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${NS_SRC:?}/tests/cli/scratch_lib.sh"
 
 if [ "${NS_HAVE_MPI:-OFF}" != "ON" ]; then
   set +e

@@ -12,10 +12,7 @@
 # one rank ends every rank with an error.
 # requires: dist models spectra
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
-rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
-cd "$NS_TMP"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${NS_SRC:?}/tests/cli/scratch_lib.sh"
 if [ "${NS_HAVE_MPI:-OFF}" != "ON" ]; then
   echo "no MPI in this build: nothing to check (test_dist.sh checks the refusal)"
   exit 0

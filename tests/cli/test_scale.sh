@@ -9,10 +9,7 @@
 # --model back-reconstruction split across 3 ranks equals one process's.
 # requires: dist ica fnc sim nifti_io
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
-rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
-cd "$NS_TMP"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${NS_SRC:?}/tests/cli/scratch_lib.sh"
 . "$NS_SRC/tests/cli/mpi_lib.sh"
 
 "$NS_BIN" simulate sim --subjects 12 --shape 60,60,1 --timepoints 80 --sources 10 --seed 4 -q

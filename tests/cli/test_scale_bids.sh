@@ -6,10 +6,7 @@
 # exactly as one process does it, and the run summary lists every run once.
 # requires: dist sim nifti_io ica fnc models report
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
-rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
-cd "$NS_TMP"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${NS_SRC:?}/tests/cli/scratch_lib.sh"
 NS_MPI_TIMEOUT=300
 . "$NS_SRC/tests/cli/mpi_lib.sh"
 

@@ -7,10 +7,7 @@
 # each rank reports its runs and bytes; more ranks than participants work.
 # requires: dist fnc
 set -euo pipefail
-: "${NS_BIN:?}" "${NS_TMP:?}" "${NS_SRC:?}" "${NS_PYTHON:=/usr/bin/python3}"
-rm -rf "$NS_TMP" && mkdir -p "$NS_TMP"
-cd "$NS_TMP"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${NS_SRC:?}/tests/cli/scratch_lib.sh"
 . "$NS_SRC/tests/cli/mpi_lib.sh"
 
 # An ICA derivatives tree: 7 participants (sub-03 with two runs), orders 6
