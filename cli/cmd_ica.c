@@ -49,6 +49,8 @@ static void usage(FILE *out)
             "  --nprocs N              threads for subjects and ICASSO runs (default 1)\n"
             "  --migp-rows N           MIGP running rows (default max(2 max order, pc1))\n"
             "  --stacked-pca           exact group PCA of the stacked data (memory M pc1 V)\n"
+            "  --group-only            group maps and models only, no subject outputs (no\n"
+            "                          back-reconstruction pass; run --model later)\n"
             "  --cache-gb X            spill reduced data for pass 2 up to X GB (default 8; 0 =\n"
             "                          re-read the inputs)\n"
             "  --max-iter N            ICA iteration limit (Infomax 512 passes, FastICA 200)\n"
@@ -60,7 +62,7 @@ static void usage(FILE *out)
 
 enum {
     OPT_BIDS = 256, OPT_LABEL, OPT_ORDERS, OPT_MASK, OPT_PREPROC, OPT_PC1, OPT_RUNS, OPT_ALG,
-    OPT_BR, OPT_SEED, OPT_NPROCS, OPT_MIGP, OPT_STACKED, OPT_CACHE, OPT_MAXIT, OPT_MODEL,
+    OPT_BR, OPT_SEED, OPT_NPROCS, OPT_MIGP, OPT_STACKED, OPT_GROUP_ONLY, OPT_CACHE, OPT_MAXIT, OPT_MODEL,
     OPT_ICASSO
 };
 
@@ -76,6 +78,7 @@ static const struct option long_opts[] = {
     {"nprocs", required_argument, NULL, OPT_NPROCS},
     {"migp-rows", required_argument, NULL, OPT_MIGP},
     {"stacked-pca", no_argument, NULL, OPT_STACKED},
+    {"group-only", no_argument, NULL, OPT_GROUP_ONLY},
     {"cache-gb", required_argument, NULL, OPT_CACHE},
     {"max-iter", required_argument, NULL, OPT_MAXIT}, {"model", required_argument, NULL, OPT_MODEL},
     {"quiet", no_argument, NULL, 'q'},            {"verbose", no_argument, NULL, 'v'},
@@ -156,6 +159,7 @@ static int parse(int argc, char **argv, ica_args *a)
             break;
         case OPT_MASK: a->p.mask_path = optarg; break;
         case OPT_STACKED: a->p.stacked_pca = 1; break;
+        case OPT_GROUP_ONLY: a->p.group_only = 1; break;
         case OPT_MODEL: a->model = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'v': a->verbose = 1; break;
@@ -176,6 +180,8 @@ static int parse(int argc, char **argv, ica_args *a)
         return ns_cli_usage_error("ica", "-o OUT is required");
     if (!a->bids && a->nbold == 0)
         return ns_cli_usage_error("ica", "no BOLD files (give files or --bids DIR)");
+    if (a->model && a->p.group_only)
+        return ns_cli_usage_error("ica", "--group-only fits a model; --model applies one");
     if (a->nlabels && !a->bids)
         return ns_cli_usage_error("ica", "--participant_label needs --bids");
     return 0;

@@ -491,9 +491,9 @@ static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, size_t lo, size_t n)
             st = ns_ica_fit_write_group(g);
     }
     st = sc_agree(c, st);
-    if (st == NS_OK)
+    if (st == NS_OK && !g->p->group_only)
         st = sc_share_model(c, g);
-    if (st == NS_OK)
+    if (st == NS_OK && !g->p->group_only)
         st = sc_agree(c, sc_pass2(g, lo, n, red));
     for (size_t i = 0; i < n; i++)
         ns_ica_spca_clear(&red[i].sp);

@@ -218,7 +218,7 @@ static ns_status cache_open(ns_ica_fitctx *f)
 {
     double bytes = (double)f->nsub * (double)f->p1 * (double)f->grid.v * sizeof(float);
     if (!(f->p->cache_gb > 0) || bytes > f->p->cache_gb * 1e9 ||
-        f->p->backrecon == NS_ICA_BR_DR)
+        f->p->backrecon == NS_ICA_BR_DR || f->p->group_only)
         return NS_OK;
     char name[64];
     snprintf(name, sizeof name, "group/.ica-cache-%ld", (long)getpid());

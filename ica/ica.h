@@ -262,6 +262,9 @@ typedef struct {
     const char *out_dir;
     size_t migp_rows;       /* MIGP running rows; 0 = max(2 max K, p1) */
     int stacked_pca;        /* exact stacked EVD (memory M p1 V) */
+    int group_only;         /* group outputs and models only: no pass 2 (no
+                               subject outputs, no cache); subjects later
+                               with ns_ica_apply_model */
     double cache_gb;        /* spill reduced data to OUT for pass 2 when the
                                total is below this (GB); 0 = always re-read */
     const char *command_line; /* recorded in the sidecars, may be NULL */
@@ -272,7 +275,8 @@ void ns_ica_params_default(ns_ica_params *p);
 /* The whole group ICA: reads the bold files (paths; each a 4-D NIfTI), and
  * writes every output under p->out_dir (docs/ica.md). Subjects are read once
  * for the mask (first volume), once for the PCA, and once more for the
- * back-reconstruction unless the reduced data were cached. */
+ * back-reconstruction unless the reduced data were cached (or
+ * p->group_only). */
 ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub);
 
 /* Back-reconstructs subjects (fitted or new) from a saved model

@@ -6,7 +6,8 @@
  *   1. preprocessing, subject PCA, MIGP update (in subject order), and the
  *      reduced data spilled to a cache when small enough;
  *   -  group PCA result, ICA/ICASSO of every order, group outputs;
- *   2. back-reconstruction of every order (from the cache, or re-reading). */
+ *   2. back-reconstruction of every order (from the cache, or re-reading);
+ *      skipped with group_only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +237,7 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
     if (st == NS_OK)
         st = ns_ica_fit_write_group(&f);
     t3 = now(), c3 = cpu();
-    if (st == NS_OK)
+    if (st == NS_OK && !p->group_only)
         st = ns_ica_fit_pass2(&f);
     t4 = now(), c4 = cpu();
     ns_ica_fit_cache_remove(&f);

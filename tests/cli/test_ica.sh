@@ -138,6 +138,29 @@ a, b = (np.asarray(nib.load(f'$T/{d}/group/desc-ica8_components.nii.gz').dataobj
 assert np.array_equal(a, b), 'group maps differ'
 "
 
+# --group-only: the same group outputs without the back-reconstruction
+# pass; the subjects come later from the saved model, as in the full run.
+"$NS_BIN" ica -o "$T/gonly" --orders 8 --runs 3 --seed 11 --nprocs 2 --group-only --quiet "${few[@]}"
+cmp "$T/d1/group/desc-ica8_stability.tsv" "$T/gonly/group/desc-ica8_stability.tsv" || fail "group-only stability"
+ls -d "$T"/gonly/sub-* 2>/dev/null && fail "--group-only wrote subject outputs"
+ls -a "$T/gonly/group" | grep -q "ica-cache" && fail "--group-only left a cache"
+"$NS_BIN" ica --model "$T/gonly/group/desc-ica8_model.npz" -o "$T/gonly" --quiet "${few[1]}"
+"$PY" - "$T/gonly" "$T/d1" <<'EOF'
+import sys, json, numpy as np, nibabel as nib
+g, d = sys.argv[1:3]
+a, b = (np.asarray(nib.load(f"{x}/group/desc-ica8_components.nii.gz").dataobj) for x in (g, d))
+assert np.array_equal(a, b), "--group-only changed the group maps"
+assert json.load(open(f"{g}/group/desc-ica8_components.json"))["SubjectOutputs"] is False
+assert json.load(open(f"{d}/group/desc-ica8_components.json"))["SubjectOutputs"] is True
+ts = "sub-02/func/sub-02_task-rest_desc-ica8_timeseries.tsv"
+a, b = (np.loadtxt(f"{x}/{ts}", skiprows=1) for x in (g, d))
+assert a.shape == b.shape == (150, 8) and np.abs(a - b).max() < 1e-4, np.abs(a - b).max()
+EOF
+set +e
+"$NS_BIN" ica -o "$T/gx" --group-only --model "$T/gonly/group/desc-ica8_model.npz" "${few[0]}" 2>/dev/null; rc=$?
+set -e
+[ $rc -eq 2 ] || fail "--group-only with --model must be a usage error (exit $rc)"
+
 # The number of threads does not change the result: FastICA sums fixed
 # column blocks in a fixed order, Infomax and the passes are ordered.
 for alg in fastica infomax; do
