@@ -248,13 +248,13 @@ void ns_ica_fit_cache_remove(ns_ica_fitctx *f)
 
 /* --------------------------------------------------------------- pass 1 */
 
-static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_ica_spca *sp, ns_matrix **y)
+/* x: the calling thread's data matrix, reused from subject to subject. */
+static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_matrix **x, ns_ica_spca *sp,
+                                ns_matrix **y)
 {
-    ns_matrix *x = NULL;
-    ns_status st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &x);
+    ns_status st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, x);
     if (st == NS_OK)
-        st = ns_ica_subject_pca(x, f->p1, f->sub[i].path, sp, y);
-    ns_matrix_free(x);
+        st = ns_ica_subject_pca(*x, f->p1, f->sub[i].path, sp, y);
     return st;
 }
 
@@ -276,24 +276,29 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     int nt = nthreads(f), old = nt > 1 ? ns_blas_threads(1) : 0;
     ns_progress *pr = ns_progress_create("ica: subject PCA", f->nsub);
     size_t done = 0;
-#pragma omp parallel for ordered schedule(static, 1) num_threads(nt)
-    for (size_t i = 0; i < f->nsub; i++) {
-        ns_ica_spca sp = {0};
-        ns_matrix *y = NULL;
-        int skip = err.code != NS_OK; /* after a failure: drain without work */
-        ns_status s1 = skip ? NS_OK : reduce_subject(f, i, &sp, &y);
-        if (!skip && s1 == NS_OK && f->cache_dir)
-            s1 = cache_write(f, i, &sp, y);
+#pragma omp parallel num_threads(nt)
+    {
+        ns_matrix *x = NULL;
+#pragma omp for ordered schedule(static, 1)
+        for (size_t i = 0; i < f->nsub; i++) {
+            ns_ica_spca sp = {0};
+            ns_matrix *y = NULL;
+            int skip = err.code != NS_OK; /* after a failure: drain without work */
+            ns_status s1 = skip ? NS_OK : reduce_subject(f, i, &x, &sp, &y);
+            if (!skip && s1 == NS_OK && f->cache_dir)
+                s1 = cache_write(f, i, &sp, y);
 #pragma omp ordered
-        {
-            if (!skip && s1 == NS_OK && err.code == NS_OK)
-                s1 = migp_step(f, &sp, y);
-            if (!skip && s1 != NS_OK)
-                ns_ica_err_keep(&err, s1);
-            ns_progress_update(pr, ++done);
+            {
+                if (!skip && s1 == NS_OK && err.code == NS_OK)
+                    s1 = migp_step(f, &sp, y);
+                if (!skip && s1 != NS_OK)
+                    ns_ica_err_keep(&err, s1);
+                ns_progress_update(pr, ++done);
+            }
+            ns_ica_spca_clear(&sp);
+            ns_matrix_free(y);
         }
-        ns_ica_spca_clear(&sp);
-        ns_matrix_free(y);
+        ns_matrix_free(x);
     }
     ns_progress_free(pr);
     if (nt > 1)

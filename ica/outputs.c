@@ -34,19 +34,22 @@ ns_status ns_ica_check_grid(const ns_ica_grid *g, const ns_volume *h, const char
 }
 
 /* Volume by volume (ns_volume_reader): the memory of one volume besides x,
- * and each volume is gathered into x while it is still in cache. */
+ * and each volume is gathered into x while it is still in cache. A matrix
+ * of the right shape already in *x is reused (no fresh pages to zero). */
 ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
                               ns_ica_preproc pre, ns_matrix **x)
 {
-    *x = NULL;
     ns_volume_reader *rd = NULL;
     float *vol = NULL;
     ns_status st = ns_volume_reader_open(s->path, NULL, &rd);
     const ns_volume *h = st == NS_OK ? ns_volume_reader_header(rd) : NULL;
     if (st == NS_OK)
         st = ns_ica_check_grid(g, h, s->path);
-    if (st == NS_OK) {
+    if (st == NS_OK && !(*x && (*x)->rows == h->nvol && (*x)->cols == g->v)) {
+        ns_matrix_free(*x);
         *x = ns_matrix_create(h->nvol, g->v);
+    }
+    if (st == NS_OK) {
         vol = ns_alloc(h->nvox, sizeof(float));
         st = *x && vol ? NS_OK : NS_ERR_NOMEM;
     }

@@ -17,34 +17,35 @@ void ns_ica_spca_clear(ns_ica_spca *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Voxel means of x (double), row by row (cache friendly). */
-static void voxel_means(const ns_matrix *x, double *m, double *mm)
+/* Voxel means of x, row by row (cache friendly), in float: any m serves
+ * the split below as long as q and |m|^2 use the same m (it only has to
+ * make X - 1 m^T small), and float rows vectorise twice as wide. */
+static void voxel_means(const ns_matrix *x, float *m, double *mm)
 {
     size_t T = x->rows, V = x->cols;
-    memset(m, 0, V * sizeof(double));
+    memset(m, 0, V * sizeof(float));
     for (size_t t = 0; t < T; t++) {
         const float *r = x->data + t * x->stride;
         for (size_t v = 0; v < V; v++)
             m[v] += r[v];
     }
-    *mm = 0;
-    for (size_t v = 0; v < V; v++) {
-        m[v] /= (double)T;
-        *mm += m[v] * m[v];
-    }
+    float f = 1.0f / (float)T;
+    for (size_t v = 0; v < V; v++)
+        m[v] *= f;
+    *mm = ns_ica_dot_ff(m, m, V);
 }
 
-/* Column block [v0, v0+nb) of x minus the voxel means, float, T x nb; adds
- * the block's share of q = X m to q. */
-static void centred_chunk(const ns_matrix *x, const double *m, size_t v0, size_t nb, float *c,
+/* Column block [v0, v0+nb) of x minus the voxel means, T x nb; adds the
+ * block's share of q = X m (in double) to q. */
+static void centred_chunk(const ns_matrix *x, const float *m, size_t v0, size_t nb, float *c,
                           double *q)
 {
     for (size_t t = 0; t < x->rows; t++) {
         const float *r = x->data + t * x->stride + v0;
         if (q)
-            q[t] += ns_ica_dot_fd(r, m + v0, nb);
+            q[t] += ns_ica_dot_ff(r, m + v0, nb);
         for (size_t j = 0; j < nb; j++)
-            c[t * nb + j] = (float)(r[j] - m[v0 + j]);
+            c[t * nb + j] = r[j] - m[v0 + j];
     }
 }
 
@@ -53,7 +54,7 @@ static void centred_chunk(const ns_matrix *x, const double *m, size_t v0, size_t
  * float BLAS by column blocks (summed in double), and the rank-2 part
  * q 1^T + 1 q^T - |m|^2 1 1^T (q = X m, summed on the same blocks) exactly
  * in double. */
-static void temporal_cov(const ns_matrix *x, const double *m, double *q, double mm, double *c,
+static void temporal_cov(const ns_matrix *x, const float *m, double *q, double mm, double *c,
                          float *buf, float *cf)
 {
     size_t T = x->rows;
@@ -76,7 +77,7 @@ static void temporal_cov(const ns_matrix *x, const double *m, double *q, double 
 
 /* Y = Wh X = Wh Xc + (Wh 1) m^T, the first product in float BLAS; whf is
  * Wh as floats (p x T), w1 = Wh 1 (p). */
-static void project(const ns_matrix *x, const double *m, const float *whf, const double *w1,
+static void project(const ns_matrix *x, const float *m, const float *whf, const double *w1,
                     size_t p, float *buf, ns_matrix *y)
 {
     size_t T = x->rows;
@@ -132,8 +133,9 @@ ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_i
                         p, T, who);
     if (V < 2)
         return ns_error(NS_ERR_DATA, "fewer than 2 voxels in the mask (%s)", who);
-    double *c = ns_alloc(T * T, sizeof(double)), *m = ns_alloc(V, sizeof(double));
-    double *q = ns_alloc(T, sizeof(double)), *w1 = ns_calloc(p, sizeof(double)), mm;
+    double *c = ns_alloc(T * T, sizeof(double)), *q = ns_alloc(T, sizeof(double));
+    double *w1 = ns_calloc(p, sizeof(double)), mm;
+    float *m = ns_alloc(V, sizeof(float));
     float *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float)), *cf = ns_alloc(T * T, sizeof(float));
     float *whf = ns_alloc(p * T, sizeof(float));
     ns_status st = (c && m && q && w1 && buf && cf && whf) ? NS_OK : NS_ERR_NOMEM;

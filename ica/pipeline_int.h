@@ -38,7 +38,8 @@ typedef struct {
 } ns_ica_subject_settings;
 
 /* Loads subject s (4-D), checks the grid against g, extracts the in-mask
- * T x V matrix and preprocesses it. */
+ * T x V matrix and preprocesses it. *x is NULL or a matrix to reuse when its
+ * shape fits (else it is freed); on failure *x is freed and NULL. */
 ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
                               ns_ica_preproc pre, ns_matrix **x);
 

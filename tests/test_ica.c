@@ -233,6 +233,52 @@ START_TEST(test_subject_pca_whitening)
 }
 END_TEST
 
+/* Voxel baselines of 1e3 +- 1e2 over a signal of unit scale (raw data, no
+ * preprocessing): every kept eigenpair, the smallest included, must still
+ * satisfy C f = lambda f against the covariance computed here in double; a
+ * plain float X X^T would be off by ~eps |baseline|^2 = 0.06, a quarter of
+ * the noise eigenvalues. */
+START_TEST(test_subject_pca_large_baseline)
+{
+    size_t T = 40, V = 3000, K = 4, p = 12;
+    ns_matrix *s = planted_sources(K, V, 13);
+    double tc[40 * 4];
+    ns_matrix *x = planted_subject(s, T, 0.5, 14, tc);
+    ns_rng *r = ns_rng_create(15);
+    for (size_t v = 0; v < V; v++) {
+        float b = (float)(1e3 + 1e2 * ns_rng_uniform(r));
+        for (size_t t = 0; t < T; t++)
+            NS_AT(x, t, v) += b;
+    }
+    double *c = calloc(T * T, sizeof(double));
+    for (size_t i = 0; i < T; i++)
+        for (size_t j = 0; j < T; j++) {
+            for (size_t v = 0; v < V; v++)
+                c[i * T + j] += (double)NS_AT(x, i, v) * NS_AT(x, j, v);
+            c[i * T + j] /= (double)(V - 1);
+        }
+    ns_ica_spca sp;
+    ns_matrix *y;
+    ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
+    ck_assert(sp.eval[p - 1] < 1e-6 * sp.eval[0]); /* the baseline dwarfs the last kept */
+    for (size_t k = 0; k < p; k++) {
+        double res = 0;
+        for (size_t i = 0; i < T; i++) {
+            double cf = 0;
+            for (size_t j = 0; j < T; j++)
+                cf += c[i * T + j] * sp.evec[j * p + k];
+            res += pow(cf - sp.eval[k] * sp.evec[i * p + k], 2);
+        }
+        ck_assert_msg(sqrt(res) < 1e-3 * sp.eval[k], "pair %zu: residual %g, eigenvalue %g", k,
+                      sqrt(res), sp.eval[k]);
+    }
+    ns_ica_spca_clear(&sp);
+    ns_matrix_free(y), ns_matrix_free(x), ns_matrix_free(s);
+    ns_rng_free(r);
+    free(c);
+}
+END_TEST
+
 /* Stacks M planted subjects through subject PCA into a gpca. */
 static void feed(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, size_t p)
 {
@@ -643,6 +689,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_mask_rule);
     tcase_add_test(tc, test_preprocess_options);
     tcase_add_test(tc, test_subject_pca_whitening);
+    tcase_add_test(tc, test_subject_pca_large_baseline);
     tcase_add_test(tc, test_migp_vs_stacked);
     tcase_add_test(tc, test_infomax_recovers);
     tcase_add_test(tc, test_fastica_recovers);
