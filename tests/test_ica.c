@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ica/fastmath_int.h" /* ns_ica_tanh_row, ns_ica_logistic_row */
+#include "ica/fastmath_int.h" /* the rows and their vector width */
 #include "ica/ica.h"
 #include "ns_test.h"
 
@@ -654,9 +654,9 @@ END_TEST
 
 /* The vectorised rows against libm, at every length up to three vectors
  * (tails), over [-100, 100] (clamped exp range) and at exactly 0. */
-START_TEST(test_fastmath_rows)
+/* Rows of every length 1..40 (vector tails) against libm. */
+static void check_fastmath_rows(float *r, float *u, float *y)
 {
-    float r[40], u[40], y[40];
     for (size_t n = 1; n <= 40; n++) {
         double g_sum = 0, y_sum = 0;
         for (size_t j = 0; j < n; j++) {
@@ -675,6 +675,18 @@ START_TEST(test_fastmath_rows)
         ck_assert_msg(fabs(gp - g_sum) < 1e-5 * (double)n, "n %zu: sum g' %g vs %g", n, gp, g_sum);
         ck_assert_msg(fabs(ys - y_sum) < 1e-5 * (double)n, "n %zu: sum y %g vs %g", n, ys, y_sum);
     }
+}
+
+/* Every vector width the CPU has (SSE2 4, AVX2 8, AVX-512 16 floats). */
+START_TEST(test_fastmath_rows)
+{
+    float r[40], u[40], y[40];
+    for (int cap = 4; cap <= 16; cap *= 2) {
+        ns_ica_fastmath_cap(cap);
+        ck_assert_int_le(ns_ica_fastmath_lanes(), cap);
+        check_fastmath_rows(r, u, y);
+    }
+    ns_ica_fastmath_cap(16);
 }
 END_TEST
 
