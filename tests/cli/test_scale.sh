@@ -102,6 +102,17 @@ EOF2
   [ "$(cut -f2 f3$m/group/desc-mpi_ranks.tsv | tail -n +2 | tr '\n' ' ')" = "0 1 1 " ] || fail "$m: rank shares"
 done
 
+# --group-only under mpirun: the group outputs, no subject outputs.
+"${MPI[@]}" -np 2 "$NS_BIN" ica -o g2 "${two[@]}" --orders 5 --seed 2 --group-only -q
+[ -z "$(find g2 -path '*/sub-*' -type f)" ] || fail "--group-only under mpirun wrote subject outputs"
+"$NS_PYTHON" - f1 g2 <<'EOF2' || fail "--group-only under mpirun: group maps"
+import sys, numpy as np, nibabel as nib
+from scipy.optimize import linear_sum_assignment
+a, b = (nib.load(f"{d}/group/desc-ica5_components.nii.gz").get_fdata().reshape(-1, 5).T for d in sys.argv[1:])
+r = np.abs(np.corrcoef(a, b)[:5, 5:]); i, j = linear_sum_assignment(-r)
+assert r[i, j].min() >= 0.99, r[i, j]
+EOF2
+
 # --model (back-reconstruction of subjects from a saved model) splits the
 # subjects across ranks: every subject once, the one-process bytes.
 bolds=(sim/sub-*/func/*_bold.nii.gz)
