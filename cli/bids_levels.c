@@ -60,8 +60,8 @@ int ns_bids_participant(const ns_bids_opts *o)
         return ns_cli_fail();
     }
     /* under mpirun each rank takes a contiguous block of the runs */
-    size_t lo = runs.n * (size_t)o->rank / (size_t)o->nranks;
-    size_t hi = runs.n * (size_t)(o->rank + 1) / (size_t)o->nranks;
+    size_t lo, hi;
+    ns_block_range(runs.n, (size_t)o->rank, (size_t)o->nranks, &lo, &hi);
     ns_progress *pg = ns_progress_create("participant", hi - lo);
     size_t failed = 0, skipped = 0;
     for (size_t i = lo; i < hi; i++) {

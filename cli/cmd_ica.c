@@ -228,7 +228,8 @@ static ns_status apply_model_ranks(const ica_args *a, const char *const *bold, s
     if (st != NS_OK)
         return st;
     size_t rank = (size_t)ns_scale_rank(), size = (size_t)ns_scale_size();
-    size_t lo = n * rank / size, hi = n * (rank + 1) / size;
+    size_t lo, hi;
+    ns_block_range(n, rank, size, &lo, &hi);
     st = hi > lo ? apply_model_to(a, bold + lo, hi - lo) : NS_OK;
     if (ns_scale_sum(st != NS_OK) > 0 && st == NS_OK)
         st = ns_error(NS_ERR_IO, "another MPI rank failed (its message names the subject)");

@@ -117,6 +117,11 @@ int ns_blas_threads(int n);
 
 /* Overflow-checked a*b (and a*b*c); return 0 on overflow. */
 int ns_mul_size(size_t a, size_t b, size_t *out);
+/* Block `part` of n items split into `parts` contiguous blocks (how MPI
+ * ranks share subjects and runs): [*lo, *hi) with lo = floor(n part /
+ * parts). The blocks are in order, cover every item once and differ in size
+ * by at most one; parts == 0 gives [0, n). */
+void ns_block_range(size_t n, size_t part, size_t parts, size_t *lo, size_t *hi);
 /* malloc/calloc of n*size bytes with overflow check; set a message on failure. */
 void *ns_alloc(size_t n, size_t size);
 void *ns_calloc(size_t n, size_t size);

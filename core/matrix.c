@@ -14,6 +14,12 @@ int ns_mul_size(size_t a, size_t b, size_t *out)
     return 1;
 }
 
+void ns_block_range(size_t n, size_t part, size_t parts, size_t *lo, size_t *hi)
+{
+    *lo = parts ? n * part / parts : 0;
+    *hi = parts ? n * (part + 1) / parts : n;
+}
+
 void *ns_alloc(size_t n, size_t size)
 {
     size_t bytes;

@@ -519,8 +519,8 @@ ns_status ns_scale_ica_fit(const ns_ica_params *p, const char *const *bold, size
     st = sc_agree(&c, st);
     /* Contiguous blocks: subject i on rank floor(i S / N), so that the MIGP
      * chain visits the subjects in their order. */
-    size_t lo = nsub * (size_t)c.rank / (size_t)c.size;
-    size_t hi = nsub * (size_t)(c.rank + 1) / (size_t)c.size;
+    size_t lo, hi;
+    ns_block_range(nsub, (size_t)c.rank, (size_t)c.size, &lo, &hi);
     if (st == NS_OK)
         st = sc_run(&c, &g, lo, hi - lo);
     if (st == NS_OK)

@@ -13,8 +13,9 @@ size_t ns_fnc__part_assign(fnc_study *s)
     size_t P = 0, n = 0;
     for (size_t i = 0; i < s->nruns; i++) /* runs are sorted, a participant's together */
         P += i == 0 || strcmp(s->runs[i].participant, s->runs[i - 1].participant);
-    size_t lo = p ? P * (size_t)p->index / (size_t)p->count : 0;
-    size_t hi = p ? P * (size_t)(p->index + 1) / (size_t)p->count : P;
+    size_t lo = 0, hi = P;
+    if (p)
+        ns_block_range(P, (size_t)p->index, (size_t)p->count, &lo, &hi);
     for (size_t i = 0, pi = 0; i < s->nruns; i++) {
         if (i > 0 && strcmp(s->runs[i].participant, s->runs[i - 1].participant))
             pi++;

@@ -402,12 +402,36 @@ START_TEST(test_matrix_views)
 }
 END_TEST
 
+START_TEST(test_block_range)
+{
+    for (size_t n = 0; n <= 20; n++)
+        for (size_t parts = 1; parts <= 7; parts++) {
+            size_t next = 0, smin = SIZE_MAX, smax = 0;
+            for (size_t b = 0; b < parts; b++) {
+                size_t lo, hi;
+                ns_block_range(n, b, parts, &lo, &hi);
+                ck_assert_uint_eq(lo, next); /* contiguous, in order */
+                ck_assert_uint_le(lo, hi);
+                next = hi;
+                smin = hi - lo < smin ? hi - lo : smin;
+                smax = hi - lo > smax ? hi - lo : smax;
+            }
+            ck_assert_uint_eq(next, n); /* every item once */
+            ck_assert_uint_le(smax - smin, 1);
+        }
+    size_t lo, hi;
+    ns_block_range(5, 0, 0, &lo, &hi);
+    ck_assert(lo == 0 && hi == 5);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_error_message);
+    tcase_add_test(tc, test_block_range);
     tcase_add_test(tc, test_blas_is_openblas);
     tcase_add_test(tc, test_afile_commit_and_abort);
     tcase_add_test(tc, test_afile_unwritable_dir);
