@@ -69,6 +69,8 @@ double ns_bids_now(void);
 ns_status ns_bids_mpi_begin(int *rank, int *size);
 /* Collective under mpirun: n summed over the ranks (also a barrier). */
 size_t ns_bids_mpi_sum(size_t n);
+/* Collective under mpirun: the largest v over the ranks. */
+long ns_bids_mpi_max(long v);
 /* Group ICA of the runs: split across the ranks under mpirun. */
 ns_status ns_bids_ica_fit(const ns_bids_opts *o, const ns_ica_params *p, const char *const *bold,
                           size_t nb);

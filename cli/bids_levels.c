@@ -228,7 +228,9 @@ static size_t screen_runs(const ns_bids_opts *o, const ns_bids_runs *runs, const
 
 /* Fits the group models; a subject the error names is set aside (status
  * failed) and the fit retried without it, so one bad subject does not stop
- * a study. */
+ * a study. Under mpirun only the rank holding the subject knows its error
+ * (the others hear that a rank failed): the ranks agree on the subject
+ * through a max, and that rank reports it. */
 static ns_status fit_models(const ns_bids_opts *o, const ns_bids_runs *runs, const int *orders, int norders)
 {
     const char **bold = malloc(sizeof(char *) * (runs->n + 1));
@@ -256,19 +258,23 @@ static ns_status fit_models(const ns_bids_opts *o, const ns_bids_runs *runs, con
     for (;;) {
         double t0 = ns_bids_now();
         s = ns_bids_ica_fit(o, &p, bold, nb);
-        long bad = s ? named_run(o, s, runs, bold, nb) : -1;
+        long mine = s ? named_run(o, s, runs, bold, nb) : -1;
         if (!s) {
             for (size_t i = 0; o->rank == 0 && i < nb; i++)
                 ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "ok", NULL, ns_bids_now() - t0);
             break;
         }
-        if (bad < 0 || nb <= 2 || o->nranks > 1) /* ranks cannot agree on whom to drop */
+        long bad = o->nranks > 1 ? ns_bids_mpi_max(mine) : mine; /* s failed on every rank */
+        if (bad < 0 || nb <= 2)
             break;
-        fprintf(stderr, "neurospectra: error: %s\n", ns_last_error());
-        ns_bids_status_set(o, run_of(runs, bold[bad]), "backrecon", "failed", ns_last_error(), 0);
+        if (mine == bad) {
+            fprintf(stderr, "neurospectra: error: %s\n", ns_last_error());
+            ns_bids_status_set(o, run_of(runs, bold[bad]), "backrecon", "failed", ns_last_error(), 0);
+        }
         memmove(bold + bad, bold + bad + 1, sizeof(char *) * (nb - (size_t)bad - 1));
         nb--;
-        ns_warn("group ICA: retrying without the failed run (%zu runs left)", nb);
+        if (o->rank == 0)
+            ns_warn("group ICA: retrying without the failed run (%zu runs left)", nb);
     }
     free(mask);
     free(bold);

@@ -30,6 +30,15 @@ size_t ns_bids_mpi_sum(size_t n)
 #endif
 }
 
+long ns_bids_mpi_max(long v)
+{
+#if defined(NS_HAVE_MPI) && defined(NS_HAVE_DIST)
+    return ns_scale_max(v);
+#else
+    return v;
+#endif
+}
+
 ns_status ns_bids_ica_fit(const ns_bids_opts *o, const ns_ica_params *p, const char *const *bold,
                           size_t nb)
 {

@@ -268,6 +268,9 @@ int ns_scale_size(void);
 /* Collective: n summed over the ranks (an allreduce, so also a barrier);
  * n itself when MPI is not running. */
 size_t ns_scale_sum(size_t n);
+/* Collective: the largest v over the ranks; v itself when MPI is not
+ * running. */
+long ns_scale_max(long v);
 
 #if defined(NS_HAVE_ICA) && defined(NS_HAVE_NIFTI_IO)
 #include "ica/ica.h"

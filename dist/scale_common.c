@@ -79,6 +79,15 @@ size_t ns_scale_sum(size_t n)
     return (size_t)all;
 }
 
+long ns_scale_max(long v)
+{
+    if (!mpi_running())
+        return v;
+    long all = v;
+    MPI_Allreduce(&v, &all, 1, MPI_LONG, MPI_MAX, MPI_COMM_WORLD);
+    return all;
+}
+
 ns_status ns_scale__agree(ns_scale_ctx *c, ns_status st)
 {
     int mine = st != NS_OK, any = 0;

@@ -1,8 +1,8 @@
 /* The ICA inner loops' vectorised logistic and tanh rows: SSE2 (4 floats,
  * the x86-64 baseline) everywhere, AVX2+FMA (8 floats) or AVX-512 (16)
- * where the CPU has it, chosen at run time. glibc's expf/tanhf are scalar calls, and these
- * rows are the top of the profile at K = 100: Infomax evaluates K V
- * logistics per pass, FastICA K V tanh per iteration. */
+ * where the CPU has it, chosen at run time. glibc's expf/tanhf are scalar
+ * calls, and these rows are the top of the profile at K = 100: Infomax
+ * evaluates K V logistics per pass, FastICA K V tanh per iteration. */
 #include <stdint.h>
 #include <string.h>
 
@@ -25,9 +25,6 @@
 #undef NS_FM_LANES
 #undef NS_FM_SFX
 #undef NS_FM_TARGET
-#endif
-
-#if defined(__x86_64__) && defined(__GNUC__)
 #define NS_FM_LANES 16
 #define NS_FM_SFX avx512
 #define NS_FM_TARGET __attribute__((target("avx512f,avx512dq")))

@@ -40,4 +40,25 @@ for n in 2 3; do
   [ "$nts" = 18 ] || fail "$n ranks: $nts timecourse files, expected 18 (9 runs x 2 orders)"
   [ "$(grep -c $'\tbackrecon\tok' p$n/group/desc-run_summary.tsv)" = 9 ] || { cat p$n/group/desc-run_summary.tsv; fail "$n ranks: summary"; }
 done
+# A subject whose data fail inside the fit, on rank 1 (sub-07 of 9 with 2
+# ranks): the ranks agree to set it aside, as one process does; it is named
+# on stderr and failed in the run summary, the 8 others go on to the end.
+cp -r sim simnan
+"$NS_PYTHON" - simnan/sub-07/func/sub-07_task-rest_bold.nii.gz <<'EOF'
+import sys, numpy as np, nibabel as nib
+img = nib.load(sys.argv[1]); x = np.asarray(img.dataobj, dtype=np.float32)
+i = np.unravel_index(np.argmax(x[..., 0]), x.shape[:3]); x[i + (7,)] = np.nan  # a brain voxel
+h = img.header.copy(); h.set_data_dtype(np.float32)
+nib.save(nib.Nifti1Image(x, img.affine, h), sys.argv[1])
+EOF
+rc=0
+"${MPI[@]}" -np 2 "$NS_BIN" simnan twonan "${G[@]}" > twonan.log 2>&1 || rc=$?
+[ $rc != 0 ] || fail "2 ranks, NaN in sub-07: exit 0, expected a failure status"
+grep -q "^neurospectra: error: .*sub-07" twonan.log || { tail twonan.log; fail "2 ranks: sub-07 not named"; }
+awk -F'\t' '$1 == "sub-07" && $3 == "backrecon" && $4 == "failed"' twonan/group/desc-run_summary.tsv | grep -q . ||
+  { cat twonan/group/desc-run_summary.tsv; fail "2 ranks: sub-07 not failed in the run summary"; }
+[ "$(grep -c $'\tbackrecon\tok' twonan/group/desc-run_summary.tsv)" = 8 ] || fail "2 ranks: not 8 runs ok"
+feat=$(tail -n +2 twonan/group/desc-fnc_features.tsv | cut -f1 | tr '\n' ' ')
+[ "$(echo $feat | wc -w)" = 8 ] && ! grep -q sub-07 <<<"$feat" || fail "2 ranks: feature table holds '$feat'"
+[ -s twonan/report.html ] || fail "2 ranks, a failed subject: no report"
 echo "ok"
