@@ -17,7 +17,7 @@ accuracy (Hungarian-matched |r| of group maps vs the true maps), and how
 close a pass over the data comes to the bare inflate time (libdeflate-gunzip
 of every input with the same number of threads). The machines this runs on
 are shared and their speed drifts by 20% within minutes, so each pipeline
-runs --repeat times (default 2), interleaved with the others, and the run
+runs --repeat times (default 3), interleaved with the others, and the run
 with the least wall time is kept (peak memory: the largest of the runs).
 
 OpenBLAS 0.3.21 does not recognise some recent CPUs and falls back to its
@@ -31,7 +31,7 @@ names (memory and time do not depend on the values).
 
 usage: bench_ica.py --bin NEUROSPECTRA [--work DIR] [--subjects 20] [--orders 20,100]
                     [--shape 3d] [--nprocs 2] [--coretype auto|default|NAME] [--no-double]
-                    [--repeat 2]
+                    [--repeat 3]
        bench_ica.py recipe BOLD... --k K --out OUT.npz   (the peer alone)
 """
 import argparse
@@ -231,7 +231,7 @@ def main():
     ap.add_argument("--nprocs", type=int, default=2)
     ap.add_argument("--coretype", default="auto")
     ap.add_argument("--no-double", action="store_true")
-    ap.add_argument("--repeat", type=int, default=2,
+    ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each pipeline per order, interleaved; the best wall time is kept")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
