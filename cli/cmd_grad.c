@@ -356,6 +356,11 @@ static ns_status gradient_pass(const grad_opts *o, grad_run *r)
     ns_status st = ns_nn_forward_backward(r->m, r->X, r->y, r->n, NULL, &loss);
 #endif
     ns_nn_tap_unsubscribe(r->m, sub);
+    if (st == NS_ERR_NUMERIC) /* one pass, no training: the learning rate is not the cause */
+        st = ns_error(NS_ERR_NUMERIC,
+                      "loss is not finite (%g) for these weights on these inputs: the gradients "
+                      "are undefined (%s, %s)",
+                      loss, o->weights ? o->weights : "weights from --seed", o->inputs);
     char spec[512], path[4096];
     ns_nn_spec_format(ns_nn_get_config(r->m), spec, sizeof spec);
     json_object_set_new(r->summary, "loss", json_real(loss));

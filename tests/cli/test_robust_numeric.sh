@@ -256,6 +256,9 @@ W["fc0.weight"][0, 0] = np.nan   # behind a ReLU this NaN would vanish
 np.savez(f"{d}/Wnan.npz", **W)
 W["fc0.weight"][0, 0] = np.inf
 np.savez(f"{d}/Winf.npz", **W)
+W["fc0.weight"][0, 0] = 1.0
+W["fc1.weight"][:] = 3e38  # finite, but the logits overflow
+np.savez(f"{d}/Whuge.npz", **W)
 EOF
 G=$T/g
 run x x "$NS_BIN" grad -o "$T/grad0" --model mlp:8 --no-bias --inputs "$G/X0.npy" --labels "$G/y.npy" --groups "$G/g.npy" -q
@@ -275,6 +278,12 @@ for w in Wnan Winf; do
   expect_error "grad, a ${w#W} weight behind a ReLU" "fc0.weight .*(NaN|Inf).*\(.*$w.npz"
   no_files "grad, a ${w#W} weight" "$T/grad_$w"
 done
+# One pass with given weights trains nothing: the message must not blame the
+# learning rate.
+run x x "$NS_BIN" grad -o "$T/grad_huge" --model mlp:8 --inputs "$G/X.npy" --labels "$G/y.npy" --weights "$G/Whuge.npz" -q
+expect_error "grad, weights that overflow the logits" "loss is not finite .*these weights.*\(.*Whuge.npz"
+grep -q "learning rate" "$T/err" && bad "grad, weights that overflow: the message blames the learning rate"
+no_files "grad, weights that overflow" "$T/grad_huge"
 run x x "$NS_BIN" grad -o "$T/grad_xnan" --model mlp:8 --inputs "$G/Xnan.npy" --labels "$G/y.npy" -q
 expect_error "grad, a NaN input" "NaN or Inf.*\(.*Xnan.npy"
 
