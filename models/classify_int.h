@@ -74,6 +74,9 @@ ns_status ns_cv_inner_score(const ns_clf_params *clf, const double *x, size_t n,
 
 /* Subset helpers used by the CV driver and selection. */
 void ns_take_rows(const double *x, size_t p, const size_t *rows, size_t nr, double *out);
+/* Every row 0..n-1 when *rows is NULL: *rows and *nrows are set to a new
+ * array (also in *owned, for the caller to free); else nothing changes. */
+ns_status ns_rows_or_all(const size_t **rows, size_t *nrows, size_t n, size_t **owned);
 /* Rows of fold f into te (nte), the others into tr (ntr). */
 void ns_cv_split(const int *fold, size_t n, int f, size_t *tr, size_t *ntr, size_t *te,
                  size_t *nte);

@@ -13,6 +13,21 @@ void ns_take_rows(const double *x, size_t p, const size_t *rows, size_t nr, doub
         memcpy(out + i * p, x + rows[i] * p, p * sizeof *x);
 }
 
+ns_status ns_rows_or_all(const size_t **rows, size_t *nrows, size_t n, size_t **owned)
+{
+    *owned = NULL;
+    if (*rows)
+        return NS_OK;
+    *owned = ns_alloc(n ? n : 1, sizeof **owned);
+    if (!*owned)
+        return NS_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        (*owned)[i] = i;
+    *rows = *owned;
+    *nrows = n;
+    return NS_OK;
+}
+
 void ns_take_cols(const double *x, size_t n, size_t p, const size_t *cols, size_t nc,
                   double *out)
 {

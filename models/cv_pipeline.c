@@ -295,16 +295,9 @@ ns_status ns_pipeline_fit(const ns_cv_params *cp, const double *x, size_t n, siz
                           const int *y, int nclass, const size_t *rows, size_t nrows, int fold,
                           ns_pipeline **out)
 {
-    size_t *all = NULL;
-    if (!rows) {
-        all = ns_alloc(n ? n : 1, sizeof *all);
-        if (!all)
-            return NS_ERR_NOMEM;
-        for (size_t i = 0; i < n; i++)
-            all[i] = i;
-        rows = all;
-        nrows = n;
-    }
+    size_t *all;
+    if (ns_rows_or_all(&rows, &nrows, n, &all))
+        return NS_ERR_NOMEM;
     if (cp->observer)
         cp->observer(cp->observer_ctx, fold, rows, nrows);
     double C;

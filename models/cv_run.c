@@ -50,16 +50,9 @@ static ns_status prepare_rows(const ns_pipeline *pl, const double *x, size_t n, 
 ns_status ns_pipeline_predict(const ns_pipeline *pl, const double *x, size_t n, size_t p,
                               const size_t *rows, size_t nrows, double *proba, double *dec)
 {
-    size_t *all = NULL;
-    if (!rows) {
-        all = ns_alloc(n ? n : 1, sizeof *all);
-        if (!all)
-            return NS_ERR_NOMEM;
-        for (size_t i = 0; i < n; i++)
-            all[i] = i;
-        rows = all;
-        nrows = n;
-    }
+    size_t *all;
+    if (ns_rows_or_all(&rows, &nrows, n, &all))
+        return NS_ERR_NOMEM;
     size_t w = (pl->cp.precomputed || pl->cp.subspace) ? pl->ntrain : pl->nsel;
     double *xp = ns_alloc(nrows * w + 1, sizeof *xp);
     ns_status st = xp ? prepare_rows(pl, x, n, p, rows, nrows, xp) : NS_ERR_NOMEM;

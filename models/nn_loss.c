@@ -14,6 +14,18 @@ static ns_status check_labels(const ns_nn *m, const int32_t *y, size_t n)
     return NS_OK;
 }
 
+/* The largest of C logits (*mx) and sum_j exp(z_j - mx). */
+static double row_sumexp(const float *z, size_t C, float *mx)
+{
+    *mx = z[0];
+    for (size_t j = 1; j < C; j++)
+        *mx = z[j] > *mx ? z[j] : *mx;
+    double se = 0;
+    for (size_t j = 0; j < C; j++)
+        se += exp((double)z[j] - *mx);
+    return se;
+}
+
 /* CrossEntropyLoss(weight=w): sum_n w_yn (lse_n - z_n,yn) / sum_n w_yn. */
 static double cross_entropy(const ns_nn *m, const float *Z, const int32_t *y, size_t n, float *D)
 {
@@ -21,12 +33,8 @@ static double cross_entropy(const ns_nn *m, const float *Z, const int32_t *y, si
     double total = 0, wsum = 0;
     for (size_t i = 0; i < n; i++) {
         const float *z = Z + i * C;
-        float mx = z[0];
-        for (size_t j = 1; j < C; j++)
-            mx = z[j] > mx ? z[j] : mx;
-        double se = 0;
-        for (size_t j = 0; j < C; j++)
-            se += exp((double)z[j] - mx);
+        float mx;
+        double se = row_sumexp(z, C, &mx);
         double w = m->class_w ? m->class_w[y[i]] : 1.0;
         total += w * (mx + log(se) - z[y[i]]);
         wsum += w;
@@ -34,12 +42,8 @@ static double cross_entropy(const ns_nn *m, const float *Z, const int32_t *y, si
     if (D) {
         for (size_t i = 0; i < n; i++) {
             const float *z = Z + i * C;
-            float mx = z[0];
-            for (size_t j = 1; j < C; j++)
-                mx = z[j] > mx ? z[j] : mx;
-            double se = 0;
-            for (size_t j = 0; j < C; j++)
-                se += exp((double)z[j] - mx);
+            float mx;
+            double se = row_sumexp(z, C, &mx);
             double w = (m->class_w ? m->class_w[y[i]] : 1.0) / wsum;
             for (size_t j = 0; j < C; j++)
                 D[i * C + j] = (float)(w * (exp((double)z[j] - mx) / se - (j == (size_t)y[i])));
@@ -105,12 +109,8 @@ void nn_output_proba(const ns_nn *m, const float *Z, size_t n, float *proba)
             memcpy(p, Z + i * C, C * sizeof *p);
         } else {
             const float *z = Z + i * C;
-            float mx = z[0];
-            for (size_t j = 1; j < C; j++)
-                mx = z[j] > mx ? z[j] : mx;
-            double se = 0;
-            for (size_t j = 0; j < C; j++)
-                se += exp((double)z[j] - mx);
+            float mx;
+            double se = row_sumexp(z, C, &mx);
             for (size_t j = 0; j < C; j++)
                 p[j] = (float)(exp((double)z[j] - mx) / se);
         }
