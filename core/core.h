@@ -194,6 +194,9 @@ void ns_tsv_free(ns_tsv *t);
 ns_status ns_tsv_read(const char *path, ns_tsv **out);
 /* Appends a row of ncols cells (copied; NULL = missing). */
 ns_status ns_tsv_append(ns_tsv *t, const char *const *cells);
+/* The same from ncols strings stored width bytes apart, as a local
+ * char c[ncols][width] holds them: ns_tsv_append_fixed(t, c[0], sizeof c[0]). */
+ns_status ns_tsv_append_fixed(ns_tsv *t, const char *cells, size_t width);
 /* Column index of name, or -1. */
 int ns_tsv_column(const ns_tsv *t, const char *name);
 /* Cell (borrowed), NULL when missing. */

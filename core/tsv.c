@@ -72,6 +72,18 @@ ns_status ns_tsv_append(ns_tsv *t, const char *const *cells)
     return NS_OK;
 }
 
+ns_status ns_tsv_append_fixed(ns_tsv *t, const char *cells, size_t width)
+{
+    const char **p = ns_alloc(t->ncols ? t->ncols : 1, sizeof *p);
+    if (!p)
+        return NS_ERR_NOMEM;
+    for (size_t j = 0; j < t->ncols; j++)
+        p[j] = cells + j * width;
+    ns_status st = ns_tsv_append(t, p);
+    free(p);
+    return st;
+}
+
 /* Splits line in place on tabs; returns the number of fields (up to max). */
 static size_t split_tabs(char *line, char **fields, size_t max)
 {

@@ -111,10 +111,7 @@ static ns_status write_bandwidth(ns_dist *d, const double *all, const int *from,
         snprintf(c[5], 32, "%s", method);
         fmtd(c[6], r[4]), fmtd(c[7], r[5]), fmtd(c[8], r[6]), fmtd(c[9], r[7]);
         fmtd(c[10], r[7] > 0 ? r[5] / r[7] : NAN), fmtd(c[11], r[8]);
-        const char *cells[12];
-        for (int k = 0; k < 12; k++)
-            cells[k] = c[k];
-        st = ns_tsv_append(t, cells);
+        st = ns_tsv_append_fixed(t, c[0], sizeof c[0]);
     }
     if (!st)
         st = ns_tsv_write(t, path);
@@ -135,11 +132,8 @@ static void totals_row(const char *method, const char *rank, const char *sites, 
     fmtd(c[8], v[1] / steps), fmtd(c[9], v[2] / steps), fmtd(c[10], v[3] / steps);
     fmtd(c[11], v[4]), fmtd(c[12], v[5]), fmtd(c[13], v[6]), fmtd(c[14], v[7]);
     fmtd(c[15], v[8]), fmtd(c[16], v[9]);
-    const char *cells[17];
-    for (int k = 0; k < 17; k++)
-        cells[k] = c[k];
     if (!*st)
-        *st = ns_tsv_append(t, cells);
+        *st = ns_tsv_append_fixed(t, c[0], sizeof c[0]);
 }
 
 static ns_status write_summary(ns_dist *d, const double *tot, size_t n, const char *path,
@@ -189,10 +183,7 @@ static ns_status write_spectra(ns_dist *d, const double *all, size_t n, const ch
         snprintf(c[4], 32, "%s", sp_quantity[(int)r[4] % DIST_NQ]);
         snprintf(c[5], 32, "%d", (int)r[5] + 1);
         fmtd(c[6], r[6]);
-        const char *cells[7];
-        for (int k = 0; k < 7; k++)
-            cells[k] = c[k];
-        st = ns_tsv_append(t, cells);
+        st = ns_tsv_append_fixed(t, c[0], sizeof c[0]);
     }
     if (!st)
         st = ns_tsv_write(t, path);

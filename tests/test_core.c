@@ -160,13 +160,18 @@ START_TEST(test_tsv_roundtrip)
     ns_tsv *t = ns_tsv_create(3, hdr);
     const char *r1[] = {"sub-01", "SZ", "23.5"};
     const char *r2[] = {"sub-02", "n/a", ""};
+    char r3[3][16] = {"sub-03", "HC", "41"}; /* fixed-width cells */
     ck_assert_int_eq(ns_tsv_append(t, r1), NS_OK);
     ck_assert_int_eq(ns_tsv_append(t, r2), NS_OK);
+    ck_assert_int_eq(ns_tsv_append_fixed(t, r3[0], sizeof r3[0]), NS_OK);
     ck_assert_int_eq(ns_tsv_write(t, tmp_path("p.tsv")), NS_OK);
     ns_tsv_free(t);
     ns_tsv *u;
     ck_assert_int_eq(ns_tsv_read(tmp_path("p.tsv"), &u), NS_OK);
-    ck_assert_int_eq(u->nrows, 2);
+    ck_assert_int_eq(u->nrows, 3);
+    ck_assert_str_eq(ns_tsv_get(u, 2, 0), "sub-03");
+    ck_assert_str_eq(ns_tsv_get(u, 2, 1), "HC");
+    ck_assert_str_eq(ns_tsv_get(u, 2, 2), "41");
     ck_assert_int_eq(ns_tsv_column(u, "age"), 2);
     ck_assert_int_eq(ns_tsv_column(u, "nope"), -1);
     ck_assert_str_eq(ns_tsv_get(u, 0, 1), "SZ");
