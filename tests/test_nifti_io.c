@@ -28,6 +28,16 @@ static char *tmp_path(const char *name)
     return p;
 }
 
+/* A zero-filled 3-D volume of 1 mm voxels. */
+static ns_volume *unit_volume(int64_t nx, int64_t ny, int64_t nz)
+{
+    int64_t dim[3] = {nx, ny, nz};
+    double vox[3] = {1, 1, 1};
+    ns_geom g;
+    ns_geom_default(&g, 3, dim, vox, 0);
+    return ns_volume_create(&g);
+}
+
 static const int all_types[] = {NIFTI_TYPE_UINT8,  NIFTI_TYPE_INT8,   NIFTI_TYPE_INT16,
                                 NIFTI_TYPE_UINT16, NIFTI_TYPE_INT32,  NIFTI_TYPE_UINT32,
                                 NIFTI_TYPE_INT64,  NIFTI_TYPE_UINT64, NIFTI_TYPE_FLOAT32,
@@ -500,11 +510,7 @@ END_TEST
 /* dims beyond NIfTI-1's 32767 are saved as NIfTI-2 */
 START_TEST(test_save_nifti2)
 {
-    int64_t dim[3] = {40000, 2, 1};
-    double vox[3] = {1, 1, 1};
-    ns_geom g;
-    ns_geom_default(&g, 3, dim, vox, 0);
-    ns_volume *v = ns_volume_create(&g);
+    ns_volume *v = unit_volume(40000, 2, 1);
     for (size_t i = 0; i < v->nvox; i++)
         v->data[i] = (float)i * 0.25f;
     char *p = tmp_path("wide.nii.gz");
@@ -524,11 +530,7 @@ END_TEST
  * a file our reader and nifticlib read back exactly. */
 START_TEST(test_save_levels)
 {
-    int64_t dim[3] = {32, 32, 16};
-    double vox[3] = {1, 1, 1};
-    ns_geom g;
-    ns_geom_default(&g, 3, dim, vox, 0);
-    ns_volume *v = ns_volume_create(&g);
+    ns_volume *v = unit_volume(32, 32, 16);
     for (size_t i = 0; i < v->nvox; i++) /* smooth: compressible, level-dependent */
         v->data[i] = (float)((i / 7) % 50) * 0.5f;
     off_t size[2];
@@ -560,11 +562,7 @@ END_TEST
 
 START_TEST(test_save_failures)
 {
-    int64_t dim[3] = {3, 3, 3};
-    double vox[3] = {1, 1, 1};
-    ns_geom g;
-    ns_geom_default(&g, 3, dim, vox, 0);
-    ns_volume *v = ns_volume_create(&g);
+    ns_volume *v = unit_volume(3, 3, 3);
     ck_assert_int_eq(ns_volume_save(v, "/nonexistent_dir/x.nii.gz", NS_SAVE_FLOAT32), NS_ERR_IO);
     ck_assert_ptr_nonnull(strstr(ns_last_error(), "/nonexistent_dir/x.nii.gz"));
     ck_assert_int_eq(ns_volume_save(v, tmp_path("x.txt"), NS_SAVE_FLOAT32), NS_ERR_ARG);
@@ -574,9 +572,7 @@ START_TEST(test_save_failures)
     /* A failing write (here: the file size limit, as on a full disk) that
      * nifticlib's void writer does not report must be caught and leave no
      * file under the final name. */
-    int64_t big[3] = {64, 64, 64};
-    ns_geom_default(&g, 3, big, vox, 0);
-    ns_volume *w = ns_volume_create(&g);
+    ns_volume *w = unit_volume(64, 64, 64);
     for (size_t i = 0; i < w->nvox; i++) /* incompressible */
         w->data[i] = (float)((i * 2654435761u) % 1000003u) / 7.0f;
     signal(SIGXFSZ, SIG_IGN);
@@ -621,11 +617,7 @@ END_TEST
 
 START_TEST(test_stats_and_grid)
 {
-    int64_t dim[3] = {2, 2, 2};
-    double vox[3] = {1, 1, 1};
-    ns_geom g;
-    ns_geom_default(&g, 3, dim, vox, 0);
-    ns_volume *v = ns_volume_create(&g);
+    ns_volume *v = unit_volume(2, 2, 2);
     float vals[8] = {1, -2, NAN, 4, INFINITY, 0.5f, -INFINITY, 3};
     memcpy(v->data, vals, sizeof vals);
     double mn, mx, mean;
@@ -635,13 +627,14 @@ START_TEST(test_stats_and_grid)
     ck_assert_double_eq(mx, 4);
     ck_assert_double_eq_tol(mean, 6.5 / 5, 1e-12);
     ck_assert_uint_eq(bad, 3);
-    ns_geom h = g;
-    ck_assert(ns_geom_same_grid(&g, &h));
+    const ns_geom *g = &v->geom;
+    ns_geom h = *g;
+    ck_assert(ns_geom_same_grid(g, &h));
     h.sto[0][3] += 0.5;
-    ck_assert(!ns_geom_same_grid(&g, &h));
-    h = g;
+    ck_assert(!ns_geom_same_grid(g, &h));
+    h = *g;
     h.dim[2] = 3;
-    ck_assert(!ns_geom_same_grid(&g, &h));
+    ck_assert(!ns_geom_same_grid(g, &h));
     ns_volume_free(v);
 }
 END_TEST
