@@ -177,14 +177,7 @@ static ns_status open_gz(ns_volume_reader *r)
     r->inf->crc_flag = ISAL_GZIP; /* header parsed, CRC32 and ISIZE checked */
     r->inf->next_in = r->in;
     r->inf->avail_in = 0;
-    ns_status s = NS_OK;
-    size_t left = (size_t)r->h.vox_offset; /* inflated past, into the sink */
-    while (!s && left > 0) {
-        size_t n = min_size(left, SINK_SIZE);
-        s = gz_inflate(r, NULL, n);
-        left -= n;
-    }
-    return s;
+    return gz_inflate(r, NULL, (size_t)r->h.vox_offset); /* into the sink, discarded */
 }
 
 /* Everything after the header: the image file, its checks (for the volumes
