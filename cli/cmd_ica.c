@@ -55,6 +55,8 @@ static void usage(FILE *out)
             "  --cache-gb X            spill reduced data for pass 2 up to X GB (default 8; 0 =\n"
             "                          re-read the inputs)\n"
             "  --max-iter N            ICA iteration limit (Infomax 512 passes, FastICA 200)\n"
+            "  --fastica-subsample S   FastICA starts on every S-th voxel for up to 3/4 of\n"
+            "                          the iterations, then runs on all (default 4; 1 = off)\n"
             "  --model FILE            back-reconstruct BOLD files from a saved model\n"
             "  -q, --quiet             no progress or information messages\n"
             "  -v, --verbose           debug messages\n"
@@ -64,7 +66,7 @@ static void usage(FILE *out)
 enum {
     OPT_BIDS = 256, OPT_LABEL, OPT_ORDERS, OPT_MASK, OPT_PREPROC, OPT_PC1, OPT_RUNS, OPT_ALG,
     OPT_BR, OPT_SEED, OPT_NPROCS, OPT_MIGP, OPT_STACKED, OPT_GROUP_ONLY, OPT_CACHE, OPT_MAXIT,
-    OPT_MODEL, OPT_ICASSO
+    OPT_SUBSAMPLE, OPT_MODEL, OPT_ICASSO
 };
 
 static const struct option long_opts[] = {
@@ -81,7 +83,9 @@ static const struct option long_opts[] = {
     {"stacked-pca", no_argument, NULL, OPT_STACKED},
     {"group-only", no_argument, NULL, OPT_GROUP_ONLY},
     {"cache-gb", required_argument, NULL, OPT_CACHE},
-    {"max-iter", required_argument, NULL, OPT_MAXIT}, {"model", required_argument, NULL, OPT_MODEL},
+    {"max-iter", required_argument, NULL, OPT_MAXIT},
+    {"fastica-subsample", required_argument, NULL, OPT_SUBSAMPLE},
+    {"model", required_argument, NULL, OPT_MODEL},
     {"quiet", no_argument, NULL, 'q'},            {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
 
@@ -128,6 +132,7 @@ static int parse_value(ica_args *a, int c, const char *arg)
     case OPT_NPROCS: if (ns_cli_parse_long(arg, 1, 1024, &v)) return -1; a->p.nprocs = (int)v; return 0;
     case OPT_MIGP: if (ns_cli_parse_long(arg, 1, 100000, &v)) return -1; a->p.migp_rows = (size_t)v; return 0;
     case OPT_MAXIT: if (ns_cli_parse_long(arg, 1, 1000000, &v)) return -1; a->p.ica.max_iter = (int)v; return 0;
+    case OPT_SUBSAMPLE: if (ns_cli_parse_long(arg, 1, 1000, &v)) return -1; a->p.ica.subsample = (int)v; return 0;
     case OPT_CACHE:
         if (ns_cli_parse_double(arg, &d) || d < 0) return -1;
         a->p.cache_gb = d;

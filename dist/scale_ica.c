@@ -164,7 +164,7 @@ static ns_status sc_add_local(ns_ica_gpca *gp, const sc_red *red, size_t n, size
         ns_matrix *y = NULL;
         st = sc_y_get(&red[i], v, &y);
         if (st == NS_OK)
-            st = ns_ica_gpca_add(gp, y);
+            st = ns_ica_gpca_add_white(gp, y);
         ns_matrix_free(y);
     }
     return st;
@@ -245,9 +245,10 @@ static void sc_send_reduced(sc_ctx *c, ns_matrix *r, int peer)
         sc_rows_p2p(c, r, peer, 1);
 }
 
-/* Receives a peer's R and adds it to gp (received even after a local
- * failure, so that the peer does not wait). */
-static ns_status sc_recv_add(sc_ctx *c, ns_ica_gpca *gp, size_t v, int peer, ns_status st)
+/* Receives a peer's R (or a subject's whitened Y: white) and adds it to gp
+ * (received even after a local failure, so that the peer does not wait). */
+static ns_status sc_recv_add(sc_ctx *c, ns_ica_gpca *gp, size_t v, int peer, int white,
+                             ns_status st)
 {
     unsigned long long kk = 0;
     MPI_Recv(&kk, 1, MPI_UNSIGNED_LONG_LONG, peer, 10, c->comm, MPI_STATUS_IGNORE);
@@ -259,7 +260,7 @@ static ns_status sc_recv_add(sc_ctx *c, ns_ica_gpca *gp, size_t v, int peer, ns_
         MPI_Abort(c->comm, 1);
     sc_rows_p2p(c, r, peer, 0);
     if (st == NS_OK)
-        st = ns_ica_gpca_add(gp, r);
+        st = white ? ns_ica_gpca_add_white(gp, r) : ns_ica_gpca_add(gp, r);
     ns_matrix_free(r);
     return st;
 }
@@ -276,7 +277,7 @@ static ns_status sc_merge_chain(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t
     if (!gp)
         MPI_Abort(c->comm, 1);
     if (c->rank > 0)
-        st = sc_recv_add(c, gp, v, c->rank - 1, st);
+        st = sc_recv_add(c, gp, v, c->rank - 1, 0, st);
     st = sc_add_local(gp, red, n, v, st);
     if (c->rank == c->size - 1 && c->rank == 0) {
         g->g = gp;
@@ -293,7 +294,7 @@ static ns_status sc_merge_chain(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t
         g->g = ns_ica_gpca_create(v, g->work);
         if (!g->g)
             MPI_Abort(c->comm, 1);
-        st = sc_recv_add(c, g->g, v, c->size - 1, st);
+        st = sc_recv_add(c, g->g, v, c->size - 1, 0, st);
     }
     return st;
 }
@@ -321,7 +322,7 @@ static ns_status sc_merge_gather(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_
         if (st == NS_OK && r)
             st = ns_ica_gpca_add(g->g, r);
         for (int q = 1; q < c->size; q++)
-            st = sc_recv_add(c, g->g, v, q, st);
+            st = sc_recv_add(c, g->g, v, q, 0, st);
     } else {
         sc_send_reduced(c, r, 0);
     }
@@ -355,7 +356,7 @@ static ns_status sc_merge_exact(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t
         size_t nq = g->nsub * (size_t)(q + 1) / (size_t)c->size -
                     g->nsub * (size_t)q / (size_t)c->size;
         for (size_t i = 0; i < nq; i++)
-            st = sc_recv_add(c, g->g, v, q, st);
+            st = sc_recv_add(c, g->g, v, q, 1, st);
     }
     return st;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ica/fit_int.h"
+#include "ica/infomax_int.h"
 
 static ns_status fit_order(ns_ica_fitctx *f, size_t o, int nt)
 {
@@ -27,7 +28,11 @@ static ns_status fit_order(ns_ica_fitctx *f, size_t o, int nt)
     if (st == NS_OK)
         st = ns_ica_sources(m->z, m->w, K, &m->maps);
     const ns_ica_info *in = &f->ic[o].run_info[f->ic[o].chosen_run];
-    if (st == NS_OK && !in->converged)
+    if (st == NS_OK && !in->converged && in->warm_iterations)
+        ns_warn("ICA of order %zu stopped after %d iterations on a voxel subsample and %d on all "
+                "voxels without converging (change %g)",
+                K, in->warm_iterations, in->iterations, in->change);
+    else if (st == NS_OK && !in->converged)
         ns_warn("ICA of order %zu stopped after %d iterations without converging (change %g)", K,
                 in->iterations, in->change);
     return st;
@@ -112,6 +117,10 @@ static json_t *settings_json(const ns_ica_fitctx *f, size_t o)
     } else {
         json_object_set_new(j, "FastICAContrast", json_string("logcosh"));
         json_object_set_new(j, "FastICATolerance", json_real(p->ica.tol > 0 ? p->ica.tol : 1e-4));
+        /* the warm start: iterations on every stride-th voxel first */
+        json_object_set_new(j, "FastICAWarmStartStride",
+                            json_integer((json_int_t)ns_ica_fastica_stride(&p->ica, (size_t)K, V)));
+        json_object_set_new(j, "WarmStartIterations", json_integer(in->warm_iterations));
     }
     int maxit = p->ica.max_iter > 0 ? p->ica.max_iter
                 : p->ica.algorithm == NS_ICA_INFOMAX ? 512 : 200;
@@ -220,6 +229,29 @@ static ns_status write_eigenvalues(const ns_ica_fitctx *f, size_t o)
     return st;
 }
 
+static ns_status write_zmaps(const ns_ica_fitctx *f, const ns_ica_order_model *m,
+                             const char *path)
+{
+    ns_matrix *zm = ns_matrix_copy(m->maps);
+    if (!zm)
+        return NS_ERR_NOMEM;
+    ns_ica_zscore_rows(zm);
+    ns_status st = ns_ica_write_maps(&f->grid, zm, path);
+    ns_matrix_free(zm);
+    return st;
+}
+
+static ns_status write_model(const ns_ica_fitctx *f, const ns_ica_order_model *m, json_t *j,
+                             const char *path)
+{
+    ns_ica_subject_settings ss = {f->p->preproc, f->p1, f->p->backrecon};
+    char *txt = json_dumps(j, JSON_COMPACT);
+    ns_status st = txt ? ns_ica_model_save(path, &f->grid, m, &ss, f->nsub, f->p->ica.seed, txt)
+                       : NS_ERR_NOMEM;
+    free(txt);
+    return st;
+}
+
 static ns_status write_order(const ns_ica_fitctx *f, size_t o)
 {
     const ns_ica_order_model *m = &f->om[o];
@@ -227,26 +259,33 @@ static ns_status write_order(const ns_ica_fitctx *f, size_t o)
     char *comp = group_file(f, "desc-ica%d_components.nii.gz", m->k);
     char *side = group_file(f, "desc-ica%d_components.json", m->k);
     char *model = group_file(f, "desc-ica%d_model.npz", m->k);
-    ns_matrix *zm = ns_matrix_copy(m->maps);
-    ns_status st = (j && comp && side && model && zm) ? NS_OK : NS_ERR_NOMEM;
-    if (st == NS_OK) {
-        ns_ica_zscore_rows(zm);
-        st = ns_ica_write_maps(&f->grid, zm, comp);
-    }
+    ns_status st = (j && comp && side && model) ? NS_OK : NS_ERR_NOMEM;
     if (st == NS_OK)
         st = ns_json_write(j, side);
     if (st == NS_OK)
         st = write_stability(f, o);
     if (st == NS_OK)
         st = write_eigenvalues(f, o);
-    if (st == NS_OK) {
-        ns_ica_subject_settings ss = {f->p->preproc, f->p1, f->p->backrecon};
-        char *txt = json_dumps(j, JSON_COMPACT);
-        st = ns_ica_model_save(model, &f->grid, m, &ss, f->nsub, f->p->ica.seed, txt);
-        free(txt);
+    /* The two large files are compressed at the same time. */
+    ns_ica_err err = {0};
+#pragma omp parallel sections num_threads(2) if (st == NS_OK && f->p->nprocs > 1)
+    {
+#pragma omp section
+        {
+            ns_status s1 = st == NS_OK ? write_zmaps(f, m, comp) : NS_OK;
+            if (s1 != NS_OK)
+                ns_ica_err_keep(&err, s1);
+        }
+#pragma omp section
+        {
+            ns_status s1 = st == NS_OK ? write_model(f, m, j, model) : NS_OK;
+            if (s1 != NS_OK)
+                ns_ica_err_keep(&err, s1);
+        }
     }
+    if (st == NS_OK)
+        st = ns_ica_err_raise(&err);
     json_decref(j);
-    ns_matrix_free(zm);
     free(comp), free(side), free(model);
     return st;
 }

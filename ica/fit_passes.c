@@ -262,7 +262,7 @@ static ns_status migp_step(ns_ica_fitctx *f, const ns_ica_spca *sp, const ns_mat
 {
     for (size_t j = 0; j < f->tmin; j++)
         f->spec_mean[j] += sp->spectrum[j] / (double)f->nsub;
-    return ns_ica_gpca_add(f->g, y);
+    return ns_ica_gpca_add_white(f->g, y);
 }
 
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)

@@ -17,6 +17,7 @@ struct ns_ica_gpca {
     int exact;        /* keep every row (stacked EVD) */
     float *buf;       /* cap rows x v: R on top, the new subject below */
     size_t cap, nr;   /* capacity and rows held */
+    int white;        /* the new rows are whitened: Y Y^T = (V-1) I */
     double *ev;       /* nr squared row norms when orth */
     int orth;
     size_t total;     /* rows received */
@@ -72,12 +73,17 @@ static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
     memset(G, 0, n * n * sizeof(double));
     for (size_t i = 0; i < nr; i++)
         G[i * n + i] = g->ev[i];
-    /* Y Y^T (upper triangle) and R Y^T. */
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)p, (int)V, 1.0f, Y, (int)V, 0.0f,
-                tmp, (int)p);
-    for (size_t i = 0; i < p; i++)
-        for (size_t j = i; j < p; j++)
-            G[(nr + i) * n + nr + j] = G[(nr + j) * n + nr + i] = tmp[i * p + j];
+    /* Y Y^T (upper triangle) unless known, and R Y^T. */
+    if (g->white) {
+        for (size_t i = 0; i < p; i++)
+            G[(nr + i) * n + nr + i] = (double)(V - 1);
+    } else {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)p, (int)V, 1.0f, Y, (int)V,
+                    0.0f, tmp, (int)p);
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = i; j < p; j++)
+                G[(nr + i) * n + nr + j] = G[(nr + j) * n + nr + i] = tmp[i * p + j];
+    }
     if (nr) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)p, (int)V, 1.0f,
                     g->buf, (int)V, Y, (int)V, 0.0f, tmp, (int)p);
@@ -122,7 +128,7 @@ static ns_status reduce(ns_ica_gpca *g, size_t n, size_t m)
     return st;
 }
 
-ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y)
+static ns_status gpca_add(ns_ica_gpca *g, const ns_matrix *y)
 {
     if (y->cols != g->v)
         return ns_error(NS_ERR_ARG, "group PCA: subject has %zu voxels, expected %zu", y->cols,
@@ -140,6 +146,20 @@ ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y)
         return NS_OK;
     }
     return reduce(g, n, n < g->work ? n : g->work);
+}
+
+ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y)
+{
+    g->white = 0;
+    return gpca_add(g, y);
+}
+
+ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y)
+{
+    g->white = 1;
+    ns_status st = gpca_add(g, y);
+    g->white = 0;
+    return st;
 }
 
 /* Exact mode: eigendecomposition of the whole stacked Gram matrix. */

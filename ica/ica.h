@@ -83,6 +83,9 @@ ns_ica_gpca *ns_ica_gpca_create(size_t v, size_t work);
 void ns_ica_gpca_free(ns_ica_gpca *g);
 /* Appends one subject's y (p x V). Subjects may differ in p. */
 ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y);
+/* The same for a whitened y (the subject PCA's, Y Y^T = (V-1) I): its own
+ * Gram block is taken as (V-1) I rather than computed (MIGP). */
+ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y);
 /* The top k components: *z (k x V) = whitened group PCA maps, Z = Wh2 Y
  * (rows orthogonal, Z Z^T / (V-1) = I); eigenvalues (k values, descending) of
  * the group covariance Y Y^T / (V-1). eig may be NULL. Also returns every
@@ -115,6 +118,10 @@ typedef struct {
     /* FastICA: tolerance on max |1 - |<w_new, w_old>|| (0 = 1e-4, as
      * scikit-learn). */
     double tol;
+    /* FastICA warm start: iterate first on every subsample-th voxel (up to
+     * 3/4 of max_iter), then on all of them for the rest (0 = default 4,
+     * 1 = off). */
+    int subsample;
     ns_icasso_mode icasso_mode; /* ICASSO runs (randinit) */
     /* Threads of one run (FastICA's fixed column blocks; 0 = 1). The result
      * does not depend on it. */
@@ -126,6 +133,7 @@ void ns_ica_opts_default(ns_ica_opts *o);
 
 typedef struct {
     int iterations;    /* passes (Infomax) or iterations (FastICA) */
+    int warm_iterations; /* FastICA iterations of the subsample warm start */
     int restarts;      /* Infomax blow-up restarts */
     double lrate;      /* final learning rate (Infomax) */
     double change;     /* last weight change */

@@ -10,5 +10,9 @@ ns_status ns_ica_infomax(const float *x, size_t K, size_t V, const ns_ica_opts *
                          double *w, ns_ica_info *info);
 ns_status ns_ica_fastica(const float *x, size_t K, size_t V, const ns_ica_opts *o, ns_rng *rng,
                          double *w, ns_ica_info *info);
+/* Voxel stride of FastICA's warm start for K x V data (1 = none): o's
+ * subsample (default 4) when every stride-th voxel still gives at least 20
+ * per component. */
+size_t ns_ica_fastica_stride(const ns_ica_opts *o, size_t K, size_t V);
 
 #endif

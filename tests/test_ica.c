@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ica/fastmath_int.h" /* the rows and their vector width */
+#include "ica/infomax_int.h" /* ns_ica_fastica_stride */
 #include "ica/ica.h"
 #include "ns_test.h"
 
@@ -279,8 +280,9 @@ START_TEST(test_subject_pca_large_baseline)
 }
 END_TEST
 
-/* Stacks M planted subjects through subject PCA into a gpca. */
-static void feed(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, size_t p)
+/* Stacks M planted subjects through subject PCA into a gpca (white: as
+ * the pipeline does, telling it the rows are whitened). */
+static void feed(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, size_t p, int white)
 {
     double *tc = malloc(T * s->rows * sizeof(double));
     for (size_t i = 0; i < M; i++) {
@@ -288,7 +290,7 @@ static void feed(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, size_t 
         ns_ica_spca sp;
         ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
         ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
-        ck_assert_int_eq(ns_ica_gpca_add(g, y), NS_OK);
+        ck_assert_int_eq(white ? ns_ica_gpca_add_white(g, y) : ns_ica_gpca_add(g, y), NS_OK);
         ns_ica_spca_clear(&sp);
         ns_matrix_free(x), ns_matrix_free(y);
     }
@@ -300,8 +302,8 @@ START_TEST(test_migp_vs_stacked)
     size_t K = 6, V = 3000, T = 40, p = 10, M = 8;
     ns_matrix *s = planted_sources(K, V, 21);
     ns_ica_gpca *ge = ns_ica_gpca_create(V, 0), *gm = ns_ica_gpca_create(V, 2 * K);
-    feed(ge, s, M, T, p);
-    feed(gm, s, M, T, p);
+    feed(ge, s, M, T, p, 0);
+    feed(gm, s, M, T, p, 1);
     ck_assert_uint_eq(ns_ica_gpca_rows(ge), M * p);
     ns_matrix *ze, *zm;
     double le[6], lm[6], *all;
@@ -330,6 +332,31 @@ START_TEST(test_migp_vs_stacked)
 }
 END_TEST
 
+/* MIGP told that the subjects are whitened (their own Gram block taken as
+ * (V-1) I) agrees with MIGP computing that block, to rounding. */
+START_TEST(test_migp_white_block)
+{
+    size_t K = 6, V = 3000, T = 40, p = 10, M = 8;
+    ns_matrix *s = planted_sources(K, V, 23);
+    ns_ica_gpca *gc = ns_ica_gpca_create(V, 2 * K), *gw = ns_ica_gpca_create(V, 2 * K);
+    feed(gc, s, M, T, p, 0);
+    feed(gw, s, M, T, p, 1);
+    ns_matrix *zc, *zw;
+    double lc[6], lw[6], r[36], fro = 0;
+    ck_assert_int_eq(ns_ica_gpca_result(gc, K, &zc, lc, NULL, NULL), NS_OK);
+    ck_assert_int_eq(ns_ica_gpca_result(gw, K, &zw, lw, NULL, NULL), NS_OK);
+    for (size_t j = 0; j < K; j++)
+        ck_assert_double_eq_tol(lw[j], lc[j], 1e-6 * lc[j]); /* V vs V-1: 4e-5 */
+    ck_assert(max_offdiag_identity(zw, V - 1) < 1e-3);
+    ck_assert_int_eq(ns_ica_corr_rows(zc, zw, r), NS_OK);
+    for (int i = 0; i < 36; i++)
+        fro += r[i] * r[i];
+    ck_assert_double_eq_tol(fro, (double)K, 1e-5 * K);
+    ns_matrix_free(zc), ns_matrix_free(zw), ns_matrix_free(s);
+    ns_ica_gpca_free(gc), ns_ica_gpca_free(gw);
+}
+END_TEST
+
 /* -------------------------------------------------------------- ICA */
 
 /* Z = whitened group PCA of M planted subjects. */
@@ -338,7 +365,7 @@ static ns_matrix *planted_group(size_t K, size_t V, size_t M, size_t T, size_t p
 {
     *truth = planted_sources(K, V, seed);
     ns_ica_gpca *g = ns_ica_gpca_create(V, 2 * K);
-    feed(g, *truth, M, T, p);
+    feed(g, *truth, M, T, p, 1);
     ns_matrix *z;
     ck_assert_int_eq(ns_ica_gpca_result(g, K, &z, NULL, NULL, NULL), NS_OK);
     ns_ica_gpca_free(g);
@@ -381,6 +408,41 @@ END_TEST
 START_TEST(test_fastica_recovers)
 {
     check_recovery(NS_ICA_FASTICA);
+}
+END_TEST
+
+/* The warm start on every 4th voxel reaches the fixed point of all the
+ * voxels: the same sources as FastICA on all voxels from the start, in
+ * fewer full iterations; it stands down where a subsample would hold fewer
+ * than 20 voxels per component. */
+START_TEST(test_fastica_warm_start)
+{
+    size_t K = 8, V = 6000;
+    ns_matrix *truth, *z = planted_group(K, V, 4, 40, 12, 31, &truth), *ew, *ef;
+    ns_ica_opts o;
+    ns_ica_opts_default(&o);
+    o.algorithm = NS_ICA_FASTICA;
+    o.seed = 7;
+    o.tol = 1e-8;
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, V), 4);
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, 4 * 20 * K - 1), 1);
+    double ww[64], wf[64];
+    ns_ica_info iw, inf;
+    ck_assert_int_eq(ns_ica_unmix(z, &o, ww, &iw), NS_OK);
+    o.subsample = 1;
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, V), 1);
+    ck_assert_int_eq(ns_ica_unmix(z, &o, wf, &inf), NS_OK);
+    ck_assert(iw.converged && inf.converged);
+    ck_assert_int_gt(iw.warm_iterations, 0);
+    ck_assert_int_eq(inf.warm_iterations, 0);
+    ck_assert_int_lt(iw.iterations, inf.iterations);
+    ck_assert_int_eq(ns_ica_sources(z, ww, K, &ew), NS_OK);
+    ck_assert_int_eq(ns_ica_sources(z, wf, K, &ef), NS_OK);
+    ns_ica_score sc;
+    ck_assert_int_eq(ns_ica_match_score(ef, ew, &sc), NS_OK);
+    ck_assert_msg(sc.min_r > 0.9999, "warm start vs all voxels: min |r| %g", sc.min_r);
+    ns_ica_score_clear(&sc);
+    ns_matrix_free(z), ns_matrix_free(truth), ns_matrix_free(ew), ns_matrix_free(ef);
 }
 END_TEST
 
@@ -703,8 +765,10 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_subject_pca_whitening);
     tcase_add_test(tc, test_subject_pca_large_baseline);
     tcase_add_test(tc, test_migp_vs_stacked);
+    tcase_add_test(tc, test_migp_white_block);
     tcase_add_test(tc, test_infomax_recovers);
     tcase_add_test(tc, test_fastica_recovers);
+    tcase_add_test(tc, test_fastica_warm_start);
     tcase_add_test(tc, test_infomax_amari);
     tcase_add_test(tc, test_same_seed_same_output);
     tcase_add_test(tc, test_infomax_blowup_restarts);
