@@ -248,21 +248,26 @@ void ns_ica_fit_cache_remove(ns_ica_fitctx *f)
 
 /* --------------------------------------------------------------- pass 1 */
 
-/* x: the calling thread's data matrix, reused from subject to subject. */
+/* x: the calling thread's data matrix, reused from subject to subject.
+ * Without a cache, where it saves work, the subject PCA stops at its
+ * whitener and MIGP takes x and the whitener (*y stays NULL). */
 static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_matrix **x, ns_ica_spca *sp,
-                                ns_matrix **y)
+                                ns_matrix **y, ns_ica_whitener *wh)
 {
     ns_status st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, x);
-    if (st == NS_OK)
-        st = ns_ica_subject_pca(*x, f->p1, f->sub[i].path, sp, y);
-    return st;
+    if (st != NS_OK)
+        return st;
+    if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, (*x)->rows))
+        return ns_ica_subject_whitener(*x, f->p1, f->sub[i].path, sp, wh);
+    return ns_ica_subject_pca(*x, f->p1, f->sub[i].path, sp, y);
 }
 
-static ns_status migp_step(ns_ica_fitctx *f, const ns_ica_spca *sp, const ns_matrix *y)
+static ns_status migp_step(ns_ica_fitctx *f, const ns_ica_spca *sp, const ns_matrix *x,
+                           const ns_matrix *y, const ns_ica_whitener *wh)
 {
     for (size_t j = 0; j < f->tmin; j++)
         f->spec_mean[j] += sp->spectrum[j] / (double)f->nsub;
-    return ns_ica_gpca_add_white(f->g, y);
+    return y ? ns_ica_gpca_add_white(f->g, y) : ns_ica_gpca_add_factored(f->g, x, wh);
 }
 
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
@@ -272,6 +277,9 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     ns_status st = (f->g && f->spec_mean) ? cache_open(f) : NS_ERR_NOMEM;
     if (st != NS_OK)
         return st;
+    if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
+        ns_debug("ica: MIGP takes each subject's data and whitener (%zu PCs of %zu time points); "
+                 "the reduced data are not formed", f->p1, f->tmin);
     ns_ica_err err = {0};
     int nt = nthreads(f), old = nt > 1 ? ns_blas_threads(1) : 0;
     ns_progress *pr = ns_progress_create("ica: subject PCA", f->nsub);
@@ -282,20 +290,22 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
 #pragma omp for ordered schedule(static, 1)
         for (size_t i = 0; i < f->nsub; i++) {
             ns_ica_spca sp = {0};
+            ns_ica_whitener wh = {0};
             ns_matrix *y = NULL;
             int skip = err.code != NS_OK; /* after a failure: drain without work */
-            ns_status s1 = skip ? NS_OK : reduce_subject(f, i, &x, &sp, &y);
+            ns_status s1 = skip ? NS_OK : reduce_subject(f, i, &x, &sp, &y, &wh);
             if (!skip && s1 == NS_OK && f->cache_dir)
                 s1 = cache_write(f, i, &sp, y);
 #pragma omp ordered
             {
                 if (!skip && s1 == NS_OK && err.code == NS_OK)
-                    s1 = migp_step(f, &sp, y);
+                    s1 = migp_step(f, &sp, x, y, &wh);
                 if (!skip && s1 != NS_OK)
                     ns_ica_err_keep(&err, s1);
                 ns_progress_update(pr, ++done);
             }
             ns_ica_spca_clear(&sp);
+            ns_ica_whitener_clear(&wh);
             ns_matrix_free(y);
         }
         ns_matrix_free(x);

@@ -18,6 +18,8 @@ struct ns_ica_gpca {
     float *buf;       /* cap rows x v: R on top, the new subject below */
     size_t cap, nr;   /* capacity and rows held */
     int white;        /* the new rows are whitened: Y Y^T = (V-1) I */
+    const double *mix; /* NULL: the new rows are Y; else Y = mix B, B the q */
+    size_t q;          /* rows held after R (mix: p x q, row-major) */
     double *ev;       /* nr squared row norms when orth */
     int orth;
     size_t total;     /* rows received */
@@ -62,11 +64,28 @@ static ns_status grow(ns_ica_gpca *g, size_t rows)
     return NS_OK;
 }
 
-/* Gram matrix of the n = nr + p rows held, in double (n x n). */
+/* G[i][nr + j] = G[nr + j][i] = sum_k c[i][k] mix[j][k] (R Y^T = R B^T mix^T),
+ * or c itself without a mix. */
+static void gram_cross(const ns_ica_gpca *g, size_t nr, size_t p, size_t n, const float *c,
+                       double *G)
+{
+    for (size_t i = 0; i < nr; i++)
+        for (size_t j = 0; j < p; j++) {
+            double s = 0;
+            if (!g->mix)
+                s = c[i * p + j];
+            for (size_t k = 0; g->mix && k < g->q; k++)
+                s += (double)c[i * g->q + k] * g->mix[j * g->q + k];
+            G[i * n + nr + j] = G[(nr + j) * n + i] = s;
+        }
+}
+
+/* Gram matrix of the n = nr + p rows of [R; Y], in double (n x n); the rows
+ * after R are Y itself or the basis B of Y = mix B (then Y is white). */
 static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
 {
-    size_t nr = g->orth ? g->nr : 0, p = n - nr, V = g->v;
-    float *tmp = ns_alloc(n * n, sizeof(float));
+    size_t nr = g->orth ? g->nr : 0, p = n - nr, q = g->mix ? g->q : p, V = g->v;
+    float *tmp = ns_alloc(p * p > nr * q ? p * p : nr * q, sizeof(float));
     if (!tmp)
         return NS_ERR_NOMEM;
     const float *Y = g->buf + nr * V;
@@ -85,36 +104,55 @@ static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
                 G[(nr + i) * n + nr + j] = G[(nr + j) * n + nr + i] = tmp[i * p + j];
     }
     if (nr) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)p, (int)V, 1.0f,
-                    g->buf, (int)V, Y, (int)V, 0.0f, tmp, (int)p);
-        for (size_t i = 0; i < nr; i++)
-            for (size_t j = 0; j < p; j++)
-                G[i * n + nr + j] = G[(nr + j) * n + i] = tmp[i * p + j];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)q, (int)V, 1.0f,
+                    g->buf, (int)V, Y, (int)V, 0.0f, tmp, (int)q);
+        gram_cross(g, nr, p, n, tmp, G);
     }
     free(tmp);
     return NS_OK;
 }
 
-/* Rotates the n rows held onto their top m principal directions:
- * R <- U_m^T B, column block by column block, in place. */
+/* The coefficients of the new R on the rows held, as floats ((nr + q) x m):
+ * U_R on R, and mix^T U_Y on B (U_Y itself without a mix). */
+static void update_coefs(const ns_ica_gpca *g, size_t nr, size_t p, size_t m, const double *U,
+                         float *Uf)
+{
+    for (size_t i = 0; i < nr * m; i++)
+        Uf[i] = (float)U[i];
+    if (!g->mix) {
+        for (size_t i = nr * m; i < (nr + p) * m; i++)
+            Uf[i] = (float)U[i];
+        return;
+    }
+    for (size_t k = 0; k < g->q; k++)
+        for (size_t c = 0; c < m; c++) {
+            double s = 0;
+            for (size_t j = 0; j < p; j++)
+                s += g->mix[j * g->q + k] * U[(nr + j) * m + c];
+            Uf[(nr + k) * m + c] = (float)s;
+        }
+}
+
+/* Rotates the n = nr + p rows of [R; Y] onto their top m principal
+ * directions: R <- U_m^T [R; Y], column block by column block, in place. */
 static ns_status reduce(ns_ica_gpca *g, size_t n, size_t m)
 {
-    size_t V = g->v;
+    size_t V = g->v, nr = g->orth ? g->nr : 0, nb_rows = g->mix ? nr + g->q : n;
     double *G = ns_alloc(n * n, sizeof(double)), *U = ns_alloc(n * m, sizeof(double));
     double *ev = ns_alloc(m, sizeof(double));
-    float *Uf = ns_alloc(n * m, sizeof(float)), *tmp = ns_alloc(m * NS_GPCA_CHUNK, sizeof(float));
+    float *Uf = ns_alloc(nb_rows * m, sizeof(float));
+    float *tmp = ns_alloc(m * NS_GPCA_CHUNK, sizeof(float));
     ns_status st = (G && U && ev && Uf && tmp) ? NS_OK : NS_ERR_NOMEM;
     if (st == NS_OK)
         st = gram(g, n, G);
     if (st == NS_OK)
         st = ns_ica_eig_top(G, n, m, ev, U);
     if (st == NS_OK) {
-        for (size_t i = 0; i < n * m; i++)
-            Uf[i] = (float)U[i];
+        update_coefs(g, nr, n - nr, m, U, Uf);
         for (size_t v0 = 0; v0 < V; v0 += NS_GPCA_CHUNK) {
             size_t nb = V - v0 < NS_GPCA_CHUNK ? V - v0 : NS_GPCA_CHUNK;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)nb, (int)n, 1.0f,
-                        Uf, (int)m, g->buf + v0, (int)V, 0.0f, tmp, (int)nb);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)nb, (int)nb_rows,
+                        1.0f, Uf, (int)m, g->buf + v0, (int)V, 0.0f, tmp, (int)nb);
             for (size_t i = 0; i < m; i++)
                 memcpy(g->buf + i * V + v0, tmp + i * nb, nb * sizeof(float));
         }
@@ -159,6 +197,39 @@ ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y)
     g->white = 1;
     ns_status st = gpca_add(g, y);
     g->white = 0;
+    return st;
+}
+
+int ns_ica_gpca_factored_pays(const ns_ica_gpca *g, size_t p, size_t t)
+{
+    /* per voxel: Y costs its projection p t, the factors 2 work (t + 1 - p)
+     * more in the cross products and the update */
+    return !g->exact && 2 * g->work * (t + 1 - p) < p * t;
+}
+
+ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w)
+{
+    size_t T = x->rows, V = g->v, p = w->p, nr = g->orth ? g->nr : 0;
+    if (x->cols != V || w->t != T)
+        return ns_error(NS_ERR_ARG, "group PCA: subject of %zu x %zu, expected %zu voxels, %zu "
+                        "time points", T, x->cols, V, w->t);
+    if (g->exact)
+        return ns_error(NS_ERR_ARG, "group PCA: factored subjects need MIGP");
+    ns_status st = grow(g, nr + T + 1);
+    if (st != NS_OK)
+        return st;
+    /* B = [X - 1 m^T; m^T], Y = [Wh, Wh 1] B */
+    for (size_t t = 0; t < T; t++) {
+        float *dst = g->buf + (nr + t) * V;
+        const float *src = x->data + t * x->stride;
+        for (size_t v = 0; v < V; v++)
+            dst[v] = src[v] - w->m[v];
+    }
+    memcpy(g->buf + (nr + T) * V, w->m, V * sizeof(float));
+    g->total += p;
+    g->white = 1, g->mix = w->mix, g->q = T + 1;
+    st = reduce(g, nr + p, nr + p < g->work ? nr + p : g->work);
+    g->white = 0, g->mix = NULL, g->q = 0;
     return st;
 }
 

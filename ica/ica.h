@@ -70,6 +70,19 @@ ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_i
                              ns_matrix **y);
 void ns_ica_spca_clear(ns_ica_spca *s);
 
+/* The subject PCA's whitening as factors of y, for a group PCA that need
+ * not form y: y = mix [X - 1 m^T; m^T] with mix = [Wh, Wh 1] (p x (t+1)). */
+typedef struct {
+    size_t p, t;
+    float *m;    /* V voxel means of x */
+    double *mix; /* p x (t+1), row-major */
+} ns_ica_whitener;
+
+/* ns_ica_subject_pca without y: the eigenpairs (out) and the whitener. */
+ns_status ns_ica_subject_whitener(const ns_matrix *x, size_t p, const char *who,
+                                  ns_ica_spca *out, ns_ica_whitener *w);
+void ns_ica_whitener_clear(ns_ica_whitener *w);
+
 /* ------------------------------------------------------------ group PCA */
 
 /* Streaming group PCA of the stacked reduced data Y = [Y_1; ...; Y_M]: MIGP
@@ -86,6 +99,11 @@ ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y);
 /* The same for a whitened y (the subject PCA's, Y Y^T = (V-1) I): its own
  * Gram block is taken as (V-1) I rather than computed (MIGP). */
 ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y);
+/* The same for the whitened y of x given by its whitener, without forming
+ * y (MIGP only): saves y's p x T x V product where p is close to T. */
+ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w);
+/* Whether that saves work for p subject PCs of t time points. */
+int ns_ica_gpca_factored_pays(const ns_ica_gpca *g, size_t p, size_t t);
 /* The top k components: *z (k x V) = whitened group PCA maps, Z = Wh2 Y
  * (rows orthogonal, Z Z^T / (V-1) = I); eigenvalues (k values, descending) of
  * the group covariance Y Y^T / (V-1). eig may be NULL. Also returns every

@@ -120,12 +120,13 @@ static ns_status spca_eig(const double *c, size_t T, size_t p, const char *who, 
     return NS_OK;
 }
 
-ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
-                             ns_matrix **y)
+/* Eigenpairs of the T x T covariance of x (out) and the whitening
+ * Wh = L^-1/2 F^T (wh, p x T, double) with the voxel means m of x. */
+static ns_status spca_whiten(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+                             float *m, double *wh)
 {
     size_t T = x->rows, V = x->cols;
     memset(out, 0, sizeof *out);
-    *y = NULL;
     if (p == 0 || p >= T)
         return ns_error(NS_ERR_ARG,
                         "number of subject PCs (%zu) must be below the number of time points "
@@ -133,36 +134,82 @@ ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_i
                         p, T, who);
     if (V < 2)
         return ns_error(NS_ERR_DATA, "fewer than 2 voxels in the mask (%s)", who);
-    double *c = ns_alloc(T * T, sizeof(double)), *q = ns_alloc(T, sizeof(double));
-    double *w1 = ns_calloc(p, sizeof(double)), mm;
-    float *m = ns_alloc(V, sizeof(float));
+    double *c = ns_alloc(T * T, sizeof(double)), *q = ns_alloc(T, sizeof(double)), mm;
     float *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float)), *cf = ns_alloc(T * T, sizeof(float));
-    float *whf = ns_alloc(p * T, sizeof(float));
-    ns_status st = (c && m && q && w1 && buf && cf && whf) ? NS_OK : NS_ERR_NOMEM;
+    ns_status st = (c && q && buf && cf) ? NS_OK : NS_ERR_NOMEM;
     if (st == NS_OK) {
         voxel_means(x, m, &mm);
         temporal_cov(x, m, q, mm, c, buf, cf);
         st = spca_eig(c, T, p, who, out);
     }
+    for (size_t i = 0; st == NS_OK && i < p; i++)
+        for (size_t t = 0; t < T; t++)
+            wh[i * T + t] = out->evec[t * p + i] / sqrt(out->eval[i]);
+    free(c), free(q), free(buf), free(cf);
+    if (st != NS_OK)
+        ns_ica_spca_clear(out);
+    return st;
+}
+
+ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+                             ns_matrix **y)
+{
+    size_t T = x->rows, V = x->cols;
+    *y = NULL;
+    double *wh = ns_alloc(p * T, sizeof(double)), *w1 = ns_calloc(p, sizeof(double));
+    float *m = ns_alloc(V, sizeof(float)), *whf = ns_alloc(p * T, sizeof(float));
+    float *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float));
+    ns_status st = (wh && w1 && m && whf && buf) ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK)
+        st = spca_whiten(x, p, who, out, m, wh);
+    else
+        memset(out, 0, sizeof *out);
     if (st == NS_OK) {
-        /* Wh = L^-1/2 F^T */
-        for (size_t i = 0; i < p; i++)
-            for (size_t t = 0; t < T; t++) {
-                double w = out->evec[t * p + i] / sqrt(out->eval[i]);
-                whf[i * T + t] = (float)w;
-                w1[i] += w;
-            }
+        for (size_t i = 0; i < p * T; i++) { /* whf = Wh as floats, w1 = Wh 1 */
+            whf[i] = (float)wh[i];
+            w1[i / T] += wh[i];
+        }
         *y = ns_matrix_create(p, V);
         if (*y)
             project(x, m, whf, w1, p, buf, *y);
         else
             st = NS_ERR_NOMEM;
     }
-    free(c), free(m), free(q), free(w1), free(buf), free(cf), free(whf);
-    if (st != NS_OK) {
+    free(wh), free(w1), free(m), free(whf), free(buf);
+    if (st != NS_OK)
         ns_ica_spca_clear(out);
-        ns_matrix_free(*y);
-        *y = NULL;
-    }
     return st;
+}
+
+ns_status ns_ica_subject_whitener(const ns_matrix *x, size_t p, const char *who,
+                                  ns_ica_spca *out, ns_ica_whitener *w)
+{
+    size_t T = x->rows;
+    memset(w, 0, sizeof *w);
+    double *wh = ns_alloc(p * T, sizeof(double));
+    w->p = p, w->t = T;
+    w->m = ns_alloc(x->cols, sizeof(float));
+    w->mix = ns_calloc(p * (T + 1), sizeof(double));
+    ns_status st = (wh && w->m && w->mix) ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK)
+        st = spca_whiten(x, p, who, out, w->m, wh);
+    else
+        memset(out, 0, sizeof *out);
+    for (size_t i = 0; st == NS_OK && i < p; i++) /* [Wh, Wh 1] */
+        for (size_t t = 0; t < T; t++) {
+            w->mix[i * (T + 1) + t] = wh[i * T + t];
+            w->mix[i * (T + 1) + T] += wh[i * T + t];
+        }
+    free(wh);
+    if (st != NS_OK)
+        ns_ica_whitener_clear(w);
+    return st;
+}
+
+void ns_ica_whitener_clear(ns_ica_whitener *w)
+{
+    if (!w)
+        return;
+    free(w->m), free(w->mix);
+    memset(w, 0, sizeof *w);
 }

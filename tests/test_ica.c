@@ -357,6 +357,55 @@ START_TEST(test_migp_white_block)
 }
 END_TEST
 
+/* MIGP fed the subject PCA's whitener and the data (y never formed) agrees
+ * with MIGP fed y, on raw data with voxel baselines of 1e3 +- 1e2 and p
+ * close to T (where the factored form pays; it does not at p = 10). */
+START_TEST(test_migp_factored)
+{
+    size_t K = 4, V = 3000, T = 40, p = 38, M = 5, work = 2 * p;
+    ns_matrix *s = planted_sources(K, V, 25);
+    ns_ica_gpca *gy = ns_ica_gpca_create(V, work), *gf = ns_ica_gpca_create(V, work);
+    ck_assert(ns_ica_gpca_factored_pays(gf, p, T));
+    ck_assert(!ns_ica_gpca_factored_pays(gf, 10, T));
+    double tc[40 * 4];
+    ns_rng *r = ns_rng_create(26);
+    for (size_t i = 0; i < M; i++) {
+        ns_matrix *x = planted_subject(s, T, 0.5, 200 + i, tc), *y;
+        for (size_t v = 0; v < V; v++) {
+            float b = (float)(1e3 + 1e2 * ns_rng_uniform(r));
+            for (size_t t = 0; t < T; t++)
+                NS_AT(x, t, v) += b;
+        }
+        ns_ica_spca sp, sf;
+        ns_ica_whitener w;
+        ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
+        ck_assert_int_eq(ns_ica_subject_whitener(x, p, "s", &sf, &w), NS_OK);
+        ck_assert_double_eq_tol(sf.eval[p - 1], sp.eval[p - 1], 1e-12 * sp.eval[0]);
+        ck_assert_int_eq(ns_ica_gpca_add_white(gy, y), NS_OK);
+        ck_assert_int_eq(ns_ica_gpca_add_factored(gf, x, &w), NS_OK);
+        ns_ica_spca_clear(&sp), ns_ica_spca_clear(&sf), ns_ica_whitener_clear(&w);
+        ns_matrix_free(x), ns_matrix_free(y);
+    }
+    ck_assert_uint_eq(ns_ica_gpca_rows(gf), M * p);
+    ns_matrix *zy, *zf;
+    double ly[8], lf[8], c[64], fro = 0;
+    ck_assert_int_eq(ns_ica_gpca_result(gy, 8, &zy, ly, NULL, NULL), NS_OK);
+    ck_assert_int_eq(ns_ica_gpca_result(gf, 8, &zf, lf, NULL, NULL), NS_OK);
+    for (size_t j = 0; j < 8; j++)
+        ck_assert_double_eq_tol(lf[j], ly[j], 1e-5 * ly[j]);
+    ck_assert(max_offdiag_identity(zf, V - 1) < 1e-3);
+    for (size_t i = 0; i < 8; i++) /* same subspace: |Zy Zf^T / (V-1)|_F^2 = 8 */
+        for (size_t j = 0; j < 8; j++) {
+            c[i * 8 + j] = ns_ica_dot_ff(zy->data + i * zy->stride, zf->data + j * zf->stride, V);
+            fro += pow(c[i * 8 + j] / (double)(V - 1), 2);
+        }
+    ck_assert_double_eq_tol(fro, 8.0, 1e-4 * 8);
+    ns_matrix_free(zy), ns_matrix_free(zf), ns_matrix_free(s);
+    ns_ica_gpca_free(gy), ns_ica_gpca_free(gf);
+    ns_rng_free(r);
+}
+END_TEST
+
 /* -------------------------------------------------------------- ICA */
 
 /* Z = whitened group PCA of M planted subjects. */
@@ -766,6 +815,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_subject_pca_large_baseline);
     tcase_add_test(tc, test_migp_vs_stacked);
     tcase_add_test(tc, test_migp_white_block);
+    tcase_add_test(tc, test_migp_factored);
     tcase_add_test(tc, test_infomax_recovers);
     tcase_add_test(tc, test_fastica_recovers);
     tcase_add_test(tc, test_fastica_warm_start);

@@ -172,6 +172,32 @@ for alg in fastica infomax; do
   done
 done
 
+# With p1 close to T and no cache (--group-only), MIGP takes the subject's
+# data and whitener instead of forming its reduced data (the factored form):
+# the same group PCA and maps as the full run, which forms it.
+for d in pf_full pf_gonly; do
+  extra=(--quiet); [ $d = pf_gonly ] && extra=(--group-only -v)
+  "$NS_BIN" ica -o "$T/$d" --orders 8 --pc1 149 --algorithm fastica --seed 3 \
+    "${extra[@]}" "${few[@]}" 2> "$T/$d.log"
+done
+grep -q "reduced data are not formed" "$T/pf_gonly.log" || fail "factored MIGP not used"
+grep -q "reduced data are not formed" "$T/pf_full.log" && fail "factored MIGP used with a cache"
+"$PY" - "$T/pf_full/group" "$T/pf_gonly/group" <<'EOF'
+import sys, numpy as np, nibabel as nib
+a, b = (np.load(f"{d}/desc-ica8_model.npz") for d in sys.argv[1:3])
+ea, eb = a["pca_eigenvalues"], b["pca_eigenvalues"]
+assert np.abs(ea - eb).max() < 1e-5 * ea.max(), (ea, eb)
+za, zb = (m["whitened_pca_maps"].astype(np.float64) for m in (a, b))
+sv = np.linalg.svd(za @ zb.T / (za.shape[1] - 1), compute_uv=False)
+assert sv.min() > 0.9999, sv
+ma, mb = (np.asarray(nib.load(f"{d}/desc-ica8_components.nii.gz").dataobj).reshape(-1, 8).T
+          for d in sys.argv[1:3])
+r = np.abs(np.corrcoef(ma, mb)[:8, 8:]).max(1)
+assert r.min() > 0.999, r
+print(f"factored MIGP (p1 149 of 150): eigenvalues within {np.abs(ea - eb).max() / ea.max():.1e}, "
+      f"maps |r| min {r.min():.5f}")
+EOF
+
 # FastICA's warm start on every 4th voxel is recorded and reaches the same
 # sources as FastICA on all voxels from the start (--fastica-subsample 1).
 "$NS_BIN" ica -o "$T/fica_all" --orders 8 --algorithm fastica --seed 5 --fastica-subsample 1 \
