@@ -64,20 +64,29 @@ static ns_status grow(ns_ica_gpca *g, size_t rows)
     return NS_OK;
 }
 
-/* G[i][nr + j] = G[nr + j][i] = sum_k c[i][k] mix[j][k] (R Y^T = R B^T mix^T),
- * or c itself without a mix. */
-static void gram_cross(const ns_ica_gpca *g, size_t nr, size_t p, size_t n, const float *c,
-                       double *G)
+/* G[i][nr + j] = G[nr + j][i] = (c mix^T)[i][j] (R Y^T = R B^T mix^T), or
+ * c[i][j] itself without a mix; c is nr x q. */
+static ns_status gram_cross(const ns_ica_gpca *g, size_t nr, size_t p, size_t n, const float *c,
+                            double *G)
 {
+    size_t q = g->mix ? g->q : p;
+    double *cd = ns_alloc(nr * q, sizeof(double)), *x = ns_alloc(nr * p, sizeof(double));
+    if (!cd || !x) {
+        free(cd), free(x);
+        return NS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < nr * q; i++)
+        cd[i] = c[i];
+    if (g->mix)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)p, (int)q, 1.0, cd,
+                    (int)q, g->mix, (int)q, 0.0, x, (int)p);
+    else
+        memcpy(x, cd, nr * p * sizeof(double));
     for (size_t i = 0; i < nr; i++)
-        for (size_t j = 0; j < p; j++) {
-            double s = 0;
-            if (!g->mix)
-                s = c[i * p + j];
-            for (size_t k = 0; g->mix && k < g->q; k++)
-                s += (double)c[i * g->q + k] * g->mix[j * g->q + k];
-            G[i * n + nr + j] = G[(nr + j) * n + i] = s;
-        }
+        for (size_t j = 0; j < p; j++)
+            G[i * n + nr + j] = G[(nr + j) * n + i] = x[i * p + j];
+    free(cd), free(x);
+    return NS_OK;
 }
 
 /* Gram matrix of the n = nr + p rows of [R; Y], in double (n x n); the rows
@@ -103,34 +112,29 @@ static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
             for (size_t j = i; j < p; j++)
                 G[(nr + i) * n + nr + j] = G[(nr + j) * n + nr + i] = tmp[i * p + j];
     }
+    ns_status st = NS_OK;
     if (nr) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)q, (int)V, 1.0f,
                     g->buf, (int)V, Y, (int)V, 0.0f, tmp, (int)q);
-        gram_cross(g, nr, p, n, tmp, G);
+        st = gram_cross(g, nr, p, n, tmp, G);
     }
     free(tmp);
-    return NS_OK;
+    return st;
 }
 
 /* The coefficients of the new R on the rows held, as floats ((nr + q) x m):
- * U_R on R, and mix^T U_Y on B (U_Y itself without a mix). */
+ * U_R on R, and mix^T U_Y on B (U_Y itself without a mix), mu its buffer. */
 static void update_coefs(const ns_ica_gpca *g, size_t nr, size_t p, size_t m, const double *U,
-                         float *Uf)
+                         double *mu, float *Uf)
 {
-    for (size_t i = 0; i < nr * m; i++)
-        Uf[i] = (float)U[i];
-    if (!g->mix) {
-        for (size_t i = nr * m; i < (nr + p) * m; i++)
-            Uf[i] = (float)U[i];
-        return;
+    size_t rows = nr + p;
+    if (g->mix) {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->q, (int)m, (int)p, 1.0,
+                    g->mix, (int)g->q, U + nr * m, (int)m, 0.0, mu, (int)m);
+        rows = nr + g->q;
     }
-    for (size_t k = 0; k < g->q; k++)
-        for (size_t c = 0; c < m; c++) {
-            double s = 0;
-            for (size_t j = 0; j < p; j++)
-                s += g->mix[j * g->q + k] * U[(nr + j) * m + c];
-            Uf[(nr + k) * m + c] = (float)s;
-        }
+    for (size_t i = 0; i < rows * m; i++)
+        Uf[i] = (float)(i < nr * m || !g->mix ? U[i] : mu[i - nr * m]);
 }
 
 /* Rotates the n = nr + p rows of [R; Y] onto their top m principal
@@ -140,15 +144,16 @@ static ns_status reduce(ns_ica_gpca *g, size_t n, size_t m)
     size_t V = g->v, nr = g->orth ? g->nr : 0, nb_rows = g->mix ? nr + g->q : n;
     double *G = ns_alloc(n * n, sizeof(double)), *U = ns_alloc(n * m, sizeof(double));
     double *ev = ns_alloc(m, sizeof(double));
+    double *mu = ns_alloc(g->mix ? g->q * m : 1, sizeof(double));
     float *Uf = ns_alloc(nb_rows * m, sizeof(float));
     float *tmp = ns_alloc(m * NS_GPCA_CHUNK, sizeof(float));
-    ns_status st = (G && U && ev && Uf && tmp) ? NS_OK : NS_ERR_NOMEM;
+    ns_status st = (G && U && ev && mu && Uf && tmp) ? NS_OK : NS_ERR_NOMEM;
     if (st == NS_OK)
         st = gram(g, n, G);
     if (st == NS_OK)
         st = ns_ica_eig_top(G, n, m, ev, U);
     if (st == NS_OK) {
-        update_coefs(g, nr, n - nr, m, U, Uf);
+        update_coefs(g, nr, n - nr, m, U, mu, Uf);
         for (size_t v0 = 0; v0 < V; v0 += NS_GPCA_CHUNK) {
             size_t nb = V - v0 < NS_GPCA_CHUNK ? V - v0 : NS_GPCA_CHUNK;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)nb, (int)nb_rows,
@@ -162,7 +167,7 @@ static ns_status reduce(ns_ica_gpca *g, size_t n, size_t m)
         g->nr = m;
         g->orth = 1;
     }
-    free(G), free(U), free(ev), free(Uf), free(tmp);
+    free(G), free(U), free(ev), free(mu), free(Uf), free(tmp);
     return st;
 }
 
