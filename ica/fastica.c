@@ -10,7 +10,7 @@
 #include "ica/fastmath_int.h"
 #include "ica/infomax_int.h"
 
-/* Columns per block. Fixed, so that the sums (block partials added in
+/* Most columns per block. Fixed by V, so that the sums (block partials added in
  * block order, in double) and thus the result do not depend on the number
  * of threads; 4096 was the fastest of 1024..16384 at K = 100. */
 #define NS_FASTICA_BLOCK 4096
@@ -20,18 +20,18 @@
 #define NS_FASTICA_MIN_RATIO 20
 
 typedef struct {
-    size_t K, V, nblk;
+    size_t K, V, nblk, bs; /* bs columns per block (the last may have fewer) */
     int nt;
     float *wf;  /* K x K: w as floats */
-    float *wx;  /* nt x K x BLOCK: each thread's g(w x) of one block */
+    float *wx;  /* nt x K x bs: each thread's g(w x) of one block */
     float *gxp; /* nblk x K x K: g(w x_b) x_b^T of each block */
     float *gpp; /* nblk x K: sum over the block of g'(w x) */
 } ns_fastica_work;
 
 static void fastica_block(const float *x, ns_fastica_work *fw, size_t b, float *wx)
 {
-    size_t K = fw->K, v0 = b * NS_FASTICA_BLOCK;
-    size_t n = fw->V - v0 < NS_FASTICA_BLOCK ? fw->V - v0 : NS_FASTICA_BLOCK;
+    size_t K = fw->K, v0 = b * fw->bs;
+    size_t n = fw->V - v0 < fw->bs ? fw->V - v0 : fw->bs;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)K, (int)n, (int)K, 1.0f, fw->wf,
                 (int)K, x + v0, (int)fw->V, 0.0f, wx, (int)n);
     for (size_t i = 0; i < K; i++) /* float sums of <= BLOCK terms in [0, 1] */
@@ -49,7 +49,7 @@ static void fastica_update(const float *x, ns_fastica_work *fw, const double *w,
         fw->wf[i] = (float)w[i];
 #pragma omp parallel for schedule(dynamic, 1) num_threads(fw->nt) if (fw->nt > 1)
     for (size_t b = 0; b < fw->nblk; b++)
-        fastica_block(x, fw, b, fw->wx + (size_t)omp_get_thread_num() * K * NS_FASTICA_BLOCK);
+        fastica_block(x, fw, b, fw->wx + (size_t)omp_get_thread_num() * K * fw->bs);
     for (size_t i = 0; i < K; i++) {
         double gp = 0;
         for (size_t b = 0; b < fw->nblk; b++)
@@ -66,10 +66,14 @@ static void fastica_update(const float *x, ns_fastica_work *fw, const double *w,
 static ns_status fastica_work_init(ns_fastica_work *fw, size_t K, size_t V, int nthreads)
 {
     fw->K = K, fw->V = V;
+    /* An even number of near-equal blocks of at most BLOCK columns, so that
+     * two threads finish together; it depends on V alone. */
     fw->nblk = (V + NS_FASTICA_BLOCK - 1) / NS_FASTICA_BLOCK;
+    fw->nblk += fw->nblk > 1 ? fw->nblk % 2 : 0;
+    fw->bs = (V + fw->nblk - 1) / fw->nblk;
     fw->nt = nthreads < 1 ? 1 : (size_t)nthreads > fw->nblk ? (int)fw->nblk : nthreads;
     fw->wf = ns_alloc(K * K, sizeof(float));
-    fw->wx = ns_alloc((size_t)fw->nt * K * NS_FASTICA_BLOCK, sizeof(float));
+    fw->wx = ns_alloc((size_t)fw->nt * K * fw->bs, sizeof(float));
     fw->gxp = ns_alloc(fw->nblk * K * K, sizeof(float));
     fw->gpp = ns_alloc(fw->nblk * K, sizeof(float));
     return fw->wf && fw->wx && fw->gxp && fw->gpp ? NS_OK : NS_ERR_NOMEM;

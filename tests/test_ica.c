@@ -475,9 +475,13 @@ START_TEST(test_fastica_warm_start)
     o.tol = 1e-8;
     ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, V), 4);
     ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, 4 * 20 * K - 1), 1);
-    double ww[64], wf[64];
+    double ww[64], wf[64], w2[64];
     ns_ica_info iw, inf;
     ck_assert_int_eq(ns_ica_unmix(z, &o, ww, &iw), NS_OK);
+    o.nthreads = 2; /* two column blocks, one per thread: the same bits */
+    ck_assert_int_eq(ns_ica_unmix(z, &o, w2, &inf), NS_OK);
+    ck_assert_mem_eq(ww, w2, sizeof ww);
+    o.nthreads = 1;
     o.subsample = 1;
     ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, V), 1);
     ck_assert_int_eq(ns_ica_unmix(z, &o, wf, &inf), NS_OK);
