@@ -155,9 +155,7 @@ ns_status ns_ica_fastica(const float *x, size_t K, size_t V, const ns_ica_opts *
         info->warm_iterations = info->iterations;
         maxit -= info->iterations;
     }
-    int warm = info->warm_iterations;
-    if (st == NS_OK)
+    if (st == NS_OK) /* keeps warm_iterations */
         st = fastica_iterate(x, K, V, o->nthreads, tol, maxit, w, info);
-    info->warm_iterations = warm;
     return st;
 }

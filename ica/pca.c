@@ -151,36 +151,6 @@ static ns_status spca_whiten(const ns_matrix *x, size_t p, const char *who, ns_i
     return st;
 }
 
-ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
-                             ns_matrix **y)
-{
-    size_t T = x->rows, V = x->cols;
-    *y = NULL;
-    double *wh = ns_alloc(p * T, sizeof(double)), *w1 = ns_calloc(p, sizeof(double));
-    float *m = ns_alloc(V, sizeof(float)), *whf = ns_alloc(p * T, sizeof(float));
-    float *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float));
-    ns_status st = (wh && w1 && m && whf && buf) ? NS_OK : NS_ERR_NOMEM;
-    if (st == NS_OK)
-        st = spca_whiten(x, p, who, out, m, wh);
-    else
-        memset(out, 0, sizeof *out);
-    if (st == NS_OK) {
-        for (size_t i = 0; i < p * T; i++) { /* whf = Wh as floats, w1 = Wh 1 */
-            whf[i] = (float)wh[i];
-            w1[i / T] += wh[i];
-        }
-        *y = ns_matrix_create(p, V);
-        if (*y)
-            project(x, m, whf, w1, p, buf, *y);
-        else
-            st = NS_ERR_NOMEM;
-    }
-    free(wh), free(w1), free(m), free(whf), free(buf);
-    if (st != NS_OK)
-        ns_ica_spca_clear(out);
-    return st;
-}
-
 ns_status ns_ica_subject_whitener(const ns_matrix *x, size_t p, const char *who,
                                   ns_ica_spca *out, ns_ica_whitener *w)
 {
@@ -203,6 +173,36 @@ ns_status ns_ica_subject_whitener(const ns_matrix *x, size_t p, const char *who,
     free(wh);
     if (st != NS_OK)
         ns_ica_whitener_clear(w);
+    return st;
+}
+
+ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+                             ns_matrix **y)
+{
+    size_t T = x->rows;
+    ns_ica_whitener w;
+    *y = NULL;
+    ns_status st = ns_ica_subject_whitener(x, p, who, out, &w);
+    double *w1 = ns_alloc(p, sizeof(double));
+    float *whf = ns_alloc(p * T, sizeof(float)), *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float));
+    if (st == NS_OK && !(w1 && whf && buf))
+        st = NS_ERR_NOMEM;
+    for (size_t i = 0; st == NS_OK && i < p; i++) { /* Wh as floats, Wh 1 */
+        for (size_t t = 0; t < T; t++)
+            whf[i * T + t] = (float)w.mix[i * (T + 1) + t];
+        w1[i] = w.mix[i * (T + 1) + T];
+    }
+    if (st == NS_OK) {
+        *y = ns_matrix_create(p, x->cols);
+        if (*y)
+            project(x, w.m, whf, w1, p, buf, *y);
+        else
+            st = NS_ERR_NOMEM;
+    }
+    ns_ica_whitener_clear(&w);
+    free(w1), free(whf), free(buf);
+    if (st != NS_OK)
+        ns_ica_spca_clear(out);
     return st;
 }
 
