@@ -3,6 +3,7 @@
  * (nprocs threads, one BLAS thread each); the MIGP update runs in subject
  * order so that results do not depend on the number of threads. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,107 @@ static ns_status migp_step(ns_ica_fitctx *f, const ns_ica_spca *sp, const ns_mat
     return y ? ns_ica_gpca_add_white(f->g, y) : ns_ica_gpca_add_factored(f->g, x, wh);
 }
 
+/* Pass 1 schedule. Threads take the subjects in order and reduce them; the
+ * MIGP takes them in subject order (so results do not depend on the number
+ * of threads), run by whichever thread finds the next one ready. A thread
+ * whose subject must wait for an earlier one parks it and loads the next,
+ * rather than waiting. A thread loads only while fewer than nt subjects
+ * wait, so at most 2 nt - 1 data matrices are alive (without parking: nt). */
+typedef struct {
+    ns_ica_spca sp;
+    ns_ica_whitener wh;
+    ns_matrix *x, *y;
+    ns_status st;
+    int skip; /* loaded after a failure: nothing to add */
+} p1_item;
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a parked subject was taken */
+    p1_item *item;     /* nsub, item i filled when ready[i] */
+    char *ready;
+    ns_matrix **pool; /* data matrices free for the next load */
+    size_t npool, next_load, next_migp, parked, max_parked;
+    int migp_busy;
+    ns_ica_err err;
+    ns_progress *pr;
+} p1_sched;
+
+/* Adds every ready subject to the MIGP in order. Called and returns with
+ * the lock held; the lock is released during each step. */
+static void p1_run_migp(ns_ica_fitctx *f, p1_sched *s)
+{
+    while (s->next_migp < f->nsub && s->ready[s->next_migp]) {
+        p1_item *it = &s->item[s->next_migp];
+        int add = !it->skip && it->st == NS_OK && s->err.code == NS_OK;
+        s->parked--;
+        pthread_mutex_unlock(&s->mu);
+        ns_status s1 = add ? migp_step(f, &it->sp, it->x, it->y, &it->wh) : it->st;
+        ns_ica_spca_clear(&it->sp);
+        ns_ica_whitener_clear(&it->wh);
+        ns_matrix_free(it->y);
+        pthread_mutex_lock(&s->mu);
+        if (!it->skip && s1 != NS_OK)
+            ns_ica_err_keep(&s->err, s1);
+        s->pool[s->npool++] = it->x;
+        it->x = NULL;
+        ns_progress_update(s->pr, ++s->next_migp);
+        pthread_cond_broadcast(&s->cv);
+    }
+}
+
+static void p1_thread(ns_ica_fitctx *f, p1_sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->parked >= s->max_parked && s->next_load < f->nsub)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->next_load >= f->nsub)
+            break;
+        size_t i = s->next_load++;
+        p1_item it = {.x = s->npool ? s->pool[--s->npool] : NULL,
+                      .skip = s->err.code != NS_OK}; /* after a failure: drain */
+        pthread_mutex_unlock(&s->mu);
+        if (!it.skip)
+            it.st = reduce_subject(f, i, &it.x, &it.sp, &it.y, &it.wh);
+        if (!it.skip && it.st == NS_OK && f->cache_dir)
+            it.st = cache_write(f, i, &it.sp, it.y);
+        pthread_mutex_lock(&s->mu);
+        s->item[i] = it;
+        s->ready[i] = 1;
+        s->parked++;
+        if (!s->migp_busy) {
+            s->migp_busy = 1;
+            p1_run_migp(f, s);
+            s->migp_busy = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static ns_status p1_sched_init(p1_sched *s, size_t nsub, int nt)
+{
+    memset(s, 0, sizeof *s);
+    s->max_parked = (size_t)nt;
+    s->item = ns_calloc(nsub, sizeof *s->item);
+    s->ready = ns_calloc(nsub, 1);
+    s->pool = ns_calloc(2 * (size_t)nt, sizeof *s->pool);
+    s->pr = ns_progress_create("ica: subject PCA", nsub);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    return s->item && s->ready && s->pool ? NS_OK : NS_ERR_NOMEM;
+}
+
+static void p1_sched_clear(p1_sched *s)
+{
+    for (size_t i = 0; i < s->npool; i++)
+        ns_matrix_free(s->pool[i]);
+    free(s->item), free(s->ready), free(s->pool);
+    ns_progress_free(s->pr);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
 {
     f->g = ns_ica_gpca_create(f->grid.v, f->work);
@@ -280,40 +382,18 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
         ns_debug("ica: MIGP takes each subject's data and whitener (%zu PCs of %zu time points); "
                  "the reduced data are not formed", f->p1, f->tmin);
-    ns_ica_err err = {0};
     int nt = nthreads(f), old = nt > 1 ? ns_blas_threads(1) : 0;
-    ns_progress *pr = ns_progress_create("ica: subject PCA", f->nsub);
-    size_t done = 0;
+    p1_sched s;
+    st = p1_sched_init(&s, f->nsub, nt);
+    if (st == NS_OK) {
 #pragma omp parallel num_threads(nt)
-    {
-        ns_matrix *x = NULL;
-#pragma omp for ordered schedule(static, 1)
-        for (size_t i = 0; i < f->nsub; i++) {
-            ns_ica_spca sp = {0};
-            ns_ica_whitener wh = {0};
-            ns_matrix *y = NULL;
-            int skip = err.code != NS_OK; /* after a failure: drain without work */
-            ns_status s1 = skip ? NS_OK : reduce_subject(f, i, &x, &sp, &y, &wh);
-            if (!skip && s1 == NS_OK && f->cache_dir)
-                s1 = cache_write(f, i, &sp, y);
-#pragma omp ordered
-            {
-                if (!skip && s1 == NS_OK && err.code == NS_OK)
-                    s1 = migp_step(f, &sp, x, y, &wh);
-                if (!skip && s1 != NS_OK)
-                    ns_ica_err_keep(&err, s1);
-                ns_progress_update(pr, ++done);
-            }
-            ns_ica_spca_clear(&sp);
-            ns_ica_whitener_clear(&wh);
-            ns_matrix_free(y);
-        }
-        ns_matrix_free(x);
+        p1_thread(f, &s);
+        st = ns_ica_err_raise(&s.err);
     }
-    ns_progress_free(pr);
+    p1_sched_clear(&s);
     if (nt > 1)
         ns_blas_threads(old);
-    return ns_ica_err_raise(&err);
+    return st;
 }
 
 /* --------------------------------------------------------------- pass 2 */

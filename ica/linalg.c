@@ -1,5 +1,5 @@
 /* Small dense linear algebra for the ica module (double, row-major):
- * eigenpairs (dsyevr), inverse square roots, pseudo-inverses (dgesdd). */
+ * eigenpairs (dsyevd, dsyevr), inverse square roots, pseudo-inverses (dgesdd). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +10,37 @@
 
 #include "ica/ica_int.h"
 
+/* The eigenpairs of a symmetric matrix in ascending order into w (n) and,
+ * with vectors, z (n x kk, row-major): all of them (kk = n) by divide and
+ * conquer (dsyevd: 0.8 ms against dsyevr's 1.1 at n = 100, 10.5 against
+ * 13.5 on a MIGP Gram matrix of n = 349), a top subset by dsyevr (MRRR).
+ * work is a copy of the matrix. */
+static lapack_int eig_ascending(double *work, size_t n, size_t kk, double *w, double *z,
+                                lapack_int *isuppz)
+{
+    char jobz = z ? 'V' : 'N';
+    if (kk == n) {
+        /* Row-major upper = column-major lower of the same symmetric matrix. */
+        lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, jobz, 'U', (lapack_int)n, work,
+                                         (lapack_int)n, w);
+        if (info == 0 && z)
+            memcpy(z, work, n * n * sizeof(double));
+        return info;
+    }
+    lapack_int found = 0;
+    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, jobz, 'I', 'U', (lapack_int)n, work,
+                                     (lapack_int)n, 0, 0, (lapack_int)(n - kk + 1), (lapack_int)n,
+                                     0.0, &found, w, z, (lapack_int)kk, isuppz);
+    return info == 0 && (size_t)found != kk ? -1 : info;
+}
+
 ns_status ns_ica_eig_top(const double *a, size_t n, size_t k, double *eval, double *evec)
 {
     if (k == 0 || k > n)
         return ns_error(NS_ERR_ARG, "eigenpairs: %zu of a %zu x %zu matrix", k, n, n);
-    /* dsyevr finds all pairs by MRRR but a subset by bisection and inverse
-     * iteration, which is many times slower once the subset is large: ask
-     * for all of them then, and keep the top k. */
+    /* dsyevr finds a subset by bisection and inverse iteration, which is
+     * many times slower once the subset is large: ask for all of them then,
+     * and keep the top k. */
     size_t kk = k > n / 8 ? n : k;
     double *work = ns_alloc(n * n, sizeof(double));
     double *w = ns_alloc(n, sizeof(double));
@@ -27,17 +51,13 @@ ns_status ns_ica_eig_top(const double *a, size_t n, size_t k, double *eval, doub
         return NS_ERR_NOMEM;
     }
     memcpy(work, a, n * n * sizeof(double));
-    lapack_int found = 0;
-    /* Row-major upper = column-major lower of the same symmetric matrix. */
-    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, evec ? 'V' : 'N', 'I', 'U', (lapack_int)n,
-                                     work, (lapack_int)n, 0, 0, (lapack_int)(n - kk + 1),
-                                     (lapack_int)n, 0.0, &found, w, z, (lapack_int)kk, isuppz);
+    lapack_int info = eig_ascending(work, n, kk, w, z, isuppz);
     ns_status st = NS_OK;
-    if (info != 0 || (size_t)found != kk) {
-        st = ns_error(NS_ERR_NUMERIC, "symmetric eigendecomposition failed (dsyevr info %d)",
+    if (info != 0) {
+        st = ns_error(NS_ERR_NUMERIC, "symmetric eigendecomposition failed (LAPACK info %d)",
                       (int)info);
     } else {
-        /* dsyevr returns ascending order: reverse into descending. */
+        /* Descending order; each vector's largest entry made positive. */
         for (size_t j = 0; j < k; j++) {
             size_t src = kk - 1 - j;
             eval[j] = w[src];

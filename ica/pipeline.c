@@ -234,9 +234,13 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
     t2 = now(), c2 = cpu();
     if (st == NS_OK)
         st = ns_ica_fit_group(&f);
+    double tg = now(), cg = cpu();
     if (st == NS_OK)
         st = ns_ica_fit_write_group(&f);
     t3 = now(), c3 = cpu();
+    if (st == NS_OK)
+        ns_debug("ica timing: group PCA+ICA %.2f s (cpu %.2f s), group outputs %.2f s (cpu %.2f s)",
+                 tg - t2, cg - c2, t3 - tg, c3 - cg);
     if (st == NS_OK && !p->group_only)
         st = ns_ica_fit_pass2(&f);
     t4 = now(), c4 = cpu();
