@@ -94,9 +94,14 @@ static ns_status fastica_iterate(const float *x, size_t K, size_t V, int nthread
     if (st == NS_OK && !w1)
         st = NS_ERR_NOMEM;
     info->iterations = 0, info->converged = 0;
+    /* The polar factor by eigenpairs until w1 gets too ill-conditioned for
+     * them (rows of Gaussian directions shrink), then by the SVD. */
+    int by_svd = 0;
     for (int it = 1; st == NS_OK && it <= maxit; it++) {
         fastica_update(x, &fw, w, w1);
-        st = ns_ica_sym_orth(w1, K);
+        st = by_svd ? NS_ERR_NUMERIC : ns_ica_sym_orth_eig(w1, K);
+        if (st == NS_ERR_NUMERIC)
+            by_svd = 1, st = ns_ica_sym_orth(w1, K);
         if (st != NS_OK)
             break;
         /* sklearn's criterion: max_i | |<w1_i, w_i>| - 1 |. */

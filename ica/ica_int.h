@@ -40,8 +40,13 @@ int ns_ica__enum_parse(const char *const *names, size_t n, const char *s);
 /* names, n for a static array of names */
 #define NS_ICA_NAMES(a) (a), sizeof(a) / sizeof *(a)
 
-/* Symmetric orthogonalisation in place: w <- (w w^T)^(-1/2) w (k x k). */
+/* Symmetric orthogonalisation in place: w <- (w w^T)^(-1/2) w (k x k), the
+ * orthogonal polar factor U V^T of w = U S V^T, by the SVD (defined even
+ * when rows of w nearly vanish). */
 ns_status ns_ica_sym_orth(double *w, size_t k);
+/* The same by the eigenpairs of w w^T (faster), or NS_ERR_NUMERIC with w
+ * untouched when w w^T is too ill-conditioned for that (then use the SVD). */
+ns_status ns_ica_sym_orth_eig(double *w, size_t k);
 
 /* A random orthogonal k x k matrix (QR of a normal matrix). */
 ns_status ns_ica_random_orth(ns_rng *rng, size_t k, double *w);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lapacke.h>
+
 #include "ica/fastmath_int.h" /* the rows and their vector width */
 #include "ica/infomax_int.h" /* ns_ica_fastica_stride */
 #include "ica/ica.h"
@@ -329,6 +331,57 @@ START_TEST(test_migp_vs_stacked)
     ck_assert_double_eq_tol(fro, (double)K, 0.01 * K);
     ns_matrix_free(ze), ns_matrix_free(zm), ns_matrix_free(s);
     ns_ica_gpca_free(ge), ns_ica_gpca_free(gm);
+}
+END_TEST
+
+/* Largest deviation of r from U V^T (the SVD of w, taken here) and of r r^T
+ * from I. */
+static double polar_error(const double *w, const double *r, size_t k)
+{
+    double *cp = ns_alloc(k * k, sizeof(double)), *u = ns_alloc(k * k, sizeof(double));
+    double *vt = ns_alloc(k * k, sizeof(double)), *sv = ns_alloc(k, sizeof(double)), err = 0;
+    memcpy(cp, w, k * k * sizeof(double));
+    ck_assert_int_eq(LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'A', (lapack_int)k, (lapack_int)k, cp,
+                                    (lapack_int)k, sv, u, (lapack_int)k, vt, (lapack_int)k),
+                     0);
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++) {
+            double uv = 0, rr = 0;
+            for (size_t l = 0; l < k; l++)
+                uv += u[i * k + l] * vt[l * k + j], rr += r[i * k + l] * r[j * k + l];
+            err = fmax(err, fmax(fabs(r[i * k + j] - uv), fabs(rr - (i == j))));
+        }
+    free(cp), free(u), free(vt), free(sv);
+    return err;
+}
+
+/* Both polar factors (eigenpairs, SVD) on a well-conditioned w; with a row
+ * nearly vanishing (cond 1e6) the eigenpair one declines and leaves w as it
+ * was (its answer would miss by ~1e-4), the SVD one stays exact. */
+START_TEST(test_sym_orth_polar)
+{
+    size_t k = 40;
+    double *w = ns_alloc(k * k, sizeof(double)), *r = ns_alloc(k * k, sizeof(double));
+    ns_rng *g = ns_rng_create(31);
+    for (size_t i = 0; i < k * k; i++) /* I + 0.1 G: condition ~2 */
+        w[i] = (i % (k + 1) == 0) + 0.1 * ns_rng_normal(g);
+    for (size_t j = 0; j < k; j++) /* condition ~1e2 */
+        w[5 * k + j] *= 1e-2;
+    memcpy(r, w, k * k * sizeof(double));
+    ck_assert_int_eq(ns_ica_sym_orth_eig(r, k), NS_OK);
+    ck_assert(polar_error(w, r, k) < 1e-11);
+    memcpy(r, w, k * k * sizeof(double));
+    ck_assert_int_eq(ns_ica_sym_orth(r, k), NS_OK);
+    ck_assert(polar_error(w, r, k) < 1e-12);
+    for (size_t j = 0; j < k; j++) /* condition ~1e6 */
+        w[9 * k + j] *= 1e-6;
+    memcpy(r, w, k * k * sizeof(double));
+    ck_assert_int_eq(ns_ica_sym_orth_eig(r, k), NS_ERR_NUMERIC);
+    ck_assert(memcmp(r, w, k * k * sizeof(double)) == 0);
+    ck_assert_int_eq(ns_ica_sym_orth(r, k), NS_OK);
+    ck_assert(polar_error(w, r, k) < 1e-9);
+    ns_rng_free(g);
+    free(w), free(r);
 }
 END_TEST
 
@@ -817,6 +870,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_preprocess_options);
     tcase_add_test(tc, test_subject_pca_whitening);
     tcase_add_test(tc, test_subject_pca_large_baseline);
+    tcase_add_test(tc, test_sym_orth_polar);
     tcase_add_test(tc, test_migp_vs_stacked);
     tcase_add_test(tc, test_migp_white_block);
     tcase_add_test(tc, test_migp_factored);
