@@ -282,7 +282,8 @@ typedef struct {
     ns_ica_whitener wh;
     ns_matrix *x, *y;
     ns_status st;
-    int skip; /* loaded after a failure: nothing to add */
+    ns_ica_err err; /* st's message, kept on the thread that raised it */
+    int skip;       /* loaded after a failure: nothing to add */
 } p1_item;
 
 typedef struct {
@@ -311,7 +312,9 @@ static void p1_run_migp(ns_ica_fitctx *f, p1_sched *s)
         ns_ica_whitener_clear(&it->wh);
         ns_matrix_free(it->y);
         pthread_mutex_lock(&s->mu);
-        if (!it->skip && s1 != NS_OK)
+        if (!add && it->st != NS_OK && s->err.code == NS_OK)
+            s->err = it->err; /* the message is the loading thread's */
+        else if (add && s1 != NS_OK)
             ns_ica_err_keep(&s->err, s1);
         s->pool[s->npool++] = it->x;
         it->x = NULL;
@@ -336,6 +339,8 @@ static void p1_thread(ns_ica_fitctx *f, p1_sched *s)
             it.st = reduce_subject(f, i, &it.x, &it.sp, &it.y, &it.wh);
         if (!it.skip && it.st == NS_OK && f->cache_dir)
             it.st = cache_write(f, i, &it.sp, it.y);
+        if (it.st != NS_OK)
+            ns_ica_err_keep(&it.err, it.st);
         pthread_mutex_lock(&s->mu);
         s->item[i] = it;
         s->ready[i] = 1;
