@@ -17,9 +17,6 @@ struct ns_ica_gpca {
     int exact;        /* keep every row (stacked EVD) */
     float *buf;       /* cap rows x v: R on top, the new subject below */
     size_t cap, nr;   /* capacity and rows held */
-    int white;        /* the new rows are whitened: Y Y^T = (V-1) I */
-    const double *mix; /* NULL: the new rows are Y; else Y = mix B, B the q */
-    size_t q;          /* rows held after R (mix: p x q, row-major) */
     double *ev;       /* nr squared row norms when orth */
     int orth;
     size_t total;     /* rows received */
@@ -64,12 +61,23 @@ static ns_status grow(ns_ica_gpca *g, size_t rows)
     return NS_OK;
 }
 
+/* What one add appends after R: the rows of Y itself, or the q rows of a
+ * basis B with Y = mix B (mix p x q, row-major); white: Y Y^T = (V-1) I is
+ * known rather than computed. */
+typedef struct {
+    int white;
+    const double *mix;
+    size_t q;
+} gpca_rows;
+
+static const gpca_rows gpca_plain = {0, NULL, 0};
+
 /* G[i][nr + j] = G[nr + j][i] = (c mix^T)[i][j] (R Y^T = R B^T mix^T), or
  * c[i][j] itself without a mix; c is nr x q. */
-static ns_status gram_cross(const ns_ica_gpca *g, size_t nr, size_t p, size_t n, const float *c,
+static ns_status gram_cross(const gpca_rows *r, size_t nr, size_t p, size_t n, const float *c,
                             double *G)
 {
-    size_t q = g->mix ? g->q : p;
+    size_t q = r->mix ? r->q : p;
     double *cd = ns_alloc(nr * q, sizeof(double)), *x = ns_alloc(nr * p, sizeof(double));
     if (!cd || !x) {
         free(cd), free(x);
@@ -77,9 +85,9 @@ static ns_status gram_cross(const ns_ica_gpca *g, size_t nr, size_t p, size_t n,
     }
     for (size_t i = 0; i < nr * q; i++)
         cd[i] = c[i];
-    if (g->mix)
+    if (r->mix)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)p, (int)q, 1.0, cd,
-                    (int)q, g->mix, (int)q, 0.0, x, (int)p);
+                    (int)q, r->mix, (int)q, 0.0, x, (int)p);
     else
         memcpy(x, cd, nr * p * sizeof(double));
     for (size_t i = 0; i < nr; i++)
@@ -91,9 +99,9 @@ static ns_status gram_cross(const ns_ica_gpca *g, size_t nr, size_t p, size_t n,
 
 /* Gram matrix of the n = nr + p rows of [R; Y], in double (n x n); the rows
  * after R are Y itself or the basis B of Y = mix B (then Y is white). */
-static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
+static ns_status gram(const ns_ica_gpca *g, const gpca_rows *r, size_t n, double *G)
 {
-    size_t nr = g->orth ? g->nr : 0, p = n - nr, q = g->mix ? g->q : p, V = g->v;
+    size_t nr = g->orth ? g->nr : 0, p = n - nr, q = r->mix ? r->q : p, V = g->v;
     float *tmp = ns_alloc(p * p > nr * q ? p * p : nr * q, sizeof(float));
     if (!tmp)
         return NS_ERR_NOMEM;
@@ -102,7 +110,7 @@ static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
     for (size_t i = 0; i < nr; i++)
         G[i * n + i] = g->ev[i];
     /* Y Y^T (upper triangle) unless known, and R Y^T. */
-    if (g->white) {
+    if (r->white) {
         for (size_t i = 0; i < p; i++)
             G[(nr + i) * n + nr + i] = (double)(V - 1);
     } else {
@@ -116,7 +124,7 @@ static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
     if (nr) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)q, (int)V, 1.0f,
                     g->buf, (int)V, Y, (int)V, 0.0f, tmp, (int)q);
-        st = gram_cross(g, nr, p, n, tmp, G);
+        st = gram_cross(r, nr, p, n, tmp, G);
     }
     free(tmp);
     return st;
@@ -124,36 +132,36 @@ static ns_status gram(const ns_ica_gpca *g, size_t n, double *G)
 
 /* The coefficients of the new R on the rows held, as floats ((nr + q) x m):
  * U_R on R, and mix^T U_Y on B (U_Y itself without a mix), mu its buffer. */
-static void update_coefs(const ns_ica_gpca *g, size_t nr, size_t p, size_t m, const double *U,
+static void update_coefs(const gpca_rows *r, size_t nr, size_t p, size_t m, const double *U,
                          double *mu, float *Uf)
 {
     size_t rows = nr + p;
-    if (g->mix) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->q, (int)m, (int)p, 1.0,
-                    g->mix, (int)g->q, U + nr * m, (int)m, 0.0, mu, (int)m);
-        rows = nr + g->q;
+    if (r->mix) {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r->q, (int)m, (int)p, 1.0,
+                    r->mix, (int)r->q, U + nr * m, (int)m, 0.0, mu, (int)m);
+        rows = nr + r->q;
     }
     for (size_t i = 0; i < rows * m; i++)
-        Uf[i] = (float)(i < nr * m || !g->mix ? U[i] : mu[i - nr * m]);
+        Uf[i] = (float)(i < nr * m || !r->mix ? U[i] : mu[i - nr * m]);
 }
 
 /* Rotates the n = nr + p rows of [R; Y] onto their top m principal
  * directions: R <- U_m^T [R; Y], column block by column block, in place. */
-static ns_status reduce(ns_ica_gpca *g, size_t n, size_t m)
+static ns_status reduce(ns_ica_gpca *g, const gpca_rows *r, size_t n, size_t m)
 {
-    size_t V = g->v, nr = g->orth ? g->nr : 0, nb_rows = g->mix ? nr + g->q : n;
+    size_t V = g->v, nr = g->orth ? g->nr : 0, nb_rows = r->mix ? nr + r->q : n;
     double *G = ns_alloc(n * n, sizeof(double)), *U = ns_alloc(n * m, sizeof(double));
     double *ev = ns_alloc(m, sizeof(double));
-    double *mu = ns_alloc(g->mix ? g->q * m : 1, sizeof(double));
+    double *mu = ns_alloc(r->mix ? r->q * m : 1, sizeof(double));
     float *Uf = ns_alloc(nb_rows * m, sizeof(float));
     float *tmp = ns_alloc(m * NS_GPCA_CHUNK, sizeof(float));
     ns_status st = (G && U && ev && mu && Uf && tmp) ? NS_OK : NS_ERR_NOMEM;
     if (st == NS_OK)
-        st = gram(g, n, G);
+        st = gram(g, r, n, G);
     if (st == NS_OK)
         st = ns_ica_eig_top(G, n, m, ev, U);
     if (st == NS_OK) {
-        update_coefs(g, nr, n - nr, m, U, mu, Uf);
+        update_coefs(r, nr, n - nr, m, U, mu, Uf);
         for (size_t v0 = 0; v0 < V; v0 += NS_GPCA_CHUNK) {
             size_t nb = V - v0 < NS_GPCA_CHUNK ? V - v0 : NS_GPCA_CHUNK;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)nb, (int)nb_rows,
@@ -171,7 +179,7 @@ static ns_status reduce(ns_ica_gpca *g, size_t n, size_t m)
     return st;
 }
 
-static ns_status gpca_add(ns_ica_gpca *g, const ns_matrix *y)
+static ns_status gpca_add(ns_ica_gpca *g, const ns_matrix *y, const gpca_rows *r)
 {
     if (y->cols != g->v)
         return ns_error(NS_ERR_ARG, "group PCA: subject has %zu voxels, expected %zu", y->cols,
@@ -188,21 +196,18 @@ static ns_status gpca_add(ns_ica_gpca *g, const ns_matrix *y)
         g->orth = 0;
         return NS_OK;
     }
-    return reduce(g, n, n < g->work ? n : g->work);
+    return reduce(g, r, n, n < g->work ? n : g->work);
 }
 
 ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y)
 {
-    g->white = 0;
-    return gpca_add(g, y);
+    return gpca_add(g, y, &gpca_plain);
 }
 
 ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y)
 {
-    g->white = 1;
-    ns_status st = gpca_add(g, y);
-    g->white = 0;
-    return st;
+    const gpca_rows white = {1, NULL, 0};
+    return gpca_add(g, y, &white);
 }
 
 int ns_ica_gpca_factored_pays(const ns_ica_gpca *g, size_t p, size_t t)
@@ -232,10 +237,8 @@ ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_
     }
     memcpy(g->buf + (nr + T) * V, w->m, V * sizeof(float));
     g->total += p;
-    g->white = 1, g->mix = w->mix, g->q = T + 1;
-    st = reduce(g, nr + p, nr + p < g->work ? nr + p : g->work);
-    g->white = 0, g->mix = NULL, g->q = 0;
-    return st;
+    const gpca_rows factored = {1, w->mix, T + 1};
+    return reduce(g, &factored, nr + p, nr + p < g->work ? nr + p : g->work);
 }
 
 /* Exact mode: eigendecomposition of the whole stacked Gram matrix. */
@@ -245,7 +248,7 @@ static ns_status result_exact(const ns_ica_gpca *g, size_t k, double *ev, double
     double *G = ns_alloc(n * n, sizeof(double));
     if (!G)
         return NS_ERR_NOMEM;
-    ns_status st = gram(g, n, G);
+    ns_status st = gram(g, &gpca_plain, n, G);
     if (st == NS_OK)
         st = ns_ica_eig_top(G, n, k, ev, U);
     if (st == NS_OK && all) {
