@@ -48,12 +48,15 @@ static void usage(FILE *out)
             "  --backrecon NAME        gica (GICA1, default), gica3, dr (dual regression)\n"
             "  --seed S                random seed (default 0), recorded in the sidecars\n"
             "  --nprocs N              threads for subjects and ICASSO runs (default 1)\n"
-            "  --migp-rows N           MIGP running rows (default max(2 max order, pc1))\n"
+            "  --migp-rows N           MIGP running rows (default K + max(K/2, 10), K the\n"
+            "                          largest order; with --power-iters 0, max(2K, pc1))\n"
+            "  --power-iters N         passes of subspace iteration refining MIGP's rows\n"
+            "                          (default 2; each reads the cache or the inputs)\n"
             "  --stacked-pca           exact group PCA of the stacked data (memory M pc1 V)\n"
             "  --group-only            group maps and models only, no subject outputs (no\n"
             "                          back-reconstruction pass; run --model later)\n"
-            "  --cache-gb X            spill reduced data for pass 2 up to X GB (default 8; 0 =\n"
-            "                          re-read the inputs)\n"
+            "  --cache-gb X            spill reduced data for the power iterations and pass 2\n"
+            "                          up to X GB (default 8; 0 = re-read the inputs)\n"
             "  --max-iter N            ICA iteration limit (Infomax 512 passes, FastICA 200)\n"
             "  --fastica-subsample S   FastICA starts on every S-th voxel for up to 3/4 of\n"
             "                          the iterations, then runs on all (default 4; 1 = off)\n"
@@ -65,7 +68,7 @@ static void usage(FILE *out)
 
 enum {
     OPT_BIDS = 256, OPT_LABEL, OPT_ORDERS, OPT_MASK, OPT_PREPROC, OPT_PC1, OPT_RUNS, OPT_ALG,
-    OPT_BR, OPT_SEED, OPT_NPROCS, OPT_MIGP, OPT_STACKED, OPT_GROUP_ONLY, OPT_CACHE, OPT_MAXIT,
+    OPT_BR, OPT_SEED, OPT_NPROCS, OPT_MIGP, OPT_POWER, OPT_STACKED, OPT_GROUP_ONLY, OPT_CACHE, OPT_MAXIT,
     OPT_SUBSAMPLE, OPT_MODEL, OPT_ICASSO
 };
 
@@ -80,6 +83,7 @@ static const struct option long_opts[] = {
     {"backrecon", required_argument, NULL, OPT_BR}, {"seed", required_argument, NULL, OPT_SEED},
     {"nprocs", required_argument, NULL, OPT_NPROCS},
     {"migp-rows", required_argument, NULL, OPT_MIGP},
+    {"power-iters", required_argument, NULL, OPT_POWER},
     {"stacked-pca", no_argument, NULL, OPT_STACKED},
     {"group-only", no_argument, NULL, OPT_GROUP_ONLY},
     {"cache-gb", required_argument, NULL, OPT_CACHE},
@@ -94,7 +98,7 @@ typedef struct {
     const char *bids, *model;
     const char **labels, **bold;
     size_t nlabels, nbold;
-    int *orders, norders, backrecon_given, quiet, verbose;
+    int *orders, norders, backrecon_given, power_given, quiet, verbose;
 } ica_args;
 
 static int push(const char ***v, size_t *n, const char *s)
@@ -131,6 +135,7 @@ static int parse_value(ica_args *a, int c, const char *arg)
     case OPT_RUNS: if (ns_cli_parse_long(arg, 1, 1000, &v)) return -1; a->p.runs = (size_t)v; return 0;
     case OPT_NPROCS: if (ns_cli_parse_long(arg, 1, 1024, &v)) return -1; a->p.nprocs = (int)v; return 0;
     case OPT_MIGP: if (ns_cli_parse_long(arg, 1, 100000, &v)) return -1; a->p.migp_rows = (size_t)v; return 0;
+    case OPT_POWER: if (ns_cli_parse_long(arg, 0, 20, &v)) return -1; a->p.power_iters = (int)v; a->power_given = 1; return 0;
     case OPT_MAXIT: if (ns_cli_parse_long(arg, 1, 1000000, &v)) return -1; a->p.ica.max_iter = (int)v; return 0;
     case OPT_SUBSAMPLE: if (ns_cli_parse_long(arg, 1, 1000, &v)) return -1; a->p.ica.subsample = (int)v; return 0;
     case OPT_CACHE:
@@ -190,6 +195,9 @@ static int parse(int argc, char **argv, ica_args *a)
         return ns_cli_usage_error("ica", "--group-only fits a model; --model applies one");
     if (a->nlabels && !a->bids)
         return ns_cli_usage_error("ica", "--participant_label needs --bids");
+    if (a->p.stacked_pca && (a->power_given || a->p.migp_rows))
+        return ns_cli_usage_error("ica", "--stacked-pca is exact; --power-iters and --migp-rows "
+                                  "apply to MIGP");
     return 0;
 }
 

@@ -12,6 +12,9 @@
  *                     0; float rounding apart the same; S work V floats moved
  *              gather each rank's own MIGP rows to rank 0, merged there in
  *                     rank order; parallel, a different approximation
+ *   power      the power iterations refining the merged rows: Q broadcast,
+ *              the sums chained rank 0 -> ... -> 0 in subject order (the same
+ *              bits as ns_ica_fit's); (2 S - 1) work V floats per pass
  *   group      ICA/ICASSO and the group outputs once, on rank 0
  *   broadcast  Z (kmax x V), the eigenvalues and every order's unmixing W
  *   pass 2     each rank back-reconstructs and writes its own subjects
@@ -401,6 +404,94 @@ static void sc_bcast(sc_ctx *c, void *buf, size_t n, MPI_Datatype t, size_t byte
         c->recv += (double)n * (double)bytes_each;
 }
 
+/* ------------------------------------------------------ power iterations */
+
+/* rows x V floats of Z in place, from or to a peer. */
+static void sc_sums_p2p(sc_ctx *c, float *z, size_t rows, size_t v, int peer, int send)
+{
+    ns_matrix zm = ns_matrix_view(z, rows, v, v);
+    sc_rows_p2p(c, &zm, peer, send);
+}
+
+/* gp += its power iteration terms for the rank's subjects, in order (d:
+ * their coefficients, or NULL to compute them). */
+static ns_status sc_power_local(ns_ica_gpca *gp, const sc_red *red, size_t n, size_t v,
+                                float **d, int add, ns_status st)
+{
+    for (size_t i = 0; st == NS_OK && i < n; i++) {
+        ns_matrix *y = NULL;
+        st = sc_y_get(&red[i], v, &y);
+        if (st == NS_OK && !add)
+            st = ns_ica_gpca_power_coefs(gp, NULL, NULL, y, &d[i]);
+        else if (st == NS_OK)
+            st = ns_ica_gpca_power_add(gp, NULL, NULL, y, d[i]);
+        ns_matrix_free(y);
+    }
+    return st;
+}
+
+/* One power iteration, whatever the merge: rank 0's rows Q are broadcast;
+ * each rank computes its subjects' coefficients (the ranks in parallel);
+ * then the sums Z travel rank 0 -> 1 -> ... -> S-1 -> 0, each rank adding
+ * its subjects in order: the single-process order and arithmetic, so the
+ * same bits as ns_ica_fit's. Moves (S - 1) m V floats of Q and S m V of Z. */
+static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n)
+{
+    size_t v = g->grid.v, m = 0;
+    ns_ica_gpca *gp = c->rank == 0 ? g->g : ns_ica_gpca_create(v, g->work);
+    float **d = ns_calloc(n + 1, sizeof *d), *q = NULL;
+    if (!gp || !d)
+        MPI_Abort(c->comm, 1);
+    ns_status st = c->rank == 0 ? ns_ica_gpca_power_begin(gp) : NS_OK;
+    st = sc_agree(c, st);
+    if (st == NS_OK) {
+        if (c->rank == 0)
+            q = (float *)ns_ica_gpca_power_rows(gp, &m);
+        unsigned long long mm = m;
+        MPI_Bcast(&mm, 1, MPI_UNSIGNED_LONG_LONG, 0, c->comm);
+        m = (size_t)mm;
+        if (c->rank > 0 && !(q = ns_alloc(m * v, sizeof(float))))
+            MPI_Abort(c->comm, 1);
+        sc_bcast(c, q, m * v, MPI_FLOAT, 4);
+        if (c->rank > 0) {
+            st = ns_ica_gpca_power_join(gp, q, m);
+            free(q);
+            if (st != NS_OK) /* the chain below needs the sums */
+                MPI_Abort(c->comm, 1);
+        }
+        st = sc_power_local(gp, red, n, v, d, 0, st);
+        float *z = ns_ica_gpca_power_sums(gp);
+        if (c->rank > 0)
+            sc_sums_p2p(c, z, m, v, c->rank - 1, 0);
+        st = sc_power_local(gp, red, n, v, d, 1, st);
+        if (c->size > 1) {
+            sc_sums_p2p(c, z, m, v, (c->rank + 1) % c->size, 1);
+            if (c->rank == 0)
+                sc_sums_p2p(c, z, m, v, c->size - 1, 0);
+        }
+        if (c->rank == 0 && st == NS_OK)
+            st = ns_ica_gpca_power_end(gp);
+        st = sc_agree(c, st);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(d[i]);
+    free(d);
+    if (c->rank > 0)
+        ns_ica_gpca_free(gp);
+    return st;
+}
+
+/* Collective: g->power passes, BLAS at one thread as in ns_ica_fit. */
+static ns_status sc_power(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n)
+{
+    int old = ns_blas_threads(1);
+    ns_status st = NS_OK;
+    for (int k = 0; st == NS_OK && k < g->power; k++)
+        st = sc_power_pass(c, g, red, n);
+    ns_blas_threads(old);
+    return st;
+}
+
 /* Collective: every rank ends with g->z, g->geig and every order's model
  * (W broadcast; A = pinv(W) and the raw maps S = W Z recomputed locally,
  * cheaper than sending K x V maps). */
@@ -486,6 +577,8 @@ static ns_status sc_run(sc_ctx *c, ns_ica_fitctx *g, size_t lo, size_t n)
     st = sc_agree(c, sc_pass1(g, lo, n, red, spec));
     if (st == NS_OK)
         st = sc_merge(c, g, red, n, spec);
+    if (st == NS_OK)
+        st = sc_power(c, g, red, n);
     if (st == NS_OK && c->rank == 0) {
         st = ns_ica_fit_group(g);
         if (st == NS_OK)

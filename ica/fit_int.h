@@ -14,6 +14,7 @@ typedef struct {
     int kmax;
     size_t tmin, tmin_sub;  /* shortest run and its subject */
     size_t p1, work;        /* subject PCs; MIGP rows (0 = stacked) */
+    int power;              /* power iterations after MIGP */
     ns_ica_gpca *g;
     double *spec_mean;      /* mean subject eigenvalue spectrum (tmin) */
     ns_matrix *z;           /* kmax x V whitened group PCA maps */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ica/fit_int.h"
@@ -219,7 +220,7 @@ static ns_status cache_open(ns_ica_fitctx *f)
 {
     double bytes = (double)f->nsub * (double)f->p1 * (double)f->grid.v * sizeof(float);
     if (!(f->p->cache_gb > 0) || bytes > f->p->cache_gb * 1e9 ||
-        f->p->backrecon == NS_ICA_BR_DR || f->p->group_only)
+        ((f->p->backrecon == NS_ICA_BR_DR || f->p->group_only) && f->power == 0))
         return NS_OK;
     char name[64];
     snprintf(name, sizeof name, "group/.ica-cache-%ld", (long)getpid());
@@ -263,13 +264,6 @@ static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_matrix **x, ns_ic
     return ns_ica_subject_pca(*x, f->p1, f->sub[i].path, sp, y);
 }
 
-static ns_status migp_step(ns_ica_fitctx *f, const ns_ica_spca *sp, const ns_matrix *x,
-                           const ns_matrix *y, const ns_ica_whitener *wh)
-{
-    for (size_t j = 0; j < f->tmin; j++)
-        f->spec_mean[j] += sp->spectrum[j] / (double)f->nsub;
-    return y ? ns_ica_gpca_add_white(f->g, y) : ns_ica_gpca_add_factored(f->g, x, wh);
-}
 
 /* Pass 1 schedule. Threads take the subjects in order and reduce them; the
  * MIGP takes them in subject order (so results do not depend on the number
@@ -281,6 +275,7 @@ typedef struct {
     ns_ica_spca sp;
     ns_ica_whitener wh;
     ns_matrix *x, *y;
+    float *d; /* power iteration: the subject's coefficients */
     ns_status st;
     ns_ica_err err; /* st's message, kept on the thread that raised it */
     int skip;       /* loaded after a failure: nothing to add */
@@ -294,9 +289,36 @@ typedef struct {
     ns_matrix **pool; /* data matrices free for the next load */
     size_t npool, next_load, next_migp, parked, max_parked;
     int migp_busy;
+    int power; /* a power iteration pass rather than the MIGP pass */
     ns_ica_err err;
     ns_progress *pr;
 } p1_sched;
+
+/* The work of one subject done in parallel: read and reduce it (MIGP
+ * pass), and its coefficients (power iteration pass). */
+static ns_status load_subject(ns_ica_fitctx *f, const p1_sched *s, size_t i, p1_item *it)
+{
+    ns_status st;
+    if (s->power && f->cache_dir)
+        st = cache_read(f, i, &it->sp, &it->y);
+    else
+        st = reduce_subject(f, i, &it->x, &it->sp, &it->y, &it->wh);
+    if (st == NS_OK && s->power)
+        st = ns_ica_gpca_power_coefs(f->g, it->x, &it->wh, it->y, &it->d);
+    else if (st == NS_OK && f->cache_dir)
+        st = cache_write(f, i, &it->sp, it->y);
+    return st;
+}
+
+/* The work of one subject done in subject order. */
+static ns_status add_subject(ns_ica_fitctx *f, const p1_sched *s, const p1_item *it)
+{
+    if (s->power)
+        return ns_ica_gpca_power_add(f->g, it->x, &it->wh, it->y, it->d);
+    for (size_t j = 0; j < f->tmin; j++)
+        f->spec_mean[j] += it->sp.spectrum[j] / (double)f->nsub;
+    return it->y ? ns_ica_gpca_add_white(f->g, it->y) : ns_ica_gpca_add_factored(f->g, it->x, &it->wh);
+}
 
 /* Adds every ready subject to the MIGP in order. Called and returns with
  * the lock held; the lock is released during each step. */
@@ -307,10 +329,11 @@ static void p1_run_migp(ns_ica_fitctx *f, p1_sched *s)
         int add = !it->skip && it->st == NS_OK && s->err.code == NS_OK;
         s->parked--;
         pthread_mutex_unlock(&s->mu);
-        ns_status s1 = add ? migp_step(f, &it->sp, it->x, it->y, &it->wh) : it->st;
+        ns_status s1 = add ? add_subject(f, s, it) : it->st;
         ns_ica_spca_clear(&it->sp);
         ns_ica_whitener_clear(&it->wh);
         ns_matrix_free(it->y);
+        free(it->d);
         pthread_mutex_lock(&s->mu);
         if (!add && it->st != NS_OK && s->err.code == NS_OK)
             s->err = it->err; /* the message is the loading thread's */
@@ -336,9 +359,7 @@ static void p1_thread(ns_ica_fitctx *f, p1_sched *s)
                       .skip = s->err.code != NS_OK}; /* after a failure: drain */
         pthread_mutex_unlock(&s->mu);
         if (!it.skip)
-            it.st = reduce_subject(f, i, &it.x, &it.sp, &it.y, &it.wh);
-        if (!it.skip && it.st == NS_OK && f->cache_dir)
-            it.st = cache_write(f, i, &it.sp, it.y);
+            it.st = load_subject(f, s, i, &it);
         if (it.st != NS_OK)
             ns_ica_err_keep(&it.err, it.st);
         pthread_mutex_lock(&s->mu);
@@ -354,14 +375,15 @@ static void p1_thread(ns_ica_fitctx *f, p1_sched *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-static ns_status p1_sched_init(p1_sched *s, size_t nsub, int nt)
+static ns_status p1_sched_init(p1_sched *s, size_t nsub, int nt, int power)
 {
     memset(s, 0, sizeof *s);
     s->max_parked = (size_t)nt;
+    s->power = power;
     s->item = ns_calloc(nsub, sizeof *s->item);
     s->ready = ns_calloc(nsub, 1);
     s->pool = ns_calloc(2 * (size_t)nt, sizeof *s->pool);
-    s->pr = ns_progress_create("ica: subject PCA", nsub);
+    s->pr = ns_progress_create(power ? "ica: group PCA power iteration" : "ica: subject PCA", nsub);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     return s->item && s->ready && s->pool ? NS_OK : NS_ERR_NOMEM;
@@ -377,6 +399,43 @@ static void p1_sched_clear(p1_sched *s)
     pthread_cond_destroy(&s->cv);
 }
 
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One pass over the subjects on nt threads (BLAS held at one thread). */
+static ns_status run_pass(ns_ica_fitctx *f, int power)
+{
+    int nt = nthreads(f);
+    p1_sched s;
+    ns_status st = p1_sched_init(&s, f->nsub, nt, power);
+    if (st == NS_OK) {
+#pragma omp parallel num_threads(nt)
+        p1_thread(f, &s);
+        st = ns_ica_err_raise(&s.err);
+    }
+    p1_sched_clear(&s);
+    return st;
+}
+
+/* Power iterations refining MIGP's top rows, each a pass over the subjects
+ * (BLAS held at one thread: the same bits whatever nprocs). */
+static ns_status power_iterations(ns_ica_fitctx *f)
+{
+    ns_status st = NS_OK;
+    for (int k = 0; st == NS_OK && k < f->power; k++) {
+        st = ns_ica_gpca_power_begin(f->g);
+        if (st == NS_OK)
+            st = run_pass(f, 1);
+        if (st == NS_OK)
+            st = ns_ica_gpca_power_end(f->g);
+    }
+    return st;
+}
+
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
 {
     f->g = ns_ica_gpca_create(f->grid.v, f->work);
@@ -387,17 +446,17 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
         ns_debug("ica: MIGP takes each subject's data and whitener (%zu PCs of %zu time points); "
                  "the reduced data are not formed", f->p1, f->tmin);
-    int nt = nthreads(f), old = nt > 1 ? ns_blas_threads(1) : 0;
-    p1_sched s;
-    st = p1_sched_init(&s, f->nsub, nt);
-    if (st == NS_OK) {
-#pragma omp parallel num_threads(nt)
-        p1_thread(f, &s);
-        st = ns_ica_err_raise(&s.err);
-    }
-    p1_sched_clear(&s);
-    if (nt > 1)
-        ns_blas_threads(old);
+    int old = ns_blas_threads(1);
+    double t0 = wall_seconds();
+    st = run_pass(f, 0);
+    double t1 = wall_seconds();
+    if (st == NS_OK)
+        st = power_iterations(f);
+    ns_blas_threads(old);
+    if (st == NS_OK && f->power)
+        ns_debug("ica timing: subject PCA and MIGP %.2f s, %d power iteration%s %.2f s (%s)",
+                 t1 - t0, f->power, f->power > 1 ? "s" : "", wall_seconds() - t1,
+                 f->cache_dir ? "from the cache" : "re-reading the inputs");
     return st;
 }
 

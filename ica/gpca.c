@@ -20,6 +20,8 @@ struct ns_ica_gpca {
     double *ev;       /* nr squared row norms when orth */
     int orth;
     size_t total;     /* rows received */
+    float *z;         /* power iteration: Q Y^T Y, nq x v, or NULL */
+    size_t nq;        /* rows refined: those of non-negligible variance */
 };
 
 ns_ica_gpca *ns_ica_gpca_create(size_t v, size_t work)
@@ -37,7 +39,7 @@ void ns_ica_gpca_free(ns_ica_gpca *g)
 {
     if (!g)
         return;
-    free(g->buf), free(g->ev);
+    free(g->buf), free(g->ev), free(g->z);
     free(g);
 }
 
@@ -239,6 +241,149 @@ ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_
     g->total += p;
     const gpca_rows factored = {1, w->mix, T + 1};
     return reduce(g, &factored, nr + p, nr + p < g->work ? nr + p : g->work);
+}
+
+/* ------------------------------------------------------ power iteration */
+
+/* Rows below this fraction of the first's variance (a rank below the rows
+ * held, e.g. identical subjects) are left out of the power iteration. */
+#define NS_GPCA_POWER_MIN 1e-6
+
+ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g)
+{
+    if (g->exact || !g->orth || g->z || !g->nr || !(g->ev[0] > 0))
+        return ns_error(NS_ERR_ARG, "group PCA: a power iteration starts from MIGP's rows");
+    size_t V = g->v;
+    for (g->nq = 0; g->nq < g->nr && g->ev[g->nq] > NS_GPCA_POWER_MIN * g->ev[0]; g->nq++)
+        cblas_sscal((int)V, (float)(1.0 / sqrt(g->ev[g->nq])), g->buf + g->nq * V, 1);
+    g->z = ns_calloc(g->nq * V, sizeof(float));
+    return g->z ? NS_OK : NS_ERR_NOMEM;
+}
+
+const float *ns_ica_gpca_power_rows(const ns_ica_gpca *g, size_t *m)
+{
+    if (m)
+        *m = g->z ? g->nq : 0;
+    return g->z ? g->buf : NULL;
+}
+
+float *ns_ica_gpca_power_sums(ns_ica_gpca *g)
+{
+    return g->z;
+}
+
+ns_status ns_ica_gpca_power_join(ns_ica_gpca *g, const float *q, size_t m)
+{
+    if (g->exact || g->nr || g->z || m == 0)
+        return ns_error(NS_ERR_ARG, "group PCA: only an empty MIGP joins a power iteration");
+    ns_status st = grow(g, m);
+    if (st != NS_OK)
+        return st;
+    memcpy(g->buf, q, m * g->v * sizeof(float));
+    g->nr = g->nq = m;
+    g->orth = 1;
+    g->z = ns_calloc(m * g->v, sizeof(float));
+    return g->z ? NS_OK : NS_ERR_NOMEM;
+}
+
+/* The rows L of one subject: y itself, or x centred on the whitener's mean
+ * with that mean as one more row (y = mix L). */
+static size_t power_rows(const ns_matrix *x, const ns_matrix *y)
+{
+    return y ? y->rows : x->rows + 1;
+}
+
+ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_ica_whitener *w,
+                                  const ns_matrix *y, float **d)
+{
+    const ns_matrix *l = y ? y : x;
+    *d = NULL;
+    if (!g->z || !l || l->cols != g->v)
+        return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun, or a subject not of "
+                        "%zu voxels", g->v);
+    size_t V = g->v, m = g->nq, q = power_rows(x, y), p = y ? q : w->p;
+    if (!y) /* L = [X - 1 m^T; m^T] */
+        for (size_t t = 0; t < x->rows; t++)
+            cblas_saxpy((int)V, -1.0f, w->m, 1, x->data + t * x->stride, 1);
+    float *pf = ns_alloc(q * m, sizeof(float));
+    double *pd = ns_alloc(q * m, sizeof(double)), *c = ns_alloc(p * m, sizeof(double));
+    if (!pf || !pd || !c) {
+        free(pf), free(pd), free(c);
+        return NS_ERR_NOMEM;
+    }
+    /* P = L Q^T (q x m); d = mix^T mix P, or P itself */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->rows, (int)m, (int)V, 1.0f,
+                l->data, (int)l->stride, g->buf, (int)V, 0.0f, pf, (int)m);
+    if (!y)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)V, 1.0f, g->buf, (int)V, w->m, 1,
+                    0.0f, pf + (q - 1) * m, 1);
+    if (!y) {
+        for (size_t i = 0; i < q * m; i++)
+            pd[i] = pf[i];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)m, (int)q, 1.0,
+                    w->mix, (int)q, pd, (int)m, 0.0, c, (int)m);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)m, (int)p, 1.0, w->mix,
+                    (int)q, c, (int)m, 0.0, pd, (int)m);
+        for (size_t i = 0; i < q * m; i++)
+            pf[i] = (float)pd[i];
+    }
+    free(pd), free(c);
+    *d = pf;
+    return NS_OK;
+}
+
+ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w,
+                                const ns_matrix *y, const float *d)
+{
+    const ns_matrix *l = y ? y : x;
+    if (!g->z || !l || l->cols != g->v)
+        return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun, or a subject not of "
+                        "%zu voxels", g->v);
+    size_t V = g->v, m = g->nq, q = power_rows(x, y);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)V, (int)l->rows, 1.0f, d,
+                (int)m, l->data, (int)l->stride, 1.0f, g->z, (int)V);
+    if (!y)
+        cblas_sger(CblasRowMajor, (int)m, (int)V, 1.0f, d + (q - 1) * m, 1, w->m, 1, g->z,
+                   (int)V);
+    return NS_OK;
+}
+
+/* Rayleigh-Ritz on the rows of Z = Q A^T A: the eigenpairs (e, U) of
+ * Z Z^T = Q (A^T A)^2 Q^T give R = U^T Z with squared row norms sqrt(e),
+ * the estimates of A^T A's eigenvalues. */
+ns_status ns_ica_gpca_power_end(ns_ica_gpca *g)
+{
+    size_t V = g->v, m = g->nq;
+    if (!g->z)
+        return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun");
+    float *zz = ns_alloc(m * m, sizeof(float)), *uf = ns_alloc(m * m, sizeof(float));
+    double *G = ns_alloc(m * m, sizeof(double)), *U = ns_alloc(m * m, sizeof(double));
+    double *e = ns_alloc(m, sizeof(double));
+    ns_status st = zz && uf && G && U && e ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)V, 1.0f, g->z, (int)V,
+                    0.0f, zz, (int)m);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = i; j < m; j++)
+                G[i * m + j] = G[j * m + i] = zz[i * m + j];
+        st = ns_ica_eig_top(G, m, m, e, U);
+    }
+    for (size_t j = 0; st == NS_OK && j < m; j++)
+        if (!(e[j] > 0))
+            st = ns_error(NS_ERR_DATA, "group PCA: component %zu has zero variance", j + 1);
+    if (st == NS_OK) {
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < m; j++)
+                uf[i * m + j] = (float)(U[i * m + j] * pow(e[j], -0.25));
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)V, (int)m, 1.0f, uf,
+                    (int)m, g->z, (int)V, 0.0f, g->buf, (int)V);
+        for (size_t j = 0; j < m; j++)
+            g->ev[j] = sqrt(e[j]);
+        free(g->z);
+        g->z = NULL;
+    }
+    free(zz), free(uf), free(G), free(U), free(e);
+    return st;
 }
 
 /* Exact mode: eigendecomposition of the whole stacked Gram matrix. */

@@ -110,6 +110,28 @@ int ns_ica_gpca_factored_pays(const ns_ica_gpca *g, size_t p, size_t t);
  * eigenvalue held (*nall, *all, may be NULL) for the spectrum. */
 ns_status ns_ica_gpca_result(const ns_ica_gpca *g, size_t k, ns_matrix **z, double *eig,
                              double **all, size_t *nall);
+/* One block power iteration of the group PCA (subspace iteration, as in
+ * GIFT's MPOWIT) from MIGP's rows: Q = the rows normalised (those above
+ * 1e-6 of the first's variance), Z = Q Y^T Y summed over the subjects; the
+ * directions of Z (Rayleigh-Ritz on Q (Y^T Y)^2 Q^T) replace them. Memory:
+ * as many floats again as the rows.
+ * Begin; per subject its coefficients d (in parallel, any order: reads g
+ * only) and its add (in subject order, so that results do not depend on
+ * it); end. A subject is y (whitened, p x V) or, y NULL, x and its
+ * whitener; _coefs centres x in place. The caller frees d. */
+ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g);
+ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_ica_whitener *w,
+                                  const ns_matrix *y, float **d);
+ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w,
+                                const ns_matrix *y, const float *d);
+ns_status ns_ica_gpca_power_end(ns_ica_gpca *g);
+/* A power iteration shared between processes (MPI): after _power_begin,
+ * the normalised rows Q (*m x V; NULL before); the sums Z (m x V) so far,
+ * to pass on; and _join, by which an empty MIGP (from _create with the same
+ * V) takes Q and zero sums, to add its own subjects. */
+const float *ns_ica_gpca_power_rows(const ns_ica_gpca *g, size_t *m);
+float *ns_ica_gpca_power_sums(ns_ica_gpca *g);
+ns_status ns_ica_gpca_power_join(ns_ica_gpca *g, const float *q, size_t m);
 /* Rows of Y received so far (M p). */
 size_t ns_ica_gpca_rows(const ns_ica_gpca *g);
 
@@ -286,13 +308,19 @@ typedef struct {
     int nprocs;             /* threads for subjects and ICASSO runs (0 = 1) */
     const char *mask_path;  /* user mask (non-zero voxels), NULL = GIFT rule */
     const char *out_dir;
-    size_t migp_rows;       /* MIGP running rows; 0 = max(2 max K, p1) */
+    size_t migp_rows;       /* MIGP running rows; 0 = max K + max(max K / 2,
+                               10), or max(2 max K, p1) without power
+                               iterations */
     int stacked_pca;        /* exact stacked EVD (memory M p1 V) */
+    int power_iters;        /* passes of subspace iteration refining MIGP's
+                               rows (default 2; each reads the cache, or
+                               the inputs without one) */
     int group_only;         /* group outputs and models only: no pass 2 (no
                                subject outputs, no cache); subjects later
                                with ns_ica_apply_model */
-    double cache_gb;        /* spill reduced data to OUT for pass 2 when the
-                               total is below this (GB); 0 = always re-read */
+    double cache_gb;        /* spill reduced data to OUT for the power
+                               iterations and pass 2 when the total is below
+                               this (GB); 0 = always re-read */
     const char *command_line; /* recorded in the sidecars, may be NULL */
 } ns_ica_params;
 
@@ -300,9 +328,9 @@ void ns_ica_params_default(ns_ica_params *p);
 
 /* The whole group ICA: reads the bold files (paths; each a 4-D NIfTI), and
  * writes every output under p->out_dir (docs/ica.md). Subjects are read once
- * for the mask (first volume), once for the PCA, and once more for the
- * back-reconstruction unless the reduced data were cached (or
- * p->group_only). */
+ * for the mask (first volume), once for the PCA; then once per power
+ * iteration and once for the back-reconstruction (unless p->group_only),
+ * from the cache of reduced data when there is one. */
 ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub);
 
 /* Back-reconstructs subjects (fitted or new) from a saved model

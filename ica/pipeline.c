@@ -41,6 +41,7 @@ void ns_ica_params_default(ns_ica_params *p)
     p->runs = 1;
     ns_ica_opts_default(&p->ica);
     p->nprocs = 1;
+    p->power_iters = 2;
     p->cache_gb = 8;
 }
 
@@ -181,9 +182,14 @@ static ns_status choose_dims(ns_ica_fitctx *f)
             f->p1 = f->tmin - 1;
         }
     }
-    f->work = f->p->stacked_pca ? 0
-              : f->p->migp_rows ? f->p->migp_rows
-                                : (size_t)(2 * f->kmax > (int)f->p1 ? 2 * f->kmax : (int)f->p1);
+    /* The power iterations refine K + max(K / 2, 10) rows (oversampled, as
+     * a randomized SVD's block); MIGP alone keeps a wider margin. */
+    size_t k = (size_t)f->kmax, over = k / 2 > 10 ? k / 2 : 10;
+    f->work = f->p->stacked_pca   ? 0
+              : f->p->migp_rows   ? f->p->migp_rows
+              : f->p->power_iters ? k + over
+                                  : (2 * k > f->p1 ? 2 * k : f->p1);
+    f->power = f->work ? f->p->power_iters : 0; /* the stacked PCA is exact */
     if (f->work && f->work < (size_t)f->kmax)
         return ns_error(NS_ERR_ARG, "MIGP rows %zu below the largest order %d", f->work, f->kmax);
     return NS_OK;

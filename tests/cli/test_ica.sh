@@ -175,15 +175,17 @@ for alg in fastica infomax; do
   done
 done
 
-# With p1 close to T and no cache (--group-only), MIGP takes the subject's
-# data and whitener instead of forming its reduced data (the factored form):
-# the same group PCA and maps as the full run, which forms it.
+# With p1 close to T and no cache (--cache-gb 0), MIGP and the power
+# iterations take the subject's data and whitener instead of forming its
+# reduced data (the factored form): the same group PCA and maps as the run
+# that forms it (and caches it).
 for d in pf_full pf_gonly; do
-  extra=(--quiet); [ $d = pf_gonly ] && extra=(--group-only -v)
+  extra=(--quiet); [ $d = pf_gonly ] && extra=(--group-only --cache-gb 0 -v)
   "$NS_BIN" ica -o "$T/$d" --orders 8 --pc1 149 --algorithm fastica --seed 3 \
     "${extra[@]}" "${few[@]}" 2> "$T/$d.log"
 done
 grep -q "reduced data are not formed" "$T/pf_gonly.log" || fail "factored MIGP not used"
+grep -q "2 power iterations .* (re-reading the inputs)" "$T/pf_gonly.log" || fail "power iterations did not re-read"
 grep -q "reduced data are not formed" "$T/pf_full.log" && fail "factored MIGP used with a cache"
 "$PY" - "$T/pf_full/group" "$T/pf_gonly/group" <<'EOF'
 import sys, numpy as np, nibabel as nib
@@ -200,6 +202,49 @@ assert r.min() > 0.999, r
 print(f"factored MIGP (p1 149 of 150): eigenvalues within {np.abs(ea - eb).max() / ea.max():.1e}, "
       f"maps |r| min {r.min():.5f}")
 EOF
+
+# Group PCA: MIGP to K + 10 rows then two power iterations (the default)
+# comes closer to the exact stacked EVD than MIGP alone (--power-iters 0,
+# max(2K, pc1) rows); both recorded in the sidecar. --group-only caches the
+# reduced data for the power iterations, and removes the cache.
+for d in gp_pow gp_migp gp_exact; do
+  case $d in
+    gp_pow) extra=(-v) ;;
+    gp_migp) extra=(--power-iters 0) ;;
+    gp_exact) extra=(--stacked-pca) ;;
+  esac
+  "$NS_BIN" ica -o "$T/$d" --orders 8 --algorithm fastica --seed 3 --group-only "${extra[@]}" \
+    "${few[@]}" 2> "$T/$d.log"
+done
+grep -q "2 power iterations .* (from the cache)" "$T/gp_pow.log" || fail "power iterations not from the cache"
+ls -a "$T/gp_pow/group" | grep -q "ica-cache" && fail "power iterations left a cache"
+"$PY" - "$T" <<'EOF'
+import sys, json, numpy as np
+T = sys.argv[1]
+def load(d):
+    return (np.load(f"{T}/{d}/group/desc-ica8_model.npz"),
+            json.load(open(f"{T}/{d}/group/desc-ica8_components.json")))
+(e, je), (p, jp), (m, jm) = load("gp_exact"), load("gp_pow"), load("gp_migp")
+assert (jp["GroupPCA"], jp["MIGPRows"], jp["GroupPCAPowerIterations"]) == ("MIGP", 18, 2), jp
+assert (jm["MIGPRows"], jm["GroupPCAPowerIterations"]) == (16, 0), jm
+assert (je["GroupPCA"], je["MIGPRows"], je["GroupPCAPowerIterations"]) == ("stacked EVD", None, 0), je
+ze = e["whitened_pca_maps"].astype(np.float64)
+def missed(z):  # dimensions of the exact top-8 subspace not spanned
+    sv = np.linalg.svd(ze @ z["whitened_pca_maps"].astype(np.float64).T / (ze.shape[1] - 1),
+                       compute_uv=False)
+    return 8 - np.sum(sv ** 2)
+mp, mm = missed(p), missed(m)
+ev = e["pca_eigenvalues"]
+dp, dm = (np.abs(z["pca_eigenvalues"][:8] - ev[:8]).max() / ev[0] for z in (p, m))
+print(f"group PCA vs stacked EVD: subspace missed by MIGP {mm:.2e}, with 2 power iterations "
+      f"{mp:.2e}; eigenvalues within {dm:.1e} and {dp:.1e}")
+assert mm > 1e-4, f"MIGP alone already exact ({mm}): the check cannot tell"
+assert mp < 0.25 * mm and dp < dm, (mp, mm, dp, dm)
+EOF
+set +e
+"$NS_BIN" ica -o "$T/gpx" --stacked-pca --power-iters 1 "${few[0]}" 2>/dev/null; rc=$?
+set -e
+[ $rc -eq 2 ] || fail "--stacked-pca with --power-iters must be a usage error (exit $rc)"
 
 # FastICA's warm start on every 4th voxel is recorded and reaches the same
 # sources as FastICA on all voxels from the start (--fastica-subsample 1).
