@@ -1,7 +1,8 @@
 /* The passes of ns_ica_fit over the subjects' files: mask, PCA (with the
- * cache of reduced data), back-reconstruction. Subjects run in parallel
- * (nprocs threads, one BLAS thread each); the MIGP update runs in subject
- * order so that results do not depend on the number of threads. */
+ * cache of reduced data), the group PCA's power iterations,
+ * back-reconstruction. Subjects run in parallel (nprocs threads, one BLAS
+ * thread each); the group PCA updates run in subject order so that results
+ * do not depend on the number of threads. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -264,13 +265,14 @@ static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_matrix **x, ns_ic
     return ns_ica_subject_pca(*x, f->p1, f->sub[i].path, sp, y);
 }
 
-
-/* Pass 1 schedule. Threads take the subjects in order and reduce them; the
- * MIGP takes them in subject order (so results do not depend on the number
- * of threads), run by whichever thread finds the next one ready. A thread
- * whose subject must wait for an earlier one parks it and loads the next,
- * rather than waiting. A thread loads only while fewer than nt subjects
- * wait, so at most 2 nt - 1 data matrices are alive (without parking: nt). */
+/* Schedule of a pass over the subjects (pass 1, and each power iteration).
+ * Threads take the subjects in order and load them (read, reduce; a power
+ * iteration's coefficients); the group PCA adds them in subject order (so
+ * results do not depend on the number of threads), run by whichever thread
+ * finds the next one ready. A thread whose subject must wait for an earlier
+ * one parks it and loads the next, rather than waiting. A thread loads only
+ * while fewer than nt subjects wait, so at most 2 nt - 1 data matrices are
+ * alive (without parking: nt). */
 typedef struct {
     ns_ica_spca sp;
     ns_ica_whitener wh;
@@ -279,24 +281,24 @@ typedef struct {
     ns_status st;
     ns_ica_err err; /* st's message, kept on the thread that raised it */
     int skip;       /* loaded after a failure: nothing to add */
-} p1_item;
+} pass_item;
 
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a parked subject was taken */
-    p1_item *item;     /* nsub, item i filled when ready[i] */
+    pass_item *item;     /* nsub, item i filled when ready[i] */
     char *ready;
     ns_matrix **pool; /* data matrices free for the next load */
-    size_t npool, next_load, next_migp, parked, max_parked;
-    int migp_busy;
+    size_t npool, next_load, next_add, parked, max_parked;
+    int adding;
     int power; /* a power iteration pass rather than the MIGP pass */
     ns_ica_err err;
     ns_progress *pr;
-} p1_sched;
+} pass_sched;
 
 /* The work of one subject done in parallel: read and reduce it (MIGP
  * pass), and its coefficients (power iteration pass). */
-static ns_status load_subject(ns_ica_fitctx *f, const p1_sched *s, size_t i, p1_item *it)
+static ns_status load_subject(ns_ica_fitctx *f, const pass_sched *s, size_t i, pass_item *it)
 {
     ns_status st;
     if (s->power && f->cache_dir)
@@ -311,21 +313,22 @@ static ns_status load_subject(ns_ica_fitctx *f, const p1_sched *s, size_t i, p1_
 }
 
 /* The work of one subject done in subject order. */
-static ns_status add_subject(ns_ica_fitctx *f, const p1_sched *s, const p1_item *it)
+static ns_status add_subject(ns_ica_fitctx *f, const pass_sched *s, const pass_item *it)
 {
     if (s->power)
         return ns_ica_gpca_power_add(f->g, it->x, &it->wh, it->y, it->d);
     for (size_t j = 0; j < f->tmin; j++)
         f->spec_mean[j] += it->sp.spectrum[j] / (double)f->nsub;
-    return it->y ? ns_ica_gpca_add_white(f->g, it->y) : ns_ica_gpca_add_factored(f->g, it->x, &it->wh);
+    return it->y ? ns_ica_gpca_add_white(f->g, it->y)
+                 : ns_ica_gpca_add_factored(f->g, it->x, &it->wh);
 }
 
-/* Adds every ready subject to the MIGP in order. Called and returns with
- * the lock held; the lock is released during each step. */
-static void p1_run_migp(ns_ica_fitctx *f, p1_sched *s)
+/* Adds every ready subject to the group PCA in order. Called and returns
+ * with the lock held; the lock is released during each step. */
+static void pass_add_ready(ns_ica_fitctx *f, pass_sched *s)
 {
-    while (s->next_migp < f->nsub && s->ready[s->next_migp]) {
-        p1_item *it = &s->item[s->next_migp];
+    while (s->next_add < f->nsub && s->ready[s->next_add]) {
+        pass_item *it = &s->item[s->next_add];
         int add = !it->skip && it->st == NS_OK && s->err.code == NS_OK;
         s->parked--;
         pthread_mutex_unlock(&s->mu);
@@ -341,12 +344,12 @@ static void p1_run_migp(ns_ica_fitctx *f, p1_sched *s)
             ns_ica_err_keep(&s->err, s1);
         s->pool[s->npool++] = it->x;
         it->x = NULL;
-        ns_progress_update(s->pr, ++s->next_migp);
+        ns_progress_update(s->pr, ++s->next_add);
         pthread_cond_broadcast(&s->cv);
     }
 }
 
-static void p1_thread(ns_ica_fitctx *f, p1_sched *s)
+static void pass_thread(ns_ica_fitctx *f, pass_sched *s)
 {
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -355,7 +358,7 @@ static void p1_thread(ns_ica_fitctx *f, p1_sched *s)
         if (s->next_load >= f->nsub)
             break;
         size_t i = s->next_load++;
-        p1_item it = {.x = s->npool ? s->pool[--s->npool] : NULL,
+        pass_item it = {.x = s->npool ? s->pool[--s->npool] : NULL,
                       .skip = s->err.code != NS_OK}; /* after a failure: drain */
         pthread_mutex_unlock(&s->mu);
         if (!it.skip)
@@ -366,16 +369,16 @@ static void p1_thread(ns_ica_fitctx *f, p1_sched *s)
         s->item[i] = it;
         s->ready[i] = 1;
         s->parked++;
-        if (!s->migp_busy) {
-            s->migp_busy = 1;
-            p1_run_migp(f, s);
-            s->migp_busy = 0;
+        if (!s->adding) {
+            s->adding = 1;
+            pass_add_ready(f, s);
+            s->adding = 0;
         }
     }
     pthread_mutex_unlock(&s->mu);
 }
 
-static ns_status p1_sched_init(p1_sched *s, size_t nsub, int nt, int power)
+static ns_status pass_init(pass_sched *s, size_t nsub, int nt, int power)
 {
     memset(s, 0, sizeof *s);
     s->max_parked = (size_t)nt;
@@ -389,7 +392,7 @@ static ns_status p1_sched_init(p1_sched *s, size_t nsub, int nt, int power)
     return s->item && s->ready && s->pool ? NS_OK : NS_ERR_NOMEM;
 }
 
-static void p1_sched_clear(p1_sched *s)
+static void pass_clear(pass_sched *s)
 {
     for (size_t i = 0; i < s->npool; i++)
         ns_matrix_free(s->pool[i]);
@@ -410,19 +413,18 @@ static double wall_seconds(void)
 static ns_status run_pass(ns_ica_fitctx *f, int power)
 {
     int nt = nthreads(f);
-    p1_sched s;
-    ns_status st = p1_sched_init(&s, f->nsub, nt, power);
+    pass_sched s;
+    ns_status st = pass_init(&s, f->nsub, nt, power);
     if (st == NS_OK) {
 #pragma omp parallel num_threads(nt)
-        p1_thread(f, &s);
+        pass_thread(f, &s);
         st = ns_ica_err_raise(&s.err);
     }
-    p1_sched_clear(&s);
+    pass_clear(&s);
     return st;
 }
 
-/* Power iterations refining MIGP's top rows, each a pass over the subjects
- * (BLAS held at one thread: the same bits whatever nprocs). */
+/* Power iterations refining MIGP's rows, each a pass over the subjects. */
 static ns_status power_iterations(ns_ica_fitctx *f)
 {
     ns_status st = NS_OK;

@@ -293,6 +293,27 @@ static size_t power_rows(const ns_matrix *x, const ns_matrix *y)
     return y ? y->rows : x->rows + 1;
 }
 
+/* d <- mix^T mix d (q x m), in double: a factored subject's coefficients
+ * on its rows L, as Y^T Y = L^T mix^T mix L. */
+static ns_status mix_twice(const ns_ica_whitener *w, size_t q, size_t m, float *d)
+{
+    double *dd = ns_alloc(q * m, sizeof(double)), *c = ns_alloc(w->p * m, sizeof(double));
+    if (!dd || !c) {
+        free(dd), free(c);
+        return NS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < q * m; i++)
+        dd[i] = d[i];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)w->p, (int)m, (int)q, 1.0, w->mix,
+                (int)q, dd, (int)m, 0.0, c, (int)m);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)m, (int)w->p, 1.0, w->mix,
+                (int)q, c, (int)m, 0.0, dd, (int)m);
+    for (size_t i = 0; i < q * m; i++)
+        d[i] = (float)dd[i];
+    free(dd), free(c);
+    return NS_OK;
+}
+
 ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_ica_whitener *w,
                                   const ns_matrix *y, float **d)
 {
@@ -301,35 +322,27 @@ ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_i
     if (!g->z || !l || l->cols != g->v)
         return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun, or a subject not of "
                         "%zu voxels", g->v);
-    size_t V = g->v, m = g->nq, q = power_rows(x, y), p = y ? q : w->p;
+    size_t V = g->v, m = g->nq, q = power_rows(x, y);
+    float *pf = ns_alloc(q * m, sizeof(float));
+    if (!pf)
+        return NS_ERR_NOMEM;
     if (!y) /* L = [X - 1 m^T; m^T] */
         for (size_t t = 0; t < x->rows; t++)
             cblas_saxpy((int)V, -1.0f, w->m, 1, x->data + t * x->stride, 1);
-    float *pf = ns_alloc(q * m, sizeof(float));
-    double *pd = ns_alloc(q * m, sizeof(double)), *c = ns_alloc(p * m, sizeof(double));
-    if (!pf || !pd || !c) {
-        free(pf), free(pd), free(c);
-        return NS_ERR_NOMEM;
-    }
     /* P = L Q^T (q x m); d = mix^T mix P, or P itself */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->rows, (int)m, (int)V, 1.0f,
                 l->data, (int)l->stride, g->buf, (int)V, 0.0f, pf, (int)m);
-    if (!y)
+    ns_status st = NS_OK;
+    if (!y) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)V, 1.0f, g->buf, (int)V, w->m, 1,
                     0.0f, pf + (q - 1) * m, 1);
-    if (!y) {
-        for (size_t i = 0; i < q * m; i++)
-            pd[i] = pf[i];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)m, (int)q, 1.0,
-                    w->mix, (int)q, pd, (int)m, 0.0, c, (int)m);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)m, (int)p, 1.0, w->mix,
-                    (int)q, c, (int)m, 0.0, pd, (int)m);
-        for (size_t i = 0; i < q * m; i++)
-            pf[i] = (float)pd[i];
+        st = mix_twice(w, q, m, pf);
     }
-    free(pd), free(c);
-    *d = pf;
-    return NS_OK;
+    if (st != NS_OK)
+        free(pf);
+    else
+        *d = pf;
+    return st;
 }
 
 ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w,
