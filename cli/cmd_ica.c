@@ -48,7 +48,7 @@ static void usage(FILE *out)
             "  --backrecon NAME        gica (GICA1, default), gica3, dr (dual regression)\n"
             "  --seed S                random seed (default 0), recorded in the sidecars\n"
             "  --nprocs N              threads for subjects and ICASSO runs (default 1)\n"
-            "  --migp-rows N           MIGP running rows (default K + max(K/2, 10), K the\n"
+            "  --migp-rows N           MIGP running rows (default K + max(K/10, 10), K the\n"
             "                          largest order; with --power-iters 0, max(2K, pc1))\n"
             "  --power-iters N         passes of subspace iteration refining MIGP's rows\n"
             "                          (default 2; each reads the cache or the inputs)\n"

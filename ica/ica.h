@@ -308,7 +308,7 @@ typedef struct {
     int nprocs;             /* threads for subjects and ICASSO runs (0 = 1) */
     const char *mask_path;  /* user mask (non-zero voxels), NULL = GIFT rule */
     const char *out_dir;
-    size_t migp_rows;       /* MIGP running rows; 0 = max K + max(max K / 2,
+    size_t migp_rows;       /* MIGP running rows; 0 = max K + max(max K / 10,
                                10), or max(2 max K, p1) without power
                                iterations */
     int stacked_pca;        /* exact stacked EVD (memory M p1 V) */

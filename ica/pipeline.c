@@ -182,9 +182,9 @@ static ns_status choose_dims(ns_ica_fitctx *f)
             f->p1 = f->tmin - 1;
         }
     }
-    /* The power iterations refine K + max(K / 2, 10) rows (oversampled, as
-     * a randomized SVD's block); MIGP alone keeps a wider margin. */
-    size_t k = (size_t)f->kmax, over = k / 2 > 10 ? k / 2 : 10;
+    /* The power iterations refine K + max(K / 10, 10) rows (oversampled, as
+     * a randomized SVD's block is); MIGP alone keeps a wider margin. */
+    size_t k = (size_t)f->kmax, over = k / 10 > 10 ? k / 10 : 10;
     f->work = f->p->stacked_pca   ? 0
               : f->p->migp_rows   ? f->p->migp_rows
               : f->p->power_iters ? k + over
