@@ -286,7 +286,7 @@ typedef struct {
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a parked subject was taken */
-    pass_item *item;     /* nsub, item i filled when ready[i] */
+    pass_item *item;   /* nsub, item i filled when ready[i] */
     char *ready;
     ns_matrix **pool; /* data matrices free for the next load */
     size_t npool, next_load, next_add, parked, max_parked;
@@ -359,7 +359,7 @@ static void pass_thread(ns_ica_fitctx *f, pass_sched *s)
             break;
         size_t i = s->next_load++;
         pass_item it = {.x = s->npool ? s->pool[--s->npool] : NULL,
-                      .skip = s->err.code != NS_OK}; /* after a failure: drain */
+                        .skip = s->err.code != NS_OK}; /* after a failure: drain */
         pthread_mutex_unlock(&s->mu);
         if (!it.skip)
             it.st = load_subject(f, s, i, &it);

@@ -251,8 +251,10 @@ ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_
 
 ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g)
 {
-    if (g->exact || !g->orth || g->z || !g->nr || !(g->ev[0] > 0))
+    if (g->exact || !g->orth || g->z || !g->nr)
         return ns_error(NS_ERR_ARG, "group PCA: a power iteration starts from MIGP's rows");
+    if (!(g->ev[0] > 0))
+        return ns_error(NS_ERR_DATA, "group PCA: the stacked data have no variance");
     size_t V = g->v;
     for (g->nq = 0; g->nq < g->nr && g->ev[g->nq] > NS_GPCA_POWER_MIN * g->ev[0]; g->nq++)
         cblas_sscal((int)V, (float)(1.0 / sqrt(g->ev[g->nq])), g->buf + g->nq * V, 1);
