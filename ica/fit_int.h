@@ -35,6 +35,8 @@ ns_status ns_ica_fit_setup(ns_ica_fitctx *f, const char *const *bold);
 void ns_ica_fit_clear(ns_ica_fitctx *f);
 ns_status ns_ica_fit_mask(ns_ica_fitctx *f);
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f);
+/* The group PCA's power iterations (f->power passes over the subjects). */
+ns_status ns_ica_fit_power(ns_ica_fitctx *f);
 ns_status ns_ica_fit_group(ns_ica_fitctx *f);
 ns_status ns_ica_fit_write_group(ns_ica_fitctx *f);
 ns_status ns_ica_fit_write_mask(ns_ica_fitctx *f);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ica/fit_int.h"
@@ -402,17 +401,11 @@ static void pass_clear(pass_sched *s)
     pthread_cond_destroy(&s->cv);
 }
 
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* One pass over the subjects on nt threads (BLAS held at one thread). */
+/* One pass over the subjects on nt threads, BLAS held at one thread (the
+ * same bits whatever nprocs). */
 static ns_status run_pass(ns_ica_fitctx *f, int power)
 {
-    int nt = nthreads(f);
+    int nt = nthreads(f), old = ns_blas_threads(1);
     pass_sched s;
     ns_status st = pass_init(&s, f->nsub, nt, power);
     if (st == NS_OK) {
@@ -421,20 +414,7 @@ static ns_status run_pass(ns_ica_fitctx *f, int power)
         st = ns_ica_err_raise(&s.err);
     }
     pass_clear(&s);
-    return st;
-}
-
-/* Power iterations refining MIGP's rows, each a pass over the subjects. */
-static ns_status power_iterations(ns_ica_fitctx *f)
-{
-    ns_status st = NS_OK;
-    for (int k = 0; st == NS_OK && k < f->power; k++) {
-        st = ns_ica_gpca_power_begin(f->g);
-        if (st == NS_OK)
-            st = run_pass(f, 1);
-        if (st == NS_OK)
-            st = ns_ica_gpca_power_end(f->g);
-    }
+    ns_blas_threads(old);
     return st;
 }
 
@@ -448,17 +428,21 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
         ns_debug("ica: MIGP takes each subject's data and whitener (%zu PCs of %zu time points); "
                  "the reduced data are not formed", f->p1, f->tmin);
-    int old = ns_blas_threads(1);
-    double t0 = wall_seconds();
-    st = run_pass(f, 0);
-    double t1 = wall_seconds();
-    if (st == NS_OK)
-        st = power_iterations(f);
+    return run_pass(f, 0);
+}
+
+ns_status ns_ica_fit_power(ns_ica_fitctx *f)
+{
+    int old = ns_blas_threads(1); /* begin and end too: their BLAS calls */
+    ns_status st = NS_OK;
+    for (int k = 0; st == NS_OK && k < f->power; k++) {
+        st = ns_ica_gpca_power_begin(f->g);
+        if (st == NS_OK)
+            st = run_pass(f, 1);
+        if (st == NS_OK)
+            st = ns_ica_gpca_power_end(f->g);
+    }
     ns_blas_threads(old);
-    if (st == NS_OK && f->power)
-        ns_debug("ica timing: subject PCA and MIGP %.2f s, %d power iteration%s %.2f s (%s)",
-                 t1 - t0, f->power, f->power > 1 ? "s" : "", wall_seconds() - t1,
-                 f->cache_dir ? "from the cache" : "re-reading the inputs");
     return st;
 }
 

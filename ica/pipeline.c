@@ -5,6 +5,8 @@
  *   0. headers (grid, TR, T) and the mask from each first volume;
  *   1. preprocessing, subject PCA, MIGP update (in subject order), and the
  *      reduced data spilled to a cache when small enough;
+ *   p. each power iteration refining MIGP's rows (from the cache, or
+ *      re-reading);
  *   -  group PCA result, ICA/ICASSO of every order, group outputs;
  *   2. back-reconstruction of every order (from the cache, or re-reading);
  *      skipped with group_only. */
@@ -237,7 +239,14 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
     t1 = now(), c1 = cpu();
     if (st == NS_OK)
         st = ns_ica_fit_pass1(&f);
+    double tp = now();
+    if (st == NS_OK)
+        st = ns_ica_fit_power(&f);
     t2 = now(), c2 = cpu();
+    if (st == NS_OK && f.power)
+        ns_debug("ica timing: subject PCA and MIGP %.2f s, %d power iteration%s %.2f s (%s)",
+                 tp - t1, f.power, f.power > 1 ? "s" : "", t2 - tp,
+                 f.cache_dir ? "from the cache" : "re-reading the inputs");
     if (st == NS_OK)
         st = ns_ica_fit_group(&f);
     double tg = now(), cg = cpu();

@@ -282,21 +282,35 @@ START_TEST(test_subject_pca_large_baseline)
 }
 END_TEST
 
+/* Subject i of the planted group (noise 1, seed 100 + i), preprocessed,
+ * through its subject PCA: *y, or (factored) the whitener *w with *y NULL.
+ * Returns its data x. */
+static ns_matrix *reduced_subject(const ns_matrix *s, size_t T, size_t p, size_t i, int factored,
+                                  ns_ica_spca *sp, ns_ica_whitener *w, ns_matrix **y)
+{
+    double *tc = malloc(T * s->rows * sizeof(double));
+    ns_matrix *x = planted_subject(s, T, 1.0, 100 + i, tc);
+    *y = NULL;
+    ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
+    if (factored)
+        ck_assert_int_eq(ns_ica_subject_whitener(x, p, "s", sp, w), NS_OK);
+    else
+        ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", sp, y), NS_OK);
+    free(tc);
+    return x;
+}
+
 /* Stacks M planted subjects through subject PCA into a gpca (white: as
  * the pipeline does, telling it the rows are whitened). */
 static void feed(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, size_t p, int white)
 {
-    double *tc = malloc(T * s->rows * sizeof(double));
     for (size_t i = 0; i < M; i++) {
-        ns_matrix *x = planted_subject(s, T, 1.0, 100 + i, tc), *y;
         ns_ica_spca sp;
-        ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
-        ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
+        ns_matrix *y, *x = reduced_subject(s, T, p, i, 0, &sp, NULL, &y);
         ck_assert_int_eq(white ? ns_ica_gpca_add_white(g, y) : ns_ica_gpca_add(g, y), NS_OK);
         ns_ica_spca_clear(&sp);
         ns_matrix_free(x), ns_matrix_free(y);
     }
-    free(tc);
 }
 
 START_TEST(test_migp_vs_stacked)
@@ -477,18 +491,12 @@ static double subspace_fro(const ns_matrix *za, const ns_matrix *zb, size_t k)
 static void power_pass(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, size_t p,
                        int factored)
 {
-    double *tc = malloc(T * s->rows * sizeof(double));
     ck_assert_int_eq(ns_ica_gpca_power_begin(g), NS_OK);
     for (size_t i = 0; i < M; i++) {
-        ns_matrix *x = planted_subject(s, T, 1.0, 100 + i, tc), *y = NULL;
         ns_ica_spca sp;
         ns_ica_whitener w = {0};
+        ns_matrix *y, *x = reduced_subject(s, T, p, i, factored, &sp, &w, &y);
         float *d;
-        ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
-        if (factored)
-            ck_assert_int_eq(ns_ica_subject_whitener(x, p, "s", &sp, &w), NS_OK);
-        else
-            ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
         ck_assert_int_eq(ns_ica_gpca_power_coefs(g, x, &w, y, &d), NS_OK);
         ck_assert_int_eq(ns_ica_gpca_power_add(g, x, &w, y, d), NS_OK);
         free(d);
@@ -496,7 +504,6 @@ static void power_pass(ns_ica_gpca *g, const ns_matrix *s, size_t M, size_t T, s
         ns_matrix_free(x), ns_matrix_free(y);
     }
     ck_assert_int_eq(ns_ica_gpca_power_end(g), NS_OK);
-    free(tc);
 }
 
 /* MIGP kept to k rows (p = 20 whitened rows per subject: each step drops
