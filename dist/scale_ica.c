@@ -12,9 +12,11 @@
  *                     0; float rounding apart the same; S work V floats moved
  *              gather each rank's own MIGP rows to rank 0, merged there in
  *                     rank order; parallel, a different approximation
- *   power      the power iterations refining the merged rows: Q broadcast,
- *              the sums chained rank 0 -> ... -> 0 in subject order (the same
- *              bits as ns_ica_fit's); (2 S - 1) work V floats per pass
+ *   power      the power iterations refining the merged rows and the
+ *              Rayleigh-Ritz pass: Q (or R) broadcast, the sums chained rank
+ *              0 -> ... -> 0 in subject order (the same bits as ns_ica_fit's);
+ *              (2 S - 1) work V floats per iteration, (S - 1) work V + S
+ *              work^2 for the Rayleigh-Ritz pass
  *   group      ICA/ICASSO and the group outputs once, on rank 0
  *   broadcast  Z (kmax x V), the eigenvalues and every order's unmixing W
  *   pass 2     each rank back-reconstructs and writes its own subjects
@@ -406,10 +408,10 @@ static void sc_bcast(sc_ctx *c, void *buf, size_t n, MPI_Datatype t, size_t byte
 
 /* ------------------------------------------------------ power iterations */
 
-/* rows x V floats of Z in place, from or to a peer. */
-static void sc_sums_p2p(sc_ctx *c, float *z, size_t rows, size_t v, int peer, int send)
+/* rows x cols floats of sums in place, from or to a peer. */
+static void sc_sums_p2p(sc_ctx *c, float *z, size_t rows, size_t cols, int peer, int send)
 {
-    ns_matrix zm = ns_matrix_view(z, rows, v, v);
+    ns_matrix zm = ns_matrix_view(z, rows, cols, cols);
     sc_rows_p2p(c, &zm, peer, send);
 }
 
@@ -430,19 +432,28 @@ static ns_status sc_power_local(ns_ica_gpca *gp, const sc_red *red, size_t n, si
     return st;
 }
 
-/* One power iteration, whatever the merge: rank 0's rows Q are broadcast;
- * each rank computes its subjects' coefficients (the ranks in parallel);
- * then the sums Z travel rank 0 -> 1 -> ... -> S-1 -> 0, each rank adding
- * its subjects in order: the single-process order and arithmetic, so the
- * same bits as ns_ica_fit's. Moves (S - 1) m V floats of Q and S m V of Z. */
-static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n)
+/* Rank 0 ends a pass: kind 0 a power iteration followed by another, 1 the
+ * last (then the Rayleigh-Ritz basis), 2 the Rayleigh-Ritz pass. */
+static ns_status sc_pass_end(ns_ica_gpca *gp, int kind)
 {
-    size_t v = g->grid.v, m = 0;
+    return kind == 1 ? ns_ica_gpca_rr_begin(gp) : ns_ica_gpca_power_end(gp);
+}
+
+/* One pass of the power iterations, whatever the merge: rank 0's rows (Q,
+ * or R for the Rayleigh-Ritz pass) are broadcast; each rank computes its
+ * subjects' coefficients (the ranks in parallel); then the sums travel
+ * rank 0 -> 1 -> ... -> S-1 -> 0, each rank adding its subjects in order:
+ * the single-process order and arithmetic, so the same bits as ns_ica_fit's.
+ * Moves (S - 1) m V floats of rows and S times the sums (m V floats of Z,
+ * or m x m of R S R^T). */
+static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n, int kind)
+{
+    size_t v = g->grid.v, m = 0, zr = 0, zc = 0;
     ns_ica_gpca *gp = c->rank == 0 ? g->g : ns_ica_gpca_create(v, g->work);
     float **d = ns_calloc(n + 1, sizeof *d), *q = NULL;
     if (!gp || !d)
         MPI_Abort(c->comm, 1);
-    ns_status st = c->rank == 0 ? ns_ica_gpca_power_begin(gp) : NS_OK;
+    ns_status st = c->rank == 0 && kind < 2 ? ns_ica_gpca_power_begin(gp) : NS_OK;
     st = sc_agree(c, st);
     if (st == NS_OK) {
         if (c->rank == 0)
@@ -454,23 +465,23 @@ static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t 
             MPI_Abort(c->comm, 1);
         sc_bcast(c, q, m * v, MPI_FLOAT, 4);
         if (c->rank > 0) {
-            st = ns_ica_gpca_power_join(gp, q, m);
+            st = ns_ica_gpca_power_join(gp, q, m, kind == 2);
             free(q);
             if (st != NS_OK) /* the chain below needs the sums */
                 MPI_Abort(c->comm, 1);
         }
         st = sc_power_local(gp, red, n, v, d, 0, st);
-        float *z = ns_ica_gpca_power_sums(gp);
+        float *z = ns_ica_gpca_power_sums(gp, &zr, &zc);
         if (c->rank > 0)
-            sc_sums_p2p(c, z, m, v, c->rank - 1, 0);
+            sc_sums_p2p(c, z, zr, zc, c->rank - 1, 0);
         st = sc_power_local(gp, red, n, v, d, 1, st);
         if (c->size > 1) {
-            sc_sums_p2p(c, z, m, v, (c->rank + 1) % c->size, 1);
+            sc_sums_p2p(c, z, zr, zc, (c->rank + 1) % c->size, 1);
             if (c->rank == 0)
-                sc_sums_p2p(c, z, m, v, c->size - 1, 0);
+                sc_sums_p2p(c, z, zr, zc, c->size - 1, 0);
         }
         if (c->rank == 0 && st == NS_OK)
-            st = ns_ica_gpca_power_end(gp);
+            st = sc_pass_end(gp, kind);
         st = sc_agree(c, st);
     }
     for (size_t i = 0; i < n; i++)
@@ -481,13 +492,25 @@ static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t 
     return st;
 }
 
-/* Collective: g->power passes, BLAS at one thread as in ns_ica_fit. */
+/* Collective: g->power passes and the Rayleigh-Ritz pass (skipped, as by
+ * ns_ica_fit, when its basis has no rows), BLAS at one thread. */
 static ns_status sc_power(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n)
 {
     int old = ns_blas_threads(1);
     ns_status st = NS_OK;
     for (int k = 0; st == NS_OK && k < g->power; k++)
-        st = sc_power_pass(c, g, red, n);
+        st = sc_power_pass(c, g, red, n, k + 1 < g->power ? 0 : 1);
+    unsigned long long m = 0;
+    if (st == NS_OK && g->power) {
+        size_t mr = 0;
+        if (c->rank == 0)
+            ns_ica_gpca_power_rows(g->g, &mr);
+        m = mr;
+        MPI_Bcast(&m, 1, MPI_UNSIGNED_LONG_LONG, 0, c->comm);
+    }
+    if (st == NS_OK && g->power)
+        st = m ? sc_power_pass(c, g, red, n, 2)
+               : sc_agree(c, c->rank == 0 ? ns_ica_gpca_power_end(g->g) : NS_OK);
     ns_blas_threads(old);
     return st;
 }

@@ -290,7 +290,7 @@ typedef struct {
     ns_matrix **pool; /* data matrices free for the next load */
     size_t npool, next_load, next_add, parked, max_parked;
     int adding;
-    int power; /* a power iteration pass rather than the MIGP pass */
+    int power; /* 0 the MIGP pass, 1 a power iteration, 2 the Rayleigh-Ritz pass */
     ns_ica_err err;
     ns_progress *pr;
 } pass_sched;
@@ -385,7 +385,10 @@ static ns_status pass_init(pass_sched *s, size_t nsub, int nt, int power)
     s->item = ns_calloc(nsub, sizeof *s->item);
     s->ready = ns_calloc(nsub, 1);
     s->pool = ns_calloc(2 * (size_t)nt, sizeof *s->pool);
-    s->pr = ns_progress_create(power ? "ica: group PCA power iteration" : "ica: subject PCA", nsub);
+    s->pr = ns_progress_create(power == 2   ? "ica: group PCA Rayleigh-Ritz"
+                               : power == 1 ? "ica: group PCA power iteration"
+                                            : "ica: subject PCA",
+                               nsub);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     return s->item && s->ready && s->pool ? NS_OK : NS_ERR_NOMEM;
@@ -431,6 +434,7 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     return run_pass(f, 0);
 }
 
+/* f->power iterations, the last ending in the Rayleigh-Ritz pass. */
 ns_status ns_ica_fit_power(ns_ica_fitctx *f)
 {
     int old = ns_blas_threads(1); /* begin and end too: their BLAS calls */
@@ -440,8 +444,13 @@ ns_status ns_ica_fit_power(ns_ica_fitctx *f)
         if (st == NS_OK)
             st = run_pass(f, 1);
         if (st == NS_OK)
-            st = ns_ica_gpca_power_end(f->g);
+            st = k + 1 < f->power ? ns_ica_gpca_power_end(f->g) : ns_ica_gpca_rr_begin(f->g);
     }
+    size_t m = 0;
+    if (st == NS_OK && f->power && ns_ica_gpca_power_rows(f->g, &m) && m)
+        st = run_pass(f, 2);
+    if (st == NS_OK && f->power)
+        st = ns_ica_gpca_power_end(f->g);
     ns_blas_threads(old);
     return st;
 }

@@ -22,6 +22,11 @@ struct ns_ica_gpca {
     size_t total;     /* rows received */
     float *z;         /* power iteration: Q Y^T Y, nq x v, or NULL */
     size_t nq;        /* rows refined: those of non-negligible variance */
+    /* Rayleigh-Ritz on span [Q; Z] after the last power iteration */
+    float *r;  /* nk x v: orthonormal rows spanning Z outside Q, or NULL */
+    size_t nk;
+    double *h; /* nq x (nq + nk): [Q S Q^T, Q S R^T], S = Y^T Y */
+    float *hs; /* nk x nk: R S R^T summed over the subjects */
 };
 
 ns_ica_gpca *ns_ica_gpca_create(size_t v, size_t work)
@@ -39,7 +44,7 @@ void ns_ica_gpca_free(ns_ica_gpca *g)
 {
     if (!g)
         return;
-    free(g->buf), free(g->ev), free(g->z);
+    free(g->buf), free(g->ev), free(g->z), free(g->r), free(g->h), free(g->hs);
     free(g);
 }
 
@@ -251,7 +256,7 @@ ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_
 
 ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g)
 {
-    if (g->exact || !g->orth || g->z || !g->nr)
+    if (g->exact || !g->orth || g->z || g->r || !g->nr)
         return ns_error(NS_ERR_ARG, "group PCA: a power iteration starts from MIGP's rows");
     if (!(g->ev[0] > 0))
         return ns_error(NS_ERR_DATA, "group PCA: the stacked data have no variance");
@@ -262,22 +267,43 @@ ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g)
     return g->z ? NS_OK : NS_ERR_NOMEM;
 }
 
+/* The rows a pass projects the subjects on: Q in a power iteration, R in
+ * the Rayleigh-Ritz pass; NULL between passes. */
+static const float *pass_rows(const ns_ica_gpca *g, size_t *m)
+{
+    *m = g->r ? g->nk : g->z ? g->nq : 0;
+    return g->r ? g->r : g->z ? g->buf : NULL;
+}
+
 const float *ns_ica_gpca_power_rows(const ns_ica_gpca *g, size_t *m)
 {
+    size_t n;
+    const float *q = pass_rows(g, &n);
     if (m)
-        *m = g->z ? g->nq : 0;
-    return g->z ? g->buf : NULL;
+        *m = n;
+    return q;
 }
 
-float *ns_ica_gpca_power_sums(ns_ica_gpca *g)
+float *ns_ica_gpca_power_sums(ns_ica_gpca *g, size_t *rows, size_t *cols)
 {
-    return g->z;
+    *rows = g->r ? g->nk : g->z ? g->nq : 0;
+    *cols = g->r ? g->nk : g->v;
+    return g->r ? g->hs : g->z;
 }
 
-ns_status ns_ica_gpca_power_join(ns_ica_gpca *g, const float *q, size_t m)
+ns_status ns_ica_gpca_power_join(ns_ica_gpca *g, const float *q, size_t m, int rr)
 {
-    if (g->exact || g->nr || g->z || m == 0)
+    if (g->exact || g->nr || g->z || g->r || m == 0)
         return ns_error(NS_ERR_ARG, "group PCA: only an empty MIGP joins a power iteration");
+    if (rr) {
+        g->r = ns_alloc(m * g->v, sizeof(float));
+        g->hs = ns_calloc(m * m, sizeof(float));
+        if (!g->r || !g->hs)
+            return NS_ERR_NOMEM;
+        memcpy(g->r, q, m * g->v * sizeof(float));
+        g->nk = m;
+        return NS_OK;
+    }
     ns_status st = grow(g, m);
     if (st != NS_OK)
         return st;
@@ -316,30 +342,66 @@ static ns_status mix_twice(const ns_ica_whitener *w, size_t q, size_t m, float *
     return NS_OK;
 }
 
+/* h = (M P)^T (M P) (m x m) for the Rayleigh-Ritz pass: the subject's
+ * share of R S R^T, P = L R^T (q x m), M = mix or, mix NULL, I. */
+static ns_status rr_coefs(const ns_ica_whitener *w, size_t q, size_t m, const float *pf,
+                          float **h)
+{
+    size_t p = w ? w->p : q;
+    double *pd = ns_alloc(q * m, sizeof(double)), *c = ns_alloc(p * m, sizeof(double));
+    double *hd = ns_alloc(m * m, sizeof(double));
+    *h = ns_alloc(m * m, sizeof(float));
+    ns_status st = pd && c && hd && *h ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        for (size_t i = 0; i < q * m; i++)
+            pd[i] = pf[i];
+        if (w)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)m, (int)q, 1.0,
+                        w->mix, (int)q, pd, (int)m, 0.0, c, (int)m);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)m, (int)p, 1.0, w ? c : pd,
+                    (int)m, 0.0, hd, (int)m);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = i; j < m; j++)
+                (*h)[i * m + j] = (*h)[j * m + i] = (float)hd[i * m + j];
+    }
+    if (st != NS_OK) {
+        free(*h);
+        *h = NULL;
+    }
+    free(pd), free(c), free(hd);
+    return st;
+}
+
 ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_ica_whitener *w,
                                   const ns_matrix *y, float **d)
 {
     const ns_matrix *l = y ? y : x;
+    size_t m;
+    const float *rows = pass_rows(g, &m);
     *d = NULL;
-    if (!g->z || !l || l->cols != g->v)
+    if (!rows || !l || l->cols != g->v)
         return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun, or a subject not of "
                         "%zu voxels", g->v);
-    size_t V = g->v, m = g->nq, q = power_rows(x, y);
+    size_t V = g->v, q = power_rows(x, y);
     float *pf = ns_alloc(q * m, sizeof(float));
     if (!pf)
         return NS_ERR_NOMEM;
     if (!y) /* L = [X - 1 m^T; m^T] */
         for (size_t t = 0; t < x->rows; t++)
             cblas_saxpy((int)V, -1.0f, w->m, 1, x->data + t * x->stride, 1);
-    /* P = L Q^T (q x m); d = mix^T mix P, or P itself */
+    /* P = L Q^T (q x m); d = mix^T mix P, or P itself; in the Rayleigh-Ritz
+     * pass (Q = R) d = P^T mix^T mix P */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->rows, (int)m, (int)V, 1.0f,
-                l->data, (int)l->stride, g->buf, (int)V, 0.0f, pf, (int)m);
-    ns_status st = NS_OK;
-    if (!y) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)V, 1.0f, g->buf, (int)V, w->m, 1,
+                l->data, (int)l->stride, rows, (int)V, 0.0f, pf, (int)m);
+    if (!y)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)V, 1.0f, rows, (int)V, w->m, 1,
                     0.0f, pf + (q - 1) * m, 1);
-        st = mix_twice(w, q, m, pf);
+    if (g->r) {
+        ns_status st = rr_coefs(y ? NULL : w, q, m, pf, d);
+        free(pf);
+        return st;
     }
+    ns_status st = y ? NS_OK : mix_twice(w, q, m, pf);
     if (st != NS_OK)
         free(pf);
     else
@@ -351,10 +413,16 @@ ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica
                                 const ns_matrix *y, const float *d)
 {
     const ns_matrix *l = y ? y : x;
-    if (!g->z || !l || l->cols != g->v)
+    size_t m;
+    if (!pass_rows(g, &m) || !l || l->cols != g->v)
         return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun, or a subject not of "
                         "%zu voxels", g->v);
-    size_t V = g->v, m = g->nq, q = power_rows(x, y);
+    if (g->r) {
+        for (size_t i = 0; i < m * m; i++)
+            g->hs[i] += d[i];
+        return NS_OK;
+    }
+    size_t V = g->v, q = power_rows(x, y);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)V, (int)l->rows, 1.0f, d,
                 (int)m, l->data, (int)l->stride, 1.0f, g->z, (int)V);
     if (!y)
@@ -363,26 +431,159 @@ ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica
     return NS_OK;
 }
 
+/* The eigenpairs (e, U descending, m x m) of the Gram matrix of the m rows
+ * of z (V floats each), formed in float. */
+static ns_status rows_gram_eig(const float *z, size_t m, size_t V, double *e, double *U)
+{
+    float *zz = ns_alloc(m * m, sizeof(float));
+    double *G = ns_alloc(m * m, sizeof(double));
+    ns_status st = zz && G ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)V, 1.0f, z, (int)V, 0.0f,
+                    zz, (int)m);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = i; j < m; j++)
+                G[i * m + j] = G[j * m + i] = zz[i * m + j];
+        st = ns_ica_eig_top(G, m, m, e, U);
+    }
+    free(zz), free(G);
+    return st;
+}
+
+/* Residual directions of R's Gram matrix below this fraction of Z's
+ * largest squared row norm are rounding, not data, and are left out. */
+#define NS_GPCA_RR_MIN 1e-6
+
+/* Z <- Z - (Z Q^T) Q, twice (the second restores orthogonality lost to
+ * rounding); c (m x m) gets the first Z Q^T. */
+static void project_out(const ns_ica_gpca *g, float *c, float *c2)
+{
+    size_t V = g->v, m = g->nq;
+    for (int k = 0; k < 2; k++) {
+        float *ck = k ? c2 : c;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)V, 1.0f, g->z,
+                    (int)V, g->buf, (int)V, 0.0f, ck, (int)m);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)V, (int)m, -1.0f, ck,
+                    (int)m, g->buf, (int)V, 1.0f, g->z, (int)V);
+    }
+}
+
+/* From the residual W = Z - (Z Q^T) Q with W W^T = U diag(e) U^T: the
+ * orthonormal rows R = diag(e)^-1/2 U^T W of the nk directions kept, and
+ * H = [Q S Q^T, Q S R^T] with Q S Q^T = Z Q^T (c) and Q S R^T = W R^T =
+ * U diag(e)^1/2. */
+static ns_status rr_basis(ns_ica_gpca *g, const float *c, const double *e, const double *U)
+{
+    size_t V = g->v, m = g->nq, nk = g->nk, n = m + nk;
+    float *uf = ns_alloc(m * nk, sizeof(float));
+    g->r = ns_alloc(nk * V, sizeof(float));
+    g->h = ns_alloc(m * n, sizeof(double));
+    g->hs = ns_calloc(nk * nk, sizeof(float));
+    if (!uf || !g->r || !g->h || !g->hs) {
+        free(uf), free(g->r), free(g->h), free(g->hs);
+        g->r = NULL, g->h = NULL, g->hs = NULL;
+        return NS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < m; j++)
+            g->h[i * n + j] = 0.5 * ((double)c[i * m + j] + c[j * m + i]);
+        for (size_t j = 0; j < nk; j++) {
+            uf[i * nk + j] = (float)(U[i * m + j] / sqrt(e[j]));
+            g->h[i * n + m + j] = U[i * m + j] * sqrt(e[j]);
+        }
+    }
+    if (nk)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nk, (int)V, (int)m, 1.0f, uf,
+                    (int)nk, g->z, (int)V, 0.0f, g->r, (int)V);
+    free(uf);
+    return NS_OK;
+}
+
+ns_status ns_ica_gpca_rr_begin(ns_ica_gpca *g)
+{
+    size_t V = g->v, m = g->nq;
+    if (!g->z)
+        return ns_error(NS_ERR_ARG, "group PCA: Rayleigh-Ritz without a power iteration");
+    double zmax = 0;
+    for (size_t i = 0; i < m; i++)
+        zmax = fmax(zmax, (double)cblas_sdot((int)V, g->z + i * V, 1, g->z + i * V, 1));
+    float *c = ns_alloc(m * m, sizeof(float)), *c2 = ns_alloc(m * m, sizeof(float));
+    double *U = ns_alloc(m * m, sizeof(double)), *e = ns_alloc(m, sizeof(double));
+    ns_status st = c && c2 && U && e ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        project_out(g, c, c2);
+        st = rows_gram_eig(g->z, m, V, e, U);
+    }
+    for (g->nk = 0; st == NS_OK && g->nk < m && e[g->nk] > NS_GPCA_RR_MIN * zmax;)
+        g->nk++;
+    if (st == NS_OK)
+        st = rr_basis(g, c, e, U);
+    free(g->z);
+    g->z = NULL;
+    free(c), free(c2), free(U), free(e);
+    return st;
+}
+
+/* H = [Q; R] S [Q; R]^T (n x n) from its top rows and the summed R S R^T. */
+static void rr_matrix(const ns_ica_gpca *g, double *H)
+{
+    size_t m = g->nq, nk = g->nk, n = m + nk;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++)
+            H[i * n + j] = H[j * n + i] =
+                i < m ? g->h[i * n + j]
+                      : 0.5 * ((double)g->hs[(i - m) * nk + j - m] + g->hs[(j - m) * nk + i - m]);
+}
+
+/* Rayleigh-Ritz on span [Q; R]: the top eigenpairs (e, U) of H give the
+ * rows U^T [Q; R] scaled to squared norms e, the estimates of S's
+ * eigenvalues; as many as Q has, those above 1e-6 of the first. */
+static ns_status rr_end(ns_ica_gpca *g)
+{
+    size_t V = g->v, m = g->nq, nk = g->nk, n = m + nk, keep = 0;
+    double *H = ns_alloc(n * n, sizeof(double)), *U = ns_alloc(n * n, sizeof(double));
+    double *e = ns_alloc(n, sizeof(double));
+    float *uf = ns_alloc(n * m, sizeof(float)), *out = ns_alloc(m * V, sizeof(float));
+    ns_status st = H && U && e && uf && out ? NS_OK : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        rr_matrix(g, H);
+        st = ns_ica_eig_top(H, n, n, e, U);
+    }
+    if (st == NS_OK && !(e[0] > 0))
+        st = ns_error(NS_ERR_DATA, "group PCA: the stacked data have no variance");
+    while (st == NS_OK && keep < m && e[keep] > NS_GPCA_POWER_MIN * e[0])
+        keep++;
+    if (st == NS_OK) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < keep; j++)
+                uf[i * keep + j] = (float)(U[i * n + j] * sqrt(e[j]));
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)keep, (int)V, (int)m, 1.0f, uf,
+                    (int)keep, g->buf, (int)V, 0.0f, out, (int)V);
+        if (nk)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)keep, (int)V, (int)nk, 1.0f,
+                        uf + m * keep, (int)keep, g->r, (int)V, 1.0f, out, (int)V);
+        memcpy(g->buf, out, keep * V * sizeof(float));
+        free(g->ev), free(g->r), free(g->h), free(g->hs);
+        g->ev = e, g->nr = g->nq = keep;
+        g->r = NULL, g->h = NULL, g->hs = NULL, e = NULL;
+    }
+    free(H), free(U), free(e), free(uf), free(out);
+    return st;
+}
+
 /* Rayleigh-Ritz on the rows of Z = Q A^T A: the eigenpairs (e, U) of
  * Z Z^T = Q (A^T A)^2 Q^T give R = U^T Z with squared row norms sqrt(e),
  * the estimates of A^T A's eigenvalues. */
 ns_status ns_ica_gpca_power_end(ns_ica_gpca *g)
 {
     size_t V = g->v, m = g->nq;
+    if (g->r)
+        return rr_end(g);
     if (!g->z)
         return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun");
-    float *zz = ns_alloc(m * m, sizeof(float)), *uf = ns_alloc(m * m, sizeof(float));
-    double *G = ns_alloc(m * m, sizeof(double)), *U = ns_alloc(m * m, sizeof(double));
-    double *e = ns_alloc(m, sizeof(double));
-    ns_status st = zz && uf && G && U && e ? NS_OK : NS_ERR_NOMEM;
-    if (st == NS_OK) {
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)V, 1.0f, g->z, (int)V,
-                    0.0f, zz, (int)m);
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = i; j < m; j++)
-                G[i * m + j] = G[j * m + i] = zz[i * m + j];
-        st = ns_ica_eig_top(G, m, m, e, U);
-    }
+    float *uf = ns_alloc(m * m, sizeof(float));
+    double *U = ns_alloc(m * m, sizeof(double)), *e = ns_alloc(m, sizeof(double));
+    ns_status st = uf && U && e ? rows_gram_eig(g->z, m, V, e, U) : NS_ERR_NOMEM;
     for (size_t j = 0; st == NS_OK && j < m; j++)
         if (!(e[j] > 0))
             st = ns_error(NS_ERR_DATA, "group PCA: component %zu has zero variance", j + 1);
@@ -397,7 +598,7 @@ ns_status ns_ica_gpca_power_end(ns_ica_gpca *g)
         free(g->z);
         g->z = NULL;
     }
-    free(zz), free(uf), free(G), free(U), free(e);
+    free(uf), free(U), free(e);
     return st;
 }
 

@@ -112,9 +112,9 @@ ns_status ns_ica_gpca_result(const ns_ica_gpca *g, size_t k, ns_matrix **z, doub
                              double **all, size_t *nall);
 /* One block power iteration of the group PCA (subspace iteration, as in
  * GIFT's MPOWIT) from MIGP's rows: Q = the rows normalised (those above
- * 1e-6 of the first's variance), Z = Q Y^T Y summed over the subjects; the
- * directions of Z (Rayleigh-Ritz on Q (Y^T Y)^2 Q^T) replace them. Memory:
- * as many floats again as the rows.
+ * 1e-6 of the first's variance), Z = Q S summed over the subjects, S =
+ * Y^T Y; the directions of Z (Rayleigh-Ritz on Q S^2 Q^T) replace them.
+ * Memory: as many floats again as the rows.
  * Begin; per subject its coefficients d (in parallel, any order: reads g
  * only) and its add (in subject order, so that results do not depend on
  * it); end. A subject is y (whitened, p x V) or, y NULL, x and its
@@ -125,13 +125,22 @@ ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_i
 ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w,
                                 const ns_matrix *y, const float *d);
 ns_status ns_ica_gpca_power_end(ns_ica_gpca *g);
-/* A power iteration shared between processes (MPI): after _power_begin,
- * the normalised rows Q (*m x V; NULL before); the sums Z (m x V) so far,
- * to pass on; and _join, by which an empty MIGP (from _create with the same
- * V) takes Q and zero sums, to add its own subjects. */
+/* Instead of _power_end after the last iteration: Rayleigh-Ritz on the
+ * block Krylov space span [Q; Z] (twice the rows), which one more, lighter
+ * pass completes. _rr_begin makes the rows R that span Z outside Q; the
+ * pass (the same _coefs and _add) sums R S R^T; _power_end then keeps the
+ * top directions of [Q; R] S [Q; R]^T. Closer to the top eigenvectors of
+ * S than a second iteration, for a quarter of its arithmetic. When R has
+ * no rows (*m = 0 from _power_rows: Z within Q), skip the pass. */
+ns_status ns_ica_gpca_rr_begin(ns_ica_gpca *g);
+/* A pass shared between processes (MPI): after _power_begin or _rr_begin,
+ * the rows to project on (Q or R, *m x V; NULL outside a pass); the sums
+ * so far (Z or R S R^T, *rows x *cols), to pass on; and _join, by which an
+ * empty MIGP (from _create with the same V) takes the rows (Q, or R if rr)
+ * and zero sums, to add its own subjects. */
 const float *ns_ica_gpca_power_rows(const ns_ica_gpca *g, size_t *m);
-float *ns_ica_gpca_power_sums(ns_ica_gpca *g);
-ns_status ns_ica_gpca_power_join(ns_ica_gpca *g, const float *q, size_t m);
+float *ns_ica_gpca_power_sums(ns_ica_gpca *g, size_t *rows, size_t *cols);
+ns_status ns_ica_gpca_power_join(ns_ica_gpca *g, const float *q, size_t m, int rr);
 /* Rows of Y received so far (M p). */
 size_t ns_ica_gpca_rows(const ns_ica_gpca *g);
 

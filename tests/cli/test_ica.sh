@@ -185,7 +185,8 @@ for d in pf_full pf_gonly; do
     "${extra[@]}" "${few[@]}" 2> "$T/$d.log"
 done
 grep -q "reduced data are not formed" "$T/pf_gonly.log" || fail "factored MIGP not used"
-grep -q "2 power iterations .* (re-reading the inputs)" "$T/pf_gonly.log" || fail "power iterations did not re-read"
+grep -q "1 power iteration and the Rayleigh-Ritz pass .* (re-reading the inputs)" "$T/pf_gonly.log" ||
+  fail "power iterations did not re-read"
 grep -q "reduced data are not formed" "$T/pf_full.log" && fail "factored MIGP used with a cache"
 "$PY" - "$T/pf_full/group" "$T/pf_gonly/group" <<'EOF'
 import sys, numpy as np, nibabel as nib
@@ -203,20 +204,24 @@ print(f"factored MIGP (p1 149 of 150): eigenvalues within {np.abs(ea - eb).max()
       f"maps |r| min {r.min():.5f}")
 EOF
 
-# Group PCA: MIGP to K + 10 rows then two power iterations (the default)
-# comes closer to the exact stacked EVD than MIGP alone (--power-iters 0,
-# max(2K, pc1) rows); both recorded in the sidecar. --group-only caches the
-# reduced data for the power iterations, and removes the cache.
-for d in gp_pow gp_migp gp_exact; do
+# Group PCA: MIGP to K + 10 rows, one power iteration and Rayleigh-Ritz on
+# span [Q; Z] (the default) comes closer to the exact stacked EVD than MIGP
+# alone (--power-iters 0, max(2K, pc1) rows), as do two power iterations
+# ended the same way; all recorded in the sidecar. --group-only caches the
+# reduced data for the passes, and removes the cache.
+for d in gp_pow gp_pow2 gp_migp gp_exact; do
   case $d in
     gp_pow) extra=(-v) ;;
+    gp_pow2) extra=(-v --power-iters 2) ;;
     gp_migp) extra=(--power-iters 0) ;;
     gp_exact) extra=(--stacked-pca) ;;
   esac
   "$NS_BIN" ica -o "$T/$d" --orders 8 --algorithm fastica --seed 3 --group-only "${extra[@]}" \
     "${few[@]}" 2> "$T/$d.log"
 done
-grep -q "2 power iterations .* (from the cache)" "$T/gp_pow.log" || fail "power iterations not from the cache"
+grep -q "1 power iteration and the Rayleigh-Ritz pass .* (from the cache)" "$T/gp_pow.log" ||
+  fail "power iteration not from the cache"
+grep -q "2 power iterations and the Rayleigh-Ritz pass" "$T/gp_pow2.log" || fail "--power-iters 2 not run"
 ls -a "$T/gp_pow/group" | grep -q "ica-cache" && fail "power iterations left a cache"
 "$PY" - "$T" <<'EOF'
 import sys, json, numpy as np
@@ -224,22 +229,27 @@ T = sys.argv[1]
 def load(d):
     return (np.load(f"{T}/{d}/group/desc-ica8_model.npz"),
             json.load(open(f"{T}/{d}/group/desc-ica8_components.json")))
-(e, je), (p, jp), (m, jm) = load("gp_exact"), load("gp_pow"), load("gp_migp")
-assert (jp["GroupPCA"], jp["MIGPRows"], jp["GroupPCAPowerIterations"]) == ("MIGP", 18, 2), jp
-assert (jm["MIGPRows"], jm["GroupPCAPowerIterations"]) == (16, 0), jm
-assert (je["GroupPCA"], je["MIGPRows"], je["GroupPCAPowerIterations"]) == ("stacked EVD", None, 0), je
+(e, je), (p, jp), (p2, jp2), (m, jm) = (load(d) for d in ("gp_exact", "gp_pow", "gp_pow2", "gp_migp"))
+def sidecar(j):
+    keys = ("GroupPCA", "MIGPRows", "GroupPCAPowerIterations", "GroupPCARayleighRitz")
+    return tuple(j.get(k) for k in keys)
+assert sidecar(jp) == ("MIGP", 18, 1, True), jp
+assert sidecar(jp2) == ("MIGP", 18, 2, True), jp2
+assert sidecar(jm) == ("MIGP", 16, 0, False), jm
+assert sidecar(je) == ("stacked EVD", None, 0, False), je
 ze = e["whitened_pca_maps"].astype(np.float64)
 def missed(z):  # dimensions of the exact top-8 subspace not spanned
     sv = np.linalg.svd(ze @ z["whitened_pca_maps"].astype(np.float64).T / (ze.shape[1] - 1),
                        compute_uv=False)
     return 8 - np.sum(sv ** 2)
-mp, mm = missed(p), missed(m)
+mp, mp2, mm = missed(p), missed(p2), missed(m)
 ev = e["pca_eigenvalues"]
-dp, dm = (np.abs(z["pca_eigenvalues"][:8] - ev[:8]).max() / ev[0] for z in (p, m))
-print(f"group PCA vs stacked EVD: subspace missed by MIGP {mm:.2e}, with 2 power iterations "
-      f"{mp:.2e}; eigenvalues within {dm:.1e} and {dp:.1e}")
+dp, dp2, dm = (np.abs(z["pca_eigenvalues"][:8] - ev[:8]).max() / ev[0] for z in (p, p2, m))
+print(f"group PCA vs stacked EVD: subspace missed by MIGP {mm:.2e}, with 1 power iteration and "
+      f"Rayleigh-Ritz {mp:.2e}, with 2 {mp2:.2e}; eigenvalues within {dm:.1e}, {dp:.1e}, {dp2:.1e}")
 assert mm > 1e-4, f"MIGP alone already exact ({mm}): the check cannot tell"
 assert mp < 0.25 * mm and dp < dm, (mp, mm, dp, dm)
+assert mp2 < 0.25 * mm and dp2 < dm, (mp2, mm, dp2, dm)
 EOF
 set +e
 "$NS_BIN" ica -o "$T/gpx" --stacked-pca --power-iters 1 "${few[0]}" 2>/dev/null; rc=$?
