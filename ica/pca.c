@@ -75,20 +75,18 @@ static void temporal_cov(const ns_matrix *x, const float *m, double *q, double m
             c[j * T + i] = c[i * T + j] = (c[i * T + j] + q[i] + q[j] - mm) * f;
 }
 
-/* Y = Wh X = Wh Xc + (Wh 1) m^T, the first product in float BLAS; whf is
- * Wh as floats (p x T), w1 = Wh 1 (p). */
-static void project(const ns_matrix *x, const float *m, const float *whf, const double *w1,
-                    size_t p, float *buf, ns_matrix *y)
+/* Y = Wh X = [Wh, Wh 1] [Xc; m^T], one float BLAS product per column
+ * block; mixf is the whitener's mix as floats (p x (T+1)). */
+static void project(const ns_matrix *x, const float *m, const float *mixf, size_t p, float *buf,
+                    ns_matrix *y)
 {
     size_t T = x->rows;
     for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
         size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
         centred_chunk(x, m, v0, nb, buf, NULL);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)nb, (int)T, 1.0f,
-                    whf, (int)T, buf, (int)nb, 0.0f, y->data + v0, (int)y->stride);
-        for (size_t i = 0; i < p; i++)
-            for (size_t j = 0; j < nb; j++)
-                y->data[i * y->stride + v0 + j] += (float)(w1[i] * m[v0 + j]);
+        memcpy(buf + T * nb, m + v0, nb * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)nb, (int)T + 1, 1.0f,
+                    mixf, (int)T + 1, buf, (int)nb, 0.0f, y->data + v0, (int)y->stride);
     }
 }
 
@@ -183,24 +181,21 @@ ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_i
     ns_ica_whitener w;
     *y = NULL;
     ns_status st = ns_ica_subject_whitener(x, p, who, out, &w);
-    double *w1 = ns_alloc(p, sizeof(double));
-    float *whf = ns_alloc(p * T, sizeof(float)), *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float));
-    if (st == NS_OK && !(w1 && whf && buf))
+    float *mixf = ns_alloc(p * (T + 1), sizeof(float));
+    float *buf = ns_alloc((T + 1) * NS_PCA_CHUNK, sizeof(float));
+    if (st == NS_OK && !(mixf && buf))
         st = NS_ERR_NOMEM;
-    for (size_t i = 0; st == NS_OK && i < p; i++) { /* Wh as floats, Wh 1 */
-        for (size_t t = 0; t < T; t++)
-            whf[i * T + t] = (float)w.mix[i * (T + 1) + t];
-        w1[i] = w.mix[i * (T + 1) + T];
-    }
+    for (size_t i = 0; st == NS_OK && i < p * (T + 1); i++)
+        mixf[i] = (float)w.mix[i];
     if (st == NS_OK) {
         *y = ns_matrix_create(p, x->cols);
         if (*y)
-            project(x, w.m, whf, w1, p, buf, *y);
+            project(x, w.m, mixf, p, buf, *y);
         else
             st = NS_ERR_NOMEM;
     }
     ns_ica_whitener_clear(&w);
-    free(w1), free(whf), free(buf);
+    free(mixf), free(buf);
     if (st != NS_OK)
         ns_ica_spca_clear(out);
     return st;
