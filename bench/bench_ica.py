@@ -347,7 +347,7 @@ def report(a, files, fl_wall, fl_cpu, rows, multi, double):
                 print(f"| {r['K']} | {name} | {np.mean([m for m, _, _ in v]):.4f} | "
                       + " ".join(f"{m:.3f}" for m, _, _ in v) + " | "
                       + " ".join(str(n) for _, _, n in v) + " |")
-    print("\nstages, wall (cpu) s: neurospectra = mask / pass 1 (read, subject PCA, MIGP, power iterations) / "
+    print("\nstages, wall (cpu) s: neurospectra = mask / pass 1 (read, subject PCA, MIGP, power iteration, Rayleigh-Ritz pass) / "
           "group PCA + ICA + group outputs / pass 2 (back-reconstruction, subject outputs)")
     for r in rows:
         for key in OURS:
