@@ -130,8 +130,9 @@ ns_status ns_ica_gpca_power_end(ns_ica_gpca *g);
  * pass completes. _rr_begin makes the rows R that span Z outside Q; the
  * pass (the same _coefs and _add) sums R S R^T; _power_end then keeps the
  * top directions of [Q; R] S [Q; R]^T. Closer to the top eigenvectors of
- * S than a second iteration, for a quarter of its arithmetic. When R has
- * no rows (*m = 0 from _power_rows: Z within Q), skip the pass. */
+ * S than a second iteration, for half its arithmetic (one product per
+ * subject, not two); memory: R, at most as many floats as the rows. When R
+ * has no rows (*m = 0 from _power_rows: Z within Q), skip the pass. */
 ns_status ns_ica_gpca_rr_begin(ns_ica_gpca *g);
 /* A pass shared between processes (MPI): after _power_begin or _rr_begin,
  * the rows to project on (Q or R, *m x V; NULL outside a pass); the sums

@@ -611,6 +611,42 @@ START_TEST(test_migp_rayleigh_ritz)
 }
 END_TEST
 
+/* Identical subjects: MIGP's p rows span the stacked data, so Z = Q S stays
+ * within Q; the Rayleigh-Ritz basis has no rows (the pass is skipped) and
+ * the eigenvalues are MIGP's, M times one subject's (V-1) each. */
+START_TEST(test_migp_rayleigh_ritz_within)
+{
+    size_t K = 6, V = 3000, T = 40, p = 10, M = 4;
+    ns_matrix *s = planted_sources(K, V, 29);
+    ns_ica_gpca *g = ns_ica_gpca_create(V, 2 * p);
+    ns_ica_spca sp;
+    ns_matrix *y, *x = reduced_subject(s, T, p, 0, 0, &sp, NULL, &y);
+    for (size_t i = 0; i < M; i++)
+        ck_assert_int_eq(ns_ica_gpca_add_white(g, y), NS_OK);
+    ck_assert_int_eq(ns_ica_gpca_power_begin(g), NS_OK);
+    for (size_t i = 0; i < M; i++) {
+        float *d;
+        ck_assert_int_eq(ns_ica_gpca_power_coefs(g, NULL, NULL, y, &d), NS_OK);
+        ck_assert_int_eq(ns_ica_gpca_power_add(g, NULL, NULL, y, d), NS_OK);
+        free(d);
+    }
+    size_t m = 1;
+    ck_assert_int_eq(ns_ica_gpca_rr_begin(g), NS_OK);
+    ck_assert_ptr_nonnull(ns_ica_gpca_power_rows(g, &m));
+    ck_assert_uint_eq(m, 0);
+    ck_assert_int_eq(ns_ica_gpca_power_end(g), NS_OK);
+    ns_matrix *z;
+    double l[10];
+    ck_assert_int_eq(ns_ica_gpca_result(g, p, &z, l, NULL, NULL), NS_OK);
+    for (size_t j = 0; j < p; j++) /* Y Y^T / (V-1) = I per subject */
+        ck_assert_double_eq_tol(l[j], (double)M, 1e-4 * M);
+    ck_assert(max_offdiag_identity(z, V - 1) < 1e-3);
+    ns_ica_spca_clear(&sp);
+    ns_matrix_free(x), ns_matrix_free(y), ns_matrix_free(z), ns_matrix_free(s);
+    ns_ica_gpca_free(g);
+}
+END_TEST
+
 /* -------------------------------------------------------------- ICA */
 
 /* Z = whitened group PCA of M planted subjects. */
@@ -1026,6 +1062,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_migp_vs_stacked);
     tcase_add_test(tc, test_migp_power);
     tcase_add_test(tc, test_migp_rayleigh_ritz);
+    tcase_add_test(tc, test_migp_rayleigh_ritz_within);
     tcase_add_test(tc, test_migp_white_block);
     tcase_add_test(tc, test_migp_factored);
     tcase_add_test(tc, test_infomax_recovers);
