@@ -62,8 +62,6 @@ int ns_bids_group(const ns_bids_opts *o);
 /* Classification + spectra + report after FNC (group level). */
 int ns_bids_train_and_report(const ns_bids_opts *o);
 
-double ns_bids_now(void);
-
 /* Under mpirun (bids_mpi.c): initialises MPI and gives this process's rank
  * and the number of ranks (0 and 1 otherwise). */
 ns_status ns_bids_mpi_begin(int *rank, int *size);

@@ -69,14 +69,14 @@ int ns_bids_participant(const ns_bids_opts *o)
         if (!o->force && ns_bids_status_ok(o, r, "backrecon")) {
             skipped++;
         } else {
-            double t0 = ns_bids_now();
+            double t0 = ns_now();
             ns_status s = backrecon_run(o, r, orders, norders);
             if (s) {
                 failed++;
                 fprintf(stderr, "neurospectra: error: %s\n", ns_last_error());
             }
             ns_bids_status_set(o, r, "backrecon", s ? "failed" : "ok", s ? ns_last_error() : NULL,
-                               ns_bids_now() - t0);
+                               ns_now() - t0);
         }
         ns_progress_update(pg, i - lo + 1);
     }
@@ -256,12 +256,12 @@ static ns_status fit_models(const ns_bids_opts *o, const ns_bids_runs *runs, con
     p.mask_path = mask;
     ns_status s;
     for (;;) {
-        double t0 = ns_bids_now();
+        double t0 = ns_now();
         s = ns_bids_ica_fit(o, &p, bold, nb);
         long mine = s ? named_run(o, s, runs, bold, nb) : -1;
         if (!s) {
             for (size_t i = 0; o->rank == 0 && i < nb; i++)
-                ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "ok", NULL, ns_bids_now() - t0);
+                ns_bids_status_set(o, run_of(runs, bold[i]), "backrecon", "ok", NULL, ns_now() - t0);
             break;
         }
         long bad = o->nranks > 1 ? ns_bids_mpi_max(mine) : mine; /* s failed on every rank */

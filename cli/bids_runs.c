@@ -2,17 +2,10 @@
 /* requires: nifti_io ica fnc models report */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bids_int.h"
 #include "ica/ica.h"
 
-double ns_bids_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* "_key-value" entity of a file name matches value (NULL value: any). */
 static int entity_matches(const char *path, const char *key, const char *value)

@@ -83,11 +83,11 @@ static ns_status run_fnc(const ns_bids_opts *o, size_t *failed)
     fo.on_error = fnc_error;
     fo.ctx = &c;
     ns_fnc_study_result res;
-    double t0 = ns_bids_now();
+    double t0 = ns_now();
     if (o->rank == 0)
         fnc_status(o, NULL, 0);
     ns_status s = ns_bids_fnc_run(o, &fo, &res);
-    fnc_status(o, &c, ns_bids_now() - t0);
+    fnc_status(o, &c, ns_now() - t0);
     *failed = ns_bids_mpi_sum(c.failed); /* every rank has recorded its failures */
     for (size_t i = 0; i < c.failed; i++)
         free(c.messages[i]);

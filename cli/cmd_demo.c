@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_util.h"
 #include "sim/sim.h"
@@ -57,12 +56,6 @@ static void usage(FILE *out)
             DEMO_DIR, (unsigned long long)DEMO_SEED);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The embedded default dataset. */
 static ns_sim_params demo_params(uint64_t seed)
@@ -312,20 +305,20 @@ int ns_cmd_demo(int argc, char **argv)
     if (rc >= 0)
         return rc;
     ns_cli_set_verbosity(c.quiet, 0);
-    double t0 = now();
+    double t0 = ns_now();
     printf("neurospectra %s demo -> %s\n", NS_VERSION, c.out);
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-        double ts = now();
+        double ts = ns_now();
         printf("\n[%zu/%zu] %s\n", k + 1, sizeof steps / sizeof steps[0], steps[k].name);
         fflush(stdout);
         rc = steps[k].run(&c);
         if (rc != NS_EXIT_OK)
             break;
-        printf("  (%.1f s)\n", now() - ts);
+        printf("  (%.1f s)\n", ns_now() - ts);
     }
     if (rc == NS_EXIT_OK) {
         where(&c);
-        printf("\ndemo finished in %.1f s\n", now() - t0);
+        printf("\ndemo finished in %.1f s\n", ns_now() - t0);
     }
     ns_sim_free(c.sim);
     return rc;

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_util.h"
 #include "models/models.h"
@@ -277,19 +276,18 @@ static ns_status train_steps(ns_nn *m, const float *X, const int32_t *y, size_t 
         return NS_ERR_NOMEM;
     size_t nb = (n + B - 1) / B, in = ns_nn_input_size(m);
     int warm = steps > 10 ? 3 : 0; /* steps before the clock starts (first touch of memory) */
-    struct timespec t0 = {0}, t1;
+    double t0 = 0;
     ns_status st = NS_OK;
     for (int s = 0; !st && s < steps; s++) {
         if (s == warm)
-            clock_gettime(CLOCK_MONOTONIC, &t0);
+            t0 = ns_now();
         size_t r0 = ((size_t)s % nb) * B, cnt = n - r0 < B ? n - r0 : B;
         ns_nn_set_epoch(m, (int)((size_t)s / nb));
         st = ns_nn_forward_backward(m, X + r0 * in, y + r0, cnt, NULL, &losses[s]);
         if (!st)
             st = ns_nn_optimizer_step(m);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double secs = ns_now() - t0;
     steps -= warm;
     json_t *arr = json_array();
     for (int s = 0; !st && s < steps + warm; s++)

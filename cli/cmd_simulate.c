@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_util.h"
 #include "sim/sim.h"
@@ -167,15 +166,13 @@ int ns_cmd_simulate(int argc, char **argv)
     if (p.n_sites > p.n_subjects)
         return ns_cli_usage_error("simulate", "--sites (%d) exceeds --subjects (%d)", p.n_sites, p.n_subjects);
     const char *out = argv[optind];
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ns_now();
     ns_sim *sim;
     if (ns_sim_create(&p, &sim))
         return ns_cli_fail();
     ns_status st = ns_sim_write_bids(sim, out);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     if (!st && !quiet)
-        summary(sim, out, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+        summary(sim, out, ns_now() - t0);
     ns_sim_free(sim);
     return st ? ns_cli_fail() : NS_EXIT_OK;
 }

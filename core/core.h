@@ -90,6 +90,10 @@ ns_progress *ns_progress_create(const char *label, size_t total);
 void ns_progress_update(ns_progress *p, size_t done);
 /* Prints the final state and frees. */
 void ns_progress_free(ns_progress *p);
+/* Seconds on the monotonic clock (for intervals), and CPU seconds of the
+ * process (all threads). */
+double ns_now(void);
+double ns_cpu_seconds(void);
 
 /* ---------------------------------------------------------------- matrix */
 

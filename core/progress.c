@@ -17,10 +17,17 @@ struct ns_progress {
     pthread_mutex_t lock;
 };
 
-static double now_seconds(void)
+double ns_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double ns_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -33,7 +40,7 @@ ns_progress *ns_progress_create(const char *label, size_t total)
     p->total = total;
     p->tty = isatty(STDERR_FILENO);
     p->enabled = ns_log_get_level() >= NS_LOG_INFO;
-    p->start = p->last_print = now_seconds();
+    p->start = p->last_print = ns_now();
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -74,7 +81,7 @@ void ns_progress_update(ns_progress *p, size_t done)
         return;
     pthread_mutex_lock(&p->lock);
     p->done = done > p->total ? p->total : done;
-    double t = now_seconds();
+    double t = ns_now();
     double every = p->tty ? 0.1 : 5.0;
     if (p->enabled && t - p->last_print >= every) {
         print_state(p, t, 0);
@@ -88,7 +95,7 @@ void ns_progress_free(ns_progress *p)
     if (!p)
         return;
     if (p->enabled)
-        print_state(p, now_seconds(), 1);
+        print_state(p, ns_now(), 1);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

@@ -3,21 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "dist/dist.h"
 #include "dist/scale_int.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 ns_status ns_scale__begin(ns_scale_ctx *c, ns_log_level *saved)
 {
-    *c = (ns_scale_ctx){.comm = MPI_COMM_WORLD, .t0 = now()};
+    *c = (ns_scale_ctx){.comm = MPI_COMM_WORLD, .t0 = ns_now()};
     *saved = ns_log_get_level();
     ns_status st = ns_dist_mpi_begin();
     if (st != NS_OK)
@@ -128,7 +121,7 @@ ns_status ns_scale__report(ns_scale_ctx *c, const char *out_dir, const char *nam
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double mine[5] = {(double)nlocal, c->sent, c->recv, (double)ru.ru_maxrss / 1024.0,
-                      now() - c->t0};
+                      ns_now() - c->t0};
     double *all = c->rank == 0 ? ns_alloc(5 * (size_t)c->size, sizeof(double)) : NULL;
     if (c->rank == 0 && !all)
         MPI_Abort(c->comm, 1);
@@ -145,7 +138,7 @@ ns_status ns_scale__report(ns_scale_ctx *c, const char *out_dir, const char *nam
     if (st == NS_OK)
         ns_info("%s (MPI, %d ranks): %.0f bytes sent between ranks in all, largest peak RSS "
                 "%.1f MB, %.2f s (per rank: %s)", what, c->size, sent, peak,
-                now() - c->t0, path);
+                ns_now() - c->t0, path);
     free(all), free(path);
     return st;
 }

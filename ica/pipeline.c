@@ -13,26 +13,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ica/fit_int.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU seconds of the process (all threads): on a shared machine the stage
- * costs are clearer in CPU than in wall time. */
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void ns_ica_params_default(ns_ica_params *p)
 {
@@ -234,17 +218,17 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
 {
     ns_ica_fitctx f = {.p = p, .nsub = nsub};
     int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_blas_threads(nt);
-    double t0 = now(), t1, t2, t3, t4, c0 = cpu(), c1, c2, c3, c4;
+    double t0 = ns_now(), t1, t2, t3, t4, c0 = ns_cpu_seconds(), c1, c2, c3, c4;
     ns_status st = ns_ica_fit_setup(&f, bold);
     if (st == NS_OK)
         st = ns_ica_fit_mask(&f);
-    t1 = now(), c1 = cpu();
+    t1 = ns_now(), c1 = ns_cpu_seconds();
     if (st == NS_OK)
         st = ns_ica_fit_pass1(&f);
-    double tp = now();
+    double tp = ns_now();
     if (st == NS_OK)
         st = ns_ica_fit_power(&f);
-    t2 = now(), c2 = cpu();
+    t2 = ns_now(), c2 = ns_cpu_seconds();
     if (st == NS_OK && f.power)
         ns_debug("ica timing: subject PCA and MIGP %.2f s, %d power iteration%s and the "
                  "Rayleigh-Ritz pass %.2f s (%s)",
@@ -252,16 +236,16 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
                  f.cache_dir ? "from the cache" : "re-reading the inputs");
     if (st == NS_OK)
         st = ns_ica_fit_group(&f);
-    double tg = now(), cg = cpu();
+    double tg = ns_now(), cg = ns_cpu_seconds();
     if (st == NS_OK)
         st = ns_ica_fit_write_group(&f);
-    t3 = now(), c3 = cpu();
+    t3 = ns_now(), c3 = ns_cpu_seconds();
     if (st == NS_OK)
         ns_debug("ica timing: group PCA+ICA %.2f s (cpu %.2f s), group outputs %.2f s (cpu %.2f s)",
                  tg - t2, cg - c2, t3 - tg, c3 - cg);
     if (st == NS_OK && !p->group_only)
         st = ns_ica_fit_pass2(&f);
-    t4 = now(), c4 = cpu();
+    t4 = ns_now(), c4 = ns_cpu_seconds();
     ns_ica_fit_cache_remove(&f);
     if (st == NS_OK)
         ns_info("ica timing: mask %.2f s, pass1 %.2f s, group PCA+ICA+outputs %.2f s, pass2 %.2f s, "
