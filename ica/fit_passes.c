@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ica/fit_int.h"
@@ -181,37 +184,69 @@ static ns_status cache_write(const ns_ica_fitctx *f, size_t i, const ns_ica_spca
     return st;
 }
 
-static ns_status cache_read(const ns_ica_fitctx *f, size_t i, ns_ica_spca *sp, ns_matrix **y)
+/* A cache file mapped for reading: the y of cache_read views it until
+ * cache_unmap (no copy of Y, no fresh pages for it). */
+typedef struct {
+    void *base;
+    size_t len;
+} cache_map;
+
+static void cache_unmap(cache_map *m)
+{
+    if (m->base)
+        munmap(m->base, m->len);
+    m->base = NULL, m->len = 0;
+}
+
+/* Maps path whole; 0 on failure. */
+static int cache_map_file(const char *path, cache_map *m)
+{
+    int fd = path ? open(path, O_RDONLY) : -1;
+    struct stat sb;
+    int ok = fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 0;
+    m->len = ok ? (size_t)sb.st_size : 0;
+    m->base = ok ? mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    if (fd >= 0)
+        close(fd);
+    if (m->base == MAP_FAILED)
+        m->base = NULL, m->len = 0;
+    return m->base != NULL;
+}
+
+/* The subject's PCA (copied) and *y, a view of its reduced data in the
+ * mapping m, which the caller unmaps after freeing *y. */
+static ns_status cache_read(const ns_ica_fitctx *f, size_t i, ns_ica_spca *sp, ns_matrix **y,
+                            cache_map *m)
 {
     char *path = cache_file(f, i);
-    FILE *fp = path ? fopen(path, "rb") : NULL;
-    uint64_t hdr[3];
-    ns_status st = NS_OK;
     memset(sp, 0, sizeof *sp);
     *y = NULL;
-    if (!fp || fread(hdr, sizeof hdr, 1, fp) != 1 || hdr[2] != f->grid.v)
-        st = ns_error(NS_ERR_IO, "cannot read the cache (%s)", path ? path : "?");
-    if (st == NS_OK) {
-        sp->t = hdr[0], sp->p = hdr[1];
-        sp->evec = ns_alloc(sp->t * sp->p, sizeof(double));
-        sp->eval = ns_alloc(sp->p, sizeof(double));
-        sp->spectrum = ns_alloc(sp->t, sizeof(double));
-        *y = ns_matrix_create(sp->p, hdr[2]);
-        int ok = sp->evec && sp->eval && sp->spectrum && *y &&
-                 fread(sp->evec, sizeof(double), sp->t * sp->p, fp) == sp->t * sp->p &&
-                 fread(sp->eval, sizeof(double), sp->p, fp) == sp->p &&
-                 fread(sp->spectrum, sizeof(double), sp->t, fp) == sp->t &&
-                 fread((*y)->data, sizeof(float), sp->p * hdr[2], fp) == sp->p * hdr[2];
-        if (!ok)
-            st = ns_error(NS_ERR_IO, "cannot read the cache (%s)", path);
+    const uint64_t *hdr = cache_map_file(path, m) && m->len >= 24 ? m->base : NULL;
+    size_t T = hdr ? hdr[0] : 0, p = hdr ? hdr[1] : 0, V = f->grid.v;
+    size_t nd = T * p + p + T, need = 24 + 8 * nd + 4 * p * V;
+    int ok = hdr && hdr[2] == V && T > 0 && p > 0 && T < 1u << 20 && p <= T && m->len == need;
+    if (ok) {
+        const double *d = (const double *)((const char *)m->base + 24);
+        sp->t = T, sp->p = p;
+        sp->evec = ns_alloc(T * p, sizeof(double));
+        sp->eval = ns_alloc(p, sizeof(double));
+        sp->spectrum = ns_alloc(T, sizeof(double));
+        *y = ns_alloc(1, sizeof **y);
+        ok = sp->evec && sp->eval && sp->spectrum && *y;
+        if (ok) {
+            memcpy(sp->evec, d, T * p * sizeof(double));
+            memcpy(sp->eval, d + T * p, p * sizeof(double));
+            memcpy(sp->spectrum, d + T * p + p, T * sizeof(double));
+            **y = ns_matrix_view((float *)(d + nd), p, V, V);
+        }
     }
-    if (fp)
-        fclose(fp);
+    ns_status st = ok ? NS_OK : ns_error(NS_ERR_IO, "cannot read the cache (%s)", path ? path : "?");
     free(path);
     if (st != NS_OK) {
         ns_ica_spca_clear(sp);
-        ns_matrix_free(*y);
+        free(*y);
         *y = NULL;
+        cache_unmap(m);
     }
     return st;
 }
@@ -276,7 +311,8 @@ typedef struct {
     ns_ica_spca sp;
     ns_ica_whitener wh;
     ns_matrix *x, *y;
-    float *d; /* power iteration: the subject's coefficients */
+    float *d;      /* power iteration: the subject's coefficients */
+    cache_map map; /* y read from the cache views it */
     ns_status st;
     ns_ica_err err; /* st's message, kept on the thread that raised it */
     int skip;       /* loaded after a failure: nothing to add */
@@ -301,7 +337,7 @@ static ns_status load_subject(ns_ica_fitctx *f, const pass_sched *s, size_t i, p
 {
     ns_status st;
     if (s->power && f->cache_dir)
-        st = cache_read(f, i, &it->sp, &it->y);
+        st = cache_read(f, i, &it->sp, &it->y, &it->map);
     else
         st = reduce_subject(f, i, &it->x, &it->sp, &it->y, &it->wh);
     if (st == NS_OK && s->power)
@@ -335,6 +371,7 @@ static void pass_add_ready(ns_ica_fitctx *f, pass_sched *s)
         ns_ica_spca_clear(&it->sp);
         ns_ica_whitener_clear(&it->wh);
         ns_matrix_free(it->y);
+        cache_unmap(&it->map);
         free(it->d);
         pthread_mutex_lock(&s->mu);
         if (!add && it->st != NS_OK && s->err.code == NS_OK)
@@ -461,10 +498,11 @@ static ns_status backrecon_subject(ns_ica_fitctx *f, size_t i)
 {
     ns_ica_spca sp = {0};
     ns_matrix *x = NULL, *y = NULL;
+    cache_map map = {0};
     ns_ica_backrecon br = f->p->backrecon;
     ns_status st;
     if (f->cache_dir) {
-        st = cache_read(f, i, &sp, &y);
+        st = cache_read(f, i, &sp, &y, &map);
     } else {
         st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &x);
         if (st == NS_OK && br != NS_ICA_BR_DR)
@@ -475,6 +513,7 @@ static ns_status backrecon_subject(ns_ica_fitctx *f, size_t i)
                                     y);
     ns_ica_spca_clear(&sp);
     ns_matrix_free(x), ns_matrix_free(y);
+    cache_unmap(&map);
     return st;
 }
 
