@@ -432,11 +432,15 @@ static ns_status sc_power_local(ns_ica_gpca *gp, const sc_red *red, size_t n, si
     return st;
 }
 
-/* Rank 0 ends a pass: kind 0 a power iteration followed by another, 1 the
- * last (then the Rayleigh-Ritz basis), 2 the Rayleigh-Ritz pass. */
-static ns_status sc_pass_end(ns_ica_gpca *gp, int kind)
+/* A pass of the refinement: a power iteration followed by another, the
+ * last one (ended by forming the Rayleigh-Ritz basis), the Rayleigh-Ritz
+ * pass. */
+typedef enum { SC_POWER_MORE, SC_POWER_LAST, SC_RR } sc_pass_kind;
+
+/* Rank 0 ends a pass. */
+static ns_status sc_pass_end(ns_ica_gpca *gp, sc_pass_kind kind)
 {
-    return kind == 1 ? ns_ica_gpca_rr_begin(gp) : ns_ica_gpca_power_end(gp);
+    return kind == SC_POWER_LAST ? ns_ica_gpca_rr_begin(gp) : ns_ica_gpca_power_end(gp);
 }
 
 /* One pass of the power iterations, whatever the merge: rank 0's rows (Q,
@@ -446,14 +450,15 @@ static ns_status sc_pass_end(ns_ica_gpca *gp, int kind)
  * the single-process order and arithmetic, so the same bits as ns_ica_fit's.
  * Moves (S - 1) m V floats of rows and S times the sums (m V floats of Z,
  * or m x m of R S R^T). */
-static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n, int kind)
+static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n,
+                               sc_pass_kind kind)
 {
     size_t v = g->grid.v, m = 0, zr = 0, zc = 0;
     ns_ica_gpca *gp = c->rank == 0 ? g->g : ns_ica_gpca_create(v, g->work);
     float **d = ns_calloc(n + 1, sizeof *d), *q = NULL;
     if (!gp || !d)
         MPI_Abort(c->comm, 1);
-    ns_status st = c->rank == 0 && kind < 2 ? ns_ica_gpca_power_begin(gp) : NS_OK;
+    ns_status st = c->rank == 0 && kind != SC_RR ? ns_ica_gpca_power_begin(gp) : NS_OK;
     st = sc_agree(c, st);
     if (st == NS_OK) {
         if (c->rank == 0)
@@ -465,7 +470,7 @@ static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t 
             MPI_Abort(c->comm, 1);
         sc_bcast(c, q, m * v, MPI_FLOAT, 4);
         if (c->rank > 0) {
-            st = ns_ica_gpca_power_join(gp, q, m, kind == 2);
+            st = ns_ica_gpca_power_join(gp, q, m, kind == SC_RR);
             free(q);
             if (st != NS_OK) /* the chain below needs the sums */
                 MPI_Abort(c->comm, 1);
@@ -499,7 +504,7 @@ static ns_status sc_power(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n)
     int old = ns_blas_threads(1);
     ns_status st = NS_OK;
     for (int k = 0; st == NS_OK && k < g->power; k++)
-        st = sc_power_pass(c, g, red, n, k + 1 < g->power ? 0 : 1);
+        st = sc_power_pass(c, g, red, n, k + 1 < g->power ? SC_POWER_MORE : SC_POWER_LAST);
     unsigned long long m = 0;
     if (st == NS_OK && g->power) {
         size_t mr = 0;
@@ -509,7 +514,7 @@ static ns_status sc_power(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n)
         MPI_Bcast(&m, 1, MPI_UNSIGNED_LONG_LONG, 0, c->comm);
     }
     if (st == NS_OK && g->power)
-        st = m ? sc_power_pass(c, g, red, n, 2)
+        st = m ? sc_power_pass(c, g, red, n, SC_RR)
                : sc_agree(c, c->rank == 0 ? ns_ica_gpca_power_end(g->g) : NS_OK);
     ns_blas_threads(old);
     return st;

@@ -3,12 +3,12 @@
  * back-reconstruction. Subjects run in parallel (nprocs threads, one BLAS
  * thread each); the group PCA updates run in subject order so that results
  * do not depend on the number of threads. */
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -161,6 +161,8 @@ static char *cache_file(const ns_ica_fitctx *f, size_t i)
     return ns_ica_path(f->cache_dir, name);
 }
 
+#define CACHE_HDR (3 * sizeof(uint64_t)) /* T, p, V */
+
 /* Raw spill of one subject's PCA: T, p, V, F, L, spectrum, Y. */
 static ns_status cache_write(const ns_ica_fitctx *f, size_t i, const ns_ica_spca *sp,
                              const ns_matrix *y)
@@ -173,7 +175,7 @@ static ns_status cache_write(const ns_ica_fitctx *f, size_t i, const ns_ica_spca
         return st;
     }
     uint64_t hdr[3] = {sp->t, sp->p, y->cols};
-    int ok = fwrite(hdr, sizeof hdr, 1, fp) == 1 &&
+    int ok = fwrite(hdr, CACHE_HDR, 1, fp) == 1 &&
              fwrite(sp->evec, sizeof(double), sp->t * sp->p, fp) == sp->t * sp->p &&
              fwrite(sp->eval, sizeof(double), sp->p, fp) == sp->p &&
              fwrite(sp->spectrum, sizeof(double), sp->t, fp) == sp->t &&
@@ -221,12 +223,12 @@ static ns_status cache_read(const ns_ica_fitctx *f, size_t i, ns_ica_spca *sp, n
     char *path = cache_file(f, i);
     memset(sp, 0, sizeof *sp);
     *y = NULL;
-    const uint64_t *hdr = cache_map_file(path, m) && m->len >= 24 ? m->base : NULL;
+    const uint64_t *hdr = cache_map_file(path, m) && m->len >= CACHE_HDR ? m->base : NULL;
     size_t T = hdr ? hdr[0] : 0, p = hdr ? hdr[1] : 0, V = f->grid.v;
-    size_t nd = T * p + p + T, need = 24 + 8 * nd + 4 * p * V;
+    size_t nd = T * p + p + T, need = CACHE_HDR + 8 * nd + 4 * p * V;
     int ok = hdr && hdr[2] == V && T > 0 && p > 0 && T < 1u << 20 && p <= T && m->len == need;
     if (ok) {
-        const double *d = (const double *)((const char *)m->base + 24);
+        const double *d = (const double *)((const char *)m->base + CACHE_HDR);
         sp->t = T, sp->p = p;
         sp->evec = ns_alloc(T * p, sizeof(double));
         sp->eval = ns_alloc(p, sizeof(double));
@@ -299,6 +301,10 @@ static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_matrix **x, ns_ic
     return ns_ica_subject_pca(*x, f->p1, f->sub[i].path, sp, y);
 }
 
+/* What a pass does per subject: pass 1's reduction and MIGP step, or a
+ * power iteration's or the Rayleigh-Ritz pass's coefficients and sums. */
+typedef enum { PASS_MIGP = 0, PASS_POWER, PASS_RR } pass_kind;
+
 /* Schedule of a pass over the subjects (pass 1, and each power iteration).
  * Threads take the subjects in order and load them (read, reduce; a power
  * iteration's coefficients); the group PCA adds them in subject order (so
@@ -311,7 +317,7 @@ typedef struct {
     ns_ica_spca sp;
     ns_ica_whitener wh;
     ns_matrix *x, *y;
-    float *d;      /* power iteration: the subject's coefficients */
+    float *d;      /* power or Rayleigh-Ritz pass: the subject's coefficients */
     cache_map map; /* y read from the cache views it */
     ns_status st;
     ns_ica_err err; /* st's message, kept on the thread that raised it */
@@ -326,13 +332,13 @@ typedef struct {
     ns_matrix **pool; /* data matrices free for the next load */
     size_t npool, next_load, next_add, parked, max_parked;
     int adding;
-    int power; /* 0 the MIGP pass, 1 a power iteration, 2 the Rayleigh-Ritz pass */
+    pass_kind power;
     ns_ica_err err;
     ns_progress *pr;
 } pass_sched;
 
 /* The work of one subject done in parallel: read and reduce it (MIGP
- * pass), and its coefficients (power iteration pass). */
+ * pass), or its coefficients (power iteration and Rayleigh-Ritz passes). */
 static ns_status load_subject(ns_ica_fitctx *f, const pass_sched *s, size_t i, pass_item *it)
 {
     ns_status st;
@@ -414,7 +420,7 @@ static void pass_thread(ns_ica_fitctx *f, pass_sched *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-static ns_status pass_init(pass_sched *s, size_t nsub, int nt, int power)
+static ns_status pass_init(pass_sched *s, size_t nsub, int nt, pass_kind power)
 {
     memset(s, 0, sizeof *s);
     s->max_parked = (size_t)nt;
@@ -422,9 +428,9 @@ static ns_status pass_init(pass_sched *s, size_t nsub, int nt, int power)
     s->item = ns_calloc(nsub, sizeof *s->item);
     s->ready = ns_calloc(nsub, 1);
     s->pool = ns_calloc(2 * (size_t)nt, sizeof *s->pool);
-    s->pr = ns_progress_create(power == 2   ? "ica: group PCA Rayleigh-Ritz"
-                               : power == 1 ? "ica: group PCA power iteration"
-                                            : "ica: subject PCA",
+    s->pr = ns_progress_create(power == PASS_RR      ? "ica: group PCA Rayleigh-Ritz"
+                               : power == PASS_POWER ? "ica: group PCA power iteration"
+                                                     : "ica: subject PCA",
                                nsub);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -443,7 +449,7 @@ static void pass_clear(pass_sched *s)
 
 /* One pass over the subjects on nt threads, BLAS held at one thread (the
  * same bits whatever nprocs). */
-static ns_status run_pass(ns_ica_fitctx *f, int power)
+static ns_status run_pass(ns_ica_fitctx *f, pass_kind power)
 {
     int nt = nthreads(f), old = ns_blas_threads(1);
     pass_sched s;
@@ -468,7 +474,7 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
         ns_debug("ica: MIGP takes each subject's data and whitener (%zu PCs of %zu time points); "
                  "the reduced data are not formed", f->p1, f->tmin);
-    return run_pass(f, 0);
+    return run_pass(f, PASS_MIGP);
 }
 
 /* f->power iterations, the last ending in the Rayleigh-Ritz pass. */
@@ -479,13 +485,13 @@ ns_status ns_ica_fit_power(ns_ica_fitctx *f)
     for (int k = 0; st == NS_OK && k < f->power; k++) {
         st = ns_ica_gpca_power_begin(f->g);
         if (st == NS_OK)
-            st = run_pass(f, 1);
+            st = run_pass(f, PASS_POWER);
         if (st == NS_OK)
             st = k + 1 < f->power ? ns_ica_gpca_power_end(f->g) : ns_ica_gpca_rr_begin(f->g);
     }
     size_t m = 0;
     if (st == NS_OK && f->power && ns_ica_gpca_power_rows(f->g, &m) && m)
-        st = run_pass(f, 2);
+        st = run_pass(f, PASS_RR);
     if (st == NS_OK && f->power)
         st = ns_ica_gpca_power_end(f->g);
     ns_blas_threads(old);

@@ -269,24 +269,16 @@ ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g)
 
 /* The rows a pass projects the subjects on: Q in a power iteration, R in
  * the Rayleigh-Ritz pass; NULL between passes. */
-static const float *pass_rows(const ns_ica_gpca *g, size_t *m)
-{
-    *m = g->r ? g->nk : g->z ? g->nq : 0;
-    return g->r ? g->r : g->z ? g->buf : NULL;
-}
-
 const float *ns_ica_gpca_power_rows(const ns_ica_gpca *g, size_t *m)
 {
-    size_t n;
-    const float *q = pass_rows(g, &n);
     if (m)
-        *m = n;
-    return q;
+        *m = g->r ? g->nk : g->z ? g->nq : 0;
+    return g->r ? g->r : g->z ? g->buf : NULL;
 }
 
 float *ns_ica_gpca_power_sums(ns_ica_gpca *g, size_t *rows, size_t *cols)
 {
-    *rows = g->r ? g->nk : g->z ? g->nq : 0;
+    ns_ica_gpca_power_rows(g, rows);
     *cols = g->r ? g->nk : g->v;
     return g->r ? g->hs : g->z;
 }
@@ -377,7 +369,7 @@ ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_i
 {
     const ns_matrix *l = y ? y : x;
     size_t m;
-    const float *rows = pass_rows(g, &m);
+    const float *rows = ns_ica_gpca_power_rows(g, &m);
     *d = NULL;
     if (!rows || !l || l->cols != g->v)
         return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun, or a subject not of "
@@ -414,7 +406,7 @@ ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica
 {
     const ns_matrix *l = y ? y : x;
     size_t m;
-    if (!pass_rows(g, &m) || !l || l->cols != g->v)
+    if (!ns_ica_gpca_power_rows(g, &m) || !l || l->cols != g->v)
         return ns_error(NS_ERR_ARG, "group PCA: power iteration not begun, or a subject not of "
                         "%zu voxels", g->v);
     if (g->r) {

@@ -17,7 +17,6 @@
 
 #include "ica/fit_int.h"
 
-
 void ns_ica_params_default(ns_ica_params *p)
 {
     memset(p, 0, sizeof *p);
