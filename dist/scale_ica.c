@@ -432,17 +432,6 @@ static ns_status sc_power_local(ns_ica_gpca *gp, const sc_red *red, size_t n, si
     return st;
 }
 
-/* A pass of the refinement: a power iteration followed by another, the
- * last one (ended by forming the Rayleigh-Ritz basis), the Rayleigh-Ritz
- * pass. */
-typedef enum { SC_POWER_MORE, SC_POWER_LAST, SC_RR } sc_pass_kind;
-
-/* Rank 0 ends a pass. */
-static ns_status sc_pass_end(ns_ica_gpca *gp, sc_pass_kind kind)
-{
-    return kind == SC_POWER_LAST ? ns_ica_gpca_rr_begin(gp) : ns_ica_gpca_power_end(gp);
-}
-
 /* One pass of the power iterations, whatever the merge: rank 0's rows (Q,
  * or R for the Rayleigh-Ritz pass) are broadcast; each rank computes its
  * subjects' coefficients (the ranks in parallel); then the sums travel
@@ -450,45 +439,39 @@ static ns_status sc_pass_end(ns_ica_gpca *gp, sc_pass_kind kind)
  * the single-process order and arithmetic, so the same bits as ns_ica_fit's.
  * Moves (S - 1) m V floats of rows and S times the sums (m V floats of Z,
  * or m x m of R S R^T). */
-static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n,
-                               sc_pass_kind kind)
+static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n, int rr)
 {
     size_t v = g->grid.v, m = 0, zr = 0, zc = 0;
     ns_ica_gpca *gp = c->rank == 0 ? g->g : ns_ica_gpca_create(v, g->work);
     float **d = ns_calloc(n + 1, sizeof *d), *q = NULL;
     if (!gp || !d)
         MPI_Abort(c->comm, 1);
-    ns_status st = c->rank == 0 && kind != SC_RR ? ns_ica_gpca_power_begin(gp) : NS_OK;
-    st = sc_agree(c, st);
-    if (st == NS_OK) {
-        if (c->rank == 0)
-            q = (float *)ns_ica_gpca_power_rows(gp, &m);
-        unsigned long long mm = m;
-        MPI_Bcast(&mm, 1, MPI_UNSIGNED_LONG_LONG, 0, c->comm);
-        m = (size_t)mm;
-        if (c->rank > 0 && !(q = ns_alloc(m * v, sizeof(float))))
+    ns_status st = NS_OK;
+    if (c->rank == 0)
+        q = (float *)ns_ica_gpca_power_rows(gp, &m);
+    unsigned long long mm = m;
+    MPI_Bcast(&mm, 1, MPI_UNSIGNED_LONG_LONG, 0, c->comm);
+    m = (size_t)mm;
+    if (c->rank > 0 && !(q = ns_alloc(m * v, sizeof(float))))
+        MPI_Abort(c->comm, 1);
+    sc_bcast(c, q, m * v, MPI_FLOAT, 4);
+    if (c->rank > 0) {
+        st = ns_ica_gpca_power_join(gp, q, m, rr);
+        free(q);
+        if (st != NS_OK) /* the chain below needs the sums */
             MPI_Abort(c->comm, 1);
-        sc_bcast(c, q, m * v, MPI_FLOAT, 4);
-        if (c->rank > 0) {
-            st = ns_ica_gpca_power_join(gp, q, m, kind == SC_RR);
-            free(q);
-            if (st != NS_OK) /* the chain below needs the sums */
-                MPI_Abort(c->comm, 1);
-        }
-        st = sc_power_local(gp, red, n, v, d, 0, st);
-        float *z = ns_ica_gpca_power_sums(gp, &zr, &zc);
-        if (c->rank > 0)
-            sc_sums_p2p(c, z, zr, zc, c->rank - 1, 0);
-        st = sc_power_local(gp, red, n, v, d, 1, st);
-        if (c->size > 1) {
-            sc_sums_p2p(c, z, zr, zc, (c->rank + 1) % c->size, 1);
-            if (c->rank == 0)
-                sc_sums_p2p(c, z, zr, zc, c->size - 1, 0);
-        }
-        if (c->rank == 0 && st == NS_OK)
-            st = sc_pass_end(gp, kind);
-        st = sc_agree(c, st);
     }
+    st = sc_power_local(gp, red, n, v, d, 0, st);
+    float *z = ns_ica_gpca_power_sums(gp, &zr, &zc);
+    if (c->rank > 0)
+        sc_sums_p2p(c, z, zr, zc, c->rank - 1, 0);
+    st = sc_power_local(gp, red, n, v, d, 1, st);
+    if (c->size > 1) {
+        sc_sums_p2p(c, z, zr, zc, (c->rank + 1) % c->size, 1);
+        if (c->rank == 0)
+            sc_sums_p2p(c, z, zr, zc, c->size - 1, 0);
+    }
+    st = sc_agree(c, st);
     for (size_t i = 0; i < n; i++)
         free(d[i]);
     free(d);
@@ -497,25 +480,25 @@ static ns_status sc_power_pass(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t 
     return st;
 }
 
-/* Collective: g->power passes and the Rayleigh-Ritz pass (skipped, as by
- * ns_ica_fit, when its basis has no rows), BLAS at one thread. */
+/* Collective: g->power passes and the Rayleigh-Ritz pass, as rank 0's
+ * group PCA schedules them (the same steps as ns_ica_fit), BLAS at one
+ * thread. */
 static ns_status sc_power(sc_ctx *c, ns_ica_fitctx *g, sc_red *red, size_t n)
 {
     int old = ns_blas_threads(1);
     ns_status st = NS_OK;
-    for (int k = 0; st == NS_OK && k < g->power; k++)
-        st = sc_power_pass(c, g, red, n, k + 1 < g->power ? SC_POWER_MORE : SC_POWER_LAST);
-    unsigned long long m = 0;
-    if (st == NS_OK && g->power) {
-        size_t mr = 0;
+    for (;;) {
+        ns_ica_gpca_pass next = NS_GPCA_PASS_NONE;
         if (c->rank == 0)
-            ns_ica_gpca_power_rows(g->g, &mr);
-        m = mr;
-        MPI_Bcast(&m, 1, MPI_UNSIGNED_LONG_LONG, 0, c->comm);
+            st = ns_ica_gpca_refine_next(g->g, g->power, &next);
+        st = sc_agree(c, st);
+        int k = (int)next;
+        MPI_Bcast(&k, 1, MPI_INT, 0, c->comm);
+        if (st != NS_OK || k == NS_GPCA_PASS_NONE)
+            break;
+        g->rr_pass |= k == NS_GPCA_PASS_RR;
+        st = sc_power_pass(c, g, red, n, k == NS_GPCA_PASS_RR);
     }
-    if (st == NS_OK && g->power)
-        st = m ? sc_power_pass(c, g, red, n, SC_RR)
-               : sc_agree(c, c->rank == 0 ? ns_ica_gpca_power_end(g->g) : NS_OK);
     ns_blas_threads(old);
     return st;
 }

@@ -100,7 +100,7 @@ static json_t *settings_json(const ns_ica_fitctx *f, size_t o)
     json_object_set_new(j, "GroupPCA", json_string(f->work ? "MIGP" : "stacked EVD"));
     json_object_set_new(j, "MIGPRows", f->work ? json_integer((json_int_t)f->work) : json_null());
     json_object_set_new(j, "GroupPCAPowerIterations", json_integer(f->power));
-    json_object_set_new(j, "GroupPCARayleighRitz", json_boolean(f->power > 0));
+    json_object_set_new(j, "GroupPCARayleighRitz", json_boolean(f->rr_pass));
     json_object_set_new(j, "BackReconstruction", json_string(ns_ica_backrecon_name(p->backrecon)));
     json_object_set_new(j, "SubjectOutputs", json_boolean(!p->group_only)); /* --group-only */
     json_object_set_new(j, "Scaling", json_string("z-scores"));

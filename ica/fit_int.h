@@ -15,6 +15,7 @@ typedef struct {
     size_t tmin, tmin_sub;  /* shortest run and its subject */
     size_t p1, work;        /* subject PCs; MIGP rows (0 = stacked) */
     int power;              /* power iterations after MIGP */
+    int rr_pass;            /* the Rayleigh-Ritz pass ran (its basis had rows) */
     ns_ica_gpca *g;
     double *spec_mean;      /* mean subject eigenvalue spectrum (tmin) */
     ns_matrix *z;           /* kmax x V whitened group PCA maps */
@@ -35,7 +36,8 @@ ns_status ns_ica_fit_setup(ns_ica_fitctx *f, const char *const *bold);
 void ns_ica_fit_clear(ns_ica_fitctx *f);
 ns_status ns_ica_fit_mask(ns_ica_fitctx *f);
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f);
-/* The group PCA's power iterations (f->power passes over the subjects). */
+/* The group PCA's power iterations (f->power passes over the subjects),
+ * then its Rayleigh-Ritz pass (f->rr_pass says whether it ran). */
 ns_status ns_ica_fit_power(ns_ica_fitctx *f);
 ns_status ns_ica_fit_group(ns_ica_fitctx *f);
 ns_status ns_ica_fit_write_group(ns_ica_fitctx *f);

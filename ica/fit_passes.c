@@ -477,23 +477,17 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     return run_pass(f, PASS_MIGP);
 }
 
-/* f->power iterations, the last ending in the Rayleigh-Ritz pass. */
 ns_status ns_ica_fit_power(ns_ica_fitctx *f)
 {
-    int old = ns_blas_threads(1); /* begin and end too: their BLAS calls */
-    ns_status st = NS_OK;
-    for (int k = 0; st == NS_OK && k < f->power; k++) {
-        st = ns_ica_gpca_power_begin(f->g);
+    int old = ns_blas_threads(1); /* the steps between passes too: their BLAS calls */
+    ns_ica_gpca_pass next = NS_GPCA_PASS_NONE;
+    ns_status st = ns_ica_gpca_refine_next(f->g, f->power, &next);
+    while (st == NS_OK && next != NS_GPCA_PASS_NONE) {
+        f->rr_pass |= next == NS_GPCA_PASS_RR;
+        st = run_pass(f, next == NS_GPCA_PASS_RR ? PASS_RR : PASS_POWER);
         if (st == NS_OK)
-            st = run_pass(f, PASS_POWER);
-        if (st == NS_OK)
-            st = k + 1 < f->power ? ns_ica_gpca_power_end(f->g) : ns_ica_gpca_rr_begin(f->g);
+            st = ns_ica_gpca_refine_next(f->g, f->power, &next);
     }
-    size_t m = 0;
-    if (st == NS_OK && f->power && ns_ica_gpca_power_rows(f->g, &m) && m)
-        st = run_pass(f, PASS_RR);
-    if (st == NS_OK && f->power)
-        st = ns_ica_gpca_power_end(f->g);
     ns_blas_threads(old);
     return st;
 }

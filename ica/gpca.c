@@ -27,6 +27,7 @@ struct ns_ica_gpca {
     size_t nk;
     double *h; /* nq x (nq + nk): [Q S Q^T, Q S R^T], S = Y^T Y */
     float *hs; /* nk x nk: R S R^T summed over the subjects */
+    int npow;  /* power iterations begun */
 };
 
 ns_ica_gpca *ns_ica_gpca_create(size_t v, size_t work)
@@ -264,6 +265,7 @@ ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g)
     for (g->nq = 0; g->nq < g->nr && g->ev[g->nq] > NS_GPCA_POWER_MIN * g->ev[0]; g->nq++)
         cblas_sscal((int)V, (float)(1.0 / sqrt(g->ev[g->nq])), g->buf + g->nq * V, 1);
     g->z = ns_calloc(g->nq * V, sizeof(float));
+    g->npow++;
     return g->z ? NS_OK : NS_ERR_NOMEM;
 }
 
@@ -591,6 +593,29 @@ ns_status ns_ica_gpca_power_end(ns_ica_gpca *g)
         g->z = NULL;
     }
     free(uf), free(U), free(e);
+    return st;
+}
+
+ns_status ns_ica_gpca_refine_next(ns_ica_gpca *g, int npower, ns_ica_gpca_pass *next)
+{
+    *next = NS_GPCA_PASS_NONE;
+    if (g->r) /* after the Rayleigh-Ritz pass */
+        return ns_ica_gpca_power_end(g);
+    ns_status st = NS_OK;
+    if (g->z && g->npow >= npower) { /* after the last power iteration */
+        st = ns_ica_gpca_rr_begin(g);
+        if (st == NS_OK && g->nk)
+            *next = NS_GPCA_PASS_RR;
+        else if (st == NS_OK) /* Z within Q: nothing to add */
+            st = ns_ica_gpca_power_end(g);
+        return st;
+    }
+    if (g->z)
+        st = ns_ica_gpca_power_end(g);
+    if (st == NS_OK && g->npow < npower) {
+        st = ns_ica_gpca_power_begin(g);
+        *next = st == NS_OK ? NS_GPCA_PASS_POWER : NS_GPCA_PASS_NONE;
+    }
     return st;
 }
 

@@ -134,6 +134,13 @@ ns_status ns_ica_gpca_power_end(ns_ica_gpca *g);
  * subject, not two); memory: R, at most as many floats as the rows. When R
  * has no rows (*m = 0 from _power_rows: Z within Q), skip the pass. */
 ns_status ns_ica_gpca_rr_begin(ns_ica_gpca *g);
+/* The passes above in order, for whoever runs them: ends the pass just
+ * run (none before the first) and begins the next, or says there is none
+ * (then the rows are final). npower power iterations (the same at every
+ * call), the last ended by _rr_begin; the Rayleigh-Ritz pass unless its
+ * basis has no rows. npower 0: no pass, MIGP's rows stay. */
+typedef enum { NS_GPCA_PASS_NONE = 0, NS_GPCA_PASS_POWER, NS_GPCA_PASS_RR } ns_ica_gpca_pass;
+ns_status ns_ica_gpca_refine_next(ns_ica_gpca *g, int npower, ns_ica_gpca_pass *next);
 /* A pass shared between processes (MPI): after _power_begin or _rr_begin,
  * the rows to project on (Q or R, *m x V; NULL outside a pass); the sums
  * so far (Z or R S R^T, *rows x *cols), to pass on; and _join, by which an

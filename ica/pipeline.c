@@ -229,10 +229,10 @@ ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsu
         st = ns_ica_fit_power(&f);
     t2 = ns_now(), c2 = ns_cpu_seconds();
     if (st == NS_OK && f.power)
-        ns_debug("ica timing: subject PCA and MIGP %.2f s, %d power iteration%s and the "
-                 "Rayleigh-Ritz pass %.2f s (%s)",
-                 tp - t1, f.power, f.power > 1 ? "s" : "", t2 - tp,
-                 f.cache_dir ? "from the cache" : "re-reading the inputs");
+        ns_debug("ica timing: subject PCA and MIGP %.2f s, %d power iteration%s%s %.2f s (%s)",
+                 tp - t1, f.power, f.power > 1 ? "s" : "",
+                 f.rr_pass ? " and the Rayleigh-Ritz pass" : " (no Rayleigh-Ritz pass: Z within Q)",
+                 t2 - tp, f.cache_dir ? "from the cache" : "re-reading the inputs");
     if (st == NS_OK)
         st = ns_ica_fit_group(&f);
     double tg = ns_now(), cg = ns_cpu_seconds();

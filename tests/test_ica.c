@@ -647,6 +647,66 @@ START_TEST(test_migp_rayleigh_ritz_within)
 }
 END_TEST
 
+/* The passes _refine_next orders for M subjects (distinct or all the same)
+ * and npower power iterations, as a string ("PPR": two power passes, then
+ * the Rayleigh-Ritz pass); each pass adds every subject. */
+static void refine_schedule(size_t M, int same, int npower, char *out)
+{
+    size_t K = 8, V = 3000, T = 40, p = 20;
+    ns_matrix *s = planted_sources(K, V, 27), *y[4];
+    ns_ica_gpca *g = ns_ica_gpca_create(V, K); /* as test_migp_rayleigh_ritz */
+    ns_ica_spca sp[4];
+    ns_matrix *x[4];
+    for (size_t i = 0; i < M; i++) {
+        x[i] = reduced_subject(s, T, p, same ? 0 : i, 0, &sp[i], NULL, &y[i]);
+        ck_assert_int_eq(ns_ica_gpca_add_white(g, y[i]), NS_OK);
+    }
+    ns_ica_gpca_pass next;
+    size_t n = 0;
+    ck_assert_int_eq(ns_ica_gpca_refine_next(g, npower, &next), NS_OK);
+    for (; next != NS_GPCA_PASS_NONE && n < 8; n++) {
+        out[n] = next == NS_GPCA_PASS_RR ? 'R' : 'P';
+        for (size_t i = 0; i < M; i++) {
+            float *d;
+            ck_assert_int_eq(ns_ica_gpca_power_coefs(g, NULL, NULL, y[i], &d), NS_OK);
+            ck_assert_int_eq(ns_ica_gpca_power_add(g, NULL, NULL, y[i], d), NS_OK);
+            free(d);
+        }
+        ck_assert_int_eq(ns_ica_gpca_refine_next(g, npower, &next), NS_OK);
+    }
+    out[n] = 0;
+    /* done: the rows are final, and asking again starts nothing */
+    ck_assert_ptr_null(ns_ica_gpca_power_rows(g, NULL));
+    ck_assert_int_eq(ns_ica_gpca_refine_next(g, npower, &next), NS_OK);
+    ck_assert_int_eq(next, NS_GPCA_PASS_NONE);
+    ns_matrix *z;
+    ck_assert_int_eq(ns_ica_gpca_result(g, K, &z, NULL, NULL, NULL), NS_OK);
+    ck_assert(max_offdiag_identity(z, V - 1) < 1e-3);
+    for (size_t i = 0; i < M; i++) {
+        ns_ica_spca_clear(&sp[i]);
+        ns_matrix_free(x[i]), ns_matrix_free(y[i]);
+    }
+    ns_matrix_free(z), ns_matrix_free(s);
+    ns_ica_gpca_free(g);
+}
+
+/* _refine_next: npower power passes then the Rayleigh-Ritz pass; none at
+ * npower 0; no Rayleigh-Ritz pass when Z lies within Q (identical
+ * subjects). */
+START_TEST(test_migp_refine_schedule)
+{
+    char s[16];
+    refine_schedule(3, 0, 1, s);
+    ck_assert_str_eq(s, "PR");
+    refine_schedule(3, 0, 2, s);
+    ck_assert_str_eq(s, "PPR");
+    refine_schedule(3, 0, 0, s);
+    ck_assert_str_eq(s, "");
+    refine_schedule(4, 1, 1, s);
+    ck_assert_str_eq(s, "P");
+}
+END_TEST
+
 /* -------------------------------------------------------------- ICA */
 
 /* Z = whitened group PCA of M planted subjects. */
@@ -1063,6 +1123,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_migp_power);
     tcase_add_test(tc, test_migp_rayleigh_ritz);
     tcase_add_test(tc, test_migp_rayleigh_ritz_within);
+    tcase_add_test(tc, test_migp_refine_schedule);
     tcase_add_test(tc, test_migp_white_block);
     tcase_add_test(tc, test_migp_factored);
     tcase_add_test(tc, test_infomax_recovers);

@@ -256,6 +256,32 @@ set +e
 set -e
 [ $rc -eq 2 ] || fail "--stacked-pca with --power-iters must be a usage error (exit $rc)"
 
+# Identical subjects: MIGP's rows already hold the group PCA (Z = Q S lies
+# within Q), so the Rayleigh-Ritz basis is empty and its pass is skipped;
+# the sidecar and the timing line say so, and the eigenvalues match the
+# stacked EVD's.
+mkdir -p "$T/same"
+for s in a b c; do cp "${few[0]}" "$T/same/sub-${s}_task-rest_bold.nii.gz"; done
+for d in same_pow same_exact; do
+  extra=(-v); [ $d = same_exact ] && extra=(--stacked-pca)
+  "$NS_BIN" ica -o "$T/$d" --orders 8 --algorithm fastica --seed 3 --group-only "${extra[@]}" \
+    "$T"/same/sub-*_bold.nii.gz 2> "$T/$d.log"
+done
+grep -q "1 power iteration (no Rayleigh-Ritz pass" "$T/same_pow.log" ||
+  fail "identical subjects: the timing line should say the Rayleigh-Ritz pass was skipped"
+grep -q "Rayleigh-Ritz: " "$T/same_pow.log" && fail "identical subjects: a Rayleigh-Ritz pass ran"
+"$PY" - "$T" <<'EOF'
+import sys, json, numpy as np
+T = sys.argv[1]
+j = json.load(open(f"{T}/same_pow/group/desc-ica8_components.json"))
+assert (j["GroupPCAPowerIterations"], j["GroupPCARayleighRitz"]) == (1, False), j
+p = np.load(f"{T}/same_pow/group/desc-ica8_model.npz")["pca_eigenvalues"][:8]
+e = np.load(f"{T}/same_exact/group/desc-ica8_model.npz")["pca_eigenvalues"][:8]
+assert np.abs(p - e).max() <= 1e-4 * e[0], (p, e)
+print(f"identical subjects: no Rayleigh-Ritz pass, eigenvalues within "
+      f"{np.abs(p - e).max() / e[0]:.1e} of the stacked EVD")
+EOF
+
 # FastICA's warm start on every 4th voxel is recorded and reaches the same
 # sources as FastICA on all voxels from the start (--fastica-subsample 1).
 "$NS_BIN" ica -o "$T/fica_all" --orders 8 --algorithm fastica --seed 5 --fastica-subsample 1 \

@@ -78,6 +78,12 @@ for o in o2 o3; do
   cmp -s <("$NS_PYTHON" -c "import numpy as n; print(n.load('o1/group/desc-ica10_model.npz')['whitened_pca_maps'].tobytes().hex())") \
          <("$NS_PYTHON" -c "import numpy as n; print(n.load('$o/group/desc-ica10_model.npz')['whitened_pca_maps'].tobytes().hex())") \
     || fail "$o: group PCA differs from one process"
+  "$NS_PYTHON" - o1 $o <<'EOF' || fail "$o: the sidecar's group PCA passes differ from one process"
+import sys, json
+k = ("GroupPCA", "GroupPCAPowerIterations", "GroupPCARayleighRitz")
+a, b = (json.load(open(f"{d}/group/desc-ica10_components.json")) for d in sys.argv[1:3])
+assert [a[x] for x in k] == [b[x] for x in k] == ["MIGP", 1, True], ([a[x] for x in k], [b[x] for x in k])
+EOF
 done
 
 # Each subject's outputs exactly once (2 orders x 3 files), no scratch left.
