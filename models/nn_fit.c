@@ -71,9 +71,9 @@ static ns_status train_epoch(ns_nn *m, const float *X, const int32_t *y, nn_fit_
         ns_status st = ns_nn_forward_backward(m, m->xb, m->yb, nb, m->bidx, &l);
         if (!st)
             st = ns_nn_optimizer_step(m);
-        if (st == NS_ERR_NUMERIC) /* say when: a diverging run is found by its epoch */
-            return ns_error_within(st, "epoch %d of %d, batch %zu", m->epoch + 1,
-                                   m->cfg.epochs, b0 / B + 1);
+        if (st == NS_ERR_NUMERIC) /* diverged: say when (found by its epoch) and what to try */
+            return ns_error(st, "loss is not finite (%g): lower the learning rate (epoch %d of %d, "
+                            "batch %zu, training)", l, m->epoch + 1, m->cfg.epochs, b0 / B + 1);
         if (st)
             return st;
         sum += l * (double)nb;
@@ -133,8 +133,12 @@ ns_status ns_nn_fit(ns_nn *m, const float *X, const int32_t *y, size_t n, const 
         m->epoch = e;
         h->epoch = e;
         st = train_epoch(m, X, y, &p, &h->train_loss);
-        if (!st)
+        if (!st) {
             st = validate(m, X, y, &p, &h->val_loss, &h->val_acc);
+            if (st == NS_ERR_NUMERIC) /* the epoch's last step diverged */
+                st = ns_error(st, "validation loss is not finite: lower the learning rate (epoch %d "
+                              "of %d, training)", e + 1, m->cfg.epochs);
+        }
         if (st)
             break;
         m->nhist++;

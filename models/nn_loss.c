@@ -92,8 +92,7 @@ ns_status nn_loss(const ns_nn *m, const float *Z, const int32_t *y, size_t n, fl
     case NS_NN_MSE: *loss = mean_squared(m, Z, y, n, D); break;
     }
     if (!isfinite(*loss))
-        return ns_error(NS_ERR_NUMERIC, "loss is not finite (%g): lower the learning rate (training)",
-                        *loss);
+        return ns_error(NS_ERR_NUMERIC, "loss is %g, not finite", *loss); /* callers say why */
     return NS_OK;
 }
 

@@ -459,6 +459,25 @@ START_TEST(test_fit)
     /* labels outside the classes are data errors */
     y[5] = 2;
     ck_assert_int_eq(ns_nn_forward_backward(a, X, y, 8, NULL, &loss), NS_ERR_DATA);
+    y[5] = 1;
+    /* a non-finite loss: one pass states it, without advice (nothing was
+     * trained); training advises the learning rate and says when */
+    float *wb = ns_nn_params(b, &np);
+    for (size_t i = 0; i < np; i++) /* logits overflow */
+        wb[i] = 3e38f;
+    ck_assert_int_eq(ns_nn_forward_backward(b, X, y, 8, NULL, &loss), NS_ERR_NUMERIC);
+    ck_assert_msg(strstr(ns_last_error(), "not finite") && !strstr(ns_last_error(), "learning"),
+                  "%s", ns_last_error());
+    c.lr = 1e30;
+    c.opt = NS_NN_SGD;
+    c.val_fraction = 0;
+    ns_nn *d;
+    ck_assert_int_eq(ns_nn_create(&c, 1, shape, 2, &d), NS_OK);
+    ck_assert_int_eq(ns_nn_fit(d, X, y, n, NULL, NULL, 0), NS_ERR_NUMERIC);
+    ck_assert_msg(strstr(ns_last_error(), "lower the learning rate (epoch ") &&
+                      strstr(ns_last_error(), ", training)"),
+                  "%s", ns_last_error());
+    ns_nn_free(d);
     ns_nn_free(a);
     ns_nn_free(b);
     free(X);
