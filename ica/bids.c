@@ -69,18 +69,72 @@ static ns_status scan_func(const char *func, strlist *pre, strlist *raw)
     return st;
 }
 
+static const char *bare_label(const char *l)
+{
+    return strncmp(l, "sub-", 4) ? l : l + 4;
+}
+
 static int label_wanted(const char *sub, const char *const *labels, size_t n)
 {
     if (!n)
         return 1;
-    for (size_t i = 0; i < n; i++) {
-        const char *l = labels[i];
-        if (!strncmp(l, "sub-", 4))
-            l += 4;
-        if (!strcmp(sub + 4, l))
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(sub + 4, bare_label(labels[i])))
             return 1;
-    }
     return 0;
+}
+
+/* Whether path (dir/sub-<l>/...) is a file of subject label l. */
+static int of_subject(const char *dir, const char *path, const char *l)
+{
+    size_t nd = strlen(dir), nl = strlen(l);
+    return !strncmp(path + nd, "/sub-", 5) && !strncmp(path + nd + 5, l, nl) &&
+           path[nd + 5 + nl] == '/';
+}
+
+/* Every label asked for has files among those used (as fMRIPrep does, a
+ * label not found is an error, not a smaller study). */
+static ns_status check_labels(const char *dir, const char *const *labels, size_t n,
+                              const strlist *use, int preproc)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *l = bare_label(labels[i]);
+        size_t j = 0;
+        while (j < use->n && !of_subject(dir, use->v[j], l))
+            j++;
+        if (j == use->n)
+            return ns_error(NS_ERR_DATA, "participant label %s not found: no sub-%s/[ses-*/]func/*%s "
+                            "files (%s)", l, l, preproc ? "_desc-preproc_bold.nii[.gz]" : "_bold.nii[.gz]",
+                            dir);
+    }
+    return NS_OK;
+}
+
+/* fMRIPrep outputs win when any subject has them: says which subjects that
+ * leaves out (raw BOLD files only). */
+static void warn_raw_only(const char *dir, const strlist *pre, const strlist *raw)
+{
+    char names[512] = "";
+    size_t left = 0, len = 0;
+    for (size_t i = 0; i < raw->n; i++) {
+        const char *sub = raw->v[i] + strlen(dir) + 1, *end = strchr(sub, '/');
+        size_t ns = end ? (size_t)(end - sub) : strlen(sub), j = 0;
+        char label[256];
+        snprintf(label, sizeof label, "%.*s", (int)ns, sub + 4);
+        while (j < pre->n && !of_subject(dir, pre->v[j], label))
+            j++;
+        int seen = i > 0 && !strncmp(raw->v[i - 1] + strlen(dir) + 1, sub, ns + 1);
+        if (j < pre->n || seen)
+            continue;
+        left++;
+        if (len + ns + 2 < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%.*s", left > 1 ? " " : "",
+                                    (int)ns, sub);
+    }
+    if (left)
+        ns_warn("%zu subject%s with raw BOLD files but no fMRIPrep outputs (*_desc-preproc_bold) "
+                "left out, as the other subjects' fMRIPrep outputs are used: %s (%s)",
+                left, left > 1 ? "s" : "", names, dir);
 }
 
 /* sub-<l>/func and sub-<l>/ses-<s>/func of one subject directory. */
@@ -130,11 +184,18 @@ ns_status ns_ica_find_bold(const char *bids_dir, const char *const *labels, size
     if (st == NS_OK && use->n == 0)
         st = ns_error(NS_ERR_DATA, "no sub-*/[ses-*/]func/*_bold.nii[.gz] files found (%s)",
                       bids_dir);
+    if (st == NS_OK)
+        qsort(use->v, use->n, sizeof(char *), cmp_str);
+    if (st == NS_OK)
+        st = check_labels(bids_dir, labels, nlabels, use, use == &pre);
+    if (st == NS_OK && pre.n && raw.n) {
+        qsort(raw.v, raw.n, sizeof(char *), cmp_str);
+        warn_raw_only(bids_dir, &pre, &raw);
+    }
     if (st != NS_OK) {
         strlist_free(&pre), strlist_free(&raw);
         return st;
     }
-    qsort(use->v, use->n, sizeof(char *), cmp_str);
     *out = use->v, *n = use->n;
     strlist_free(use == &pre ? &raw : &pre);
     return NS_OK;

@@ -72,12 +72,22 @@ START_TEST(test_find_bold)
     free(f);
     const char *none[] = {"99"};
     ck_assert_int_eq(ns_ica_find_bold(root, none, 1, &f, &n), NS_ERR_DATA);
-    /* fMRIPrep outputs win over raw files */
+    /* a label not found is an error even when others are found, naming it
+     * (not a study of fewer subjects); sub-0 is no prefix of sub-01 */
+    const char *some[] = {"01", "sub-0", "02"};
+    ck_assert_int_eq(ns_ica_find_bold(root, some, 3, &f, &n), NS_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(ns_last_error(), "participant label 0 not found"));
+    /* fMRIPrep outputs win over raw files; the subjects with raw files only
+     * are left out (a warning says so), and asking for one is an error */
     touch(mk(root, "sub-01/func"), "sub-01_task-rest_space-MNI_desc-preproc_bold.nii.gz");
     ck_assert_int_eq(ns_ica_find_bold(root, NULL, 0, &f, &n), NS_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_ptr_nonnull(strstr(f[0], "desc-preproc"));
     free(f[0]), free(f);
+    const char *both[] = {"01", "02"};
+    ck_assert_int_eq(ns_ica_find_bold(root, both, 2, &f, &n), NS_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(ns_last_error(), "participant label 02 not found: no "
+                                                  "sub-02/[ses-*/]func/*_desc-preproc_bold"));
     ck_assert_int_eq(ns_ica_find_bold("/nonexistent/dir", NULL, 0, &f, &n), NS_ERR_IO);
     ck_assert_ptr_nonnull(strstr(ns_last_error(), "/nonexistent/dir"));
 }

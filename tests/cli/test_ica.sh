@@ -25,6 +25,28 @@ labels=$(seq -f "%02g" 1 20 | tr '\n' ' ')
 "$NS_BIN" ica -o "$T/out" --bids "$T/sim" --participant_label $labels \
   --orders 20,32 --seed 3 --nprocs 2 --quiet
 
+# A participant label that is not there stops the run (exit 1, naming it),
+# even when the others are found; nothing is written.
+set +e
+"$NS_BIN" ica -o "$T/nolabel" --bids "$T/sim" --participant_label 01 02 99 --orders 5 \
+  2> "$T/nolabel.log"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a missing participant label must fail (exit $rc)"
+grep -q "participant label 99 not found" "$T/nolabel.log" || fail "missing label not named"
+[ ! -e "$T/nolabel/group" ] || fail "a missing label left outputs"
+# fMRIPrep outputs win; subjects with raw BOLD files only are named in a warning.
+for s in 01 02 03; do
+  mkdir -p "$T/mix/sub-$s/func"
+  name=sub-${s}_task-rest_desc-preproc_bold.nii.gz; [ $s = 03 ] && name=sub-03_task-rest_bold.nii.gz
+  cp "$T/sim/sub-$s/func/sub-${s}_task-rest_bold.nii.gz" "$T/mix/sub-$s/func/$name"
+done
+"$NS_BIN" ica -o "$T/mixout" --bids "$T/mix" --orders 3 --group-only 2> "$T/mix.log"
+grep -q "warning: 1 subject with raw BOLD files but no fMRIPrep outputs .* left out.*: sub-03 " \
+  "$T/mix.log" || fail "raw-only subject not named"
+"$PY" -c "import json, sys; s = json.load(open(sys.argv[1]))['Sources']; assert len(s) == 2 and \
+all('desc-preproc' in p for p in s), s" "$T/mixout/group/desc-ica3_components.json" ||
+  fail "the fMRIPrep subjects only"
+
 g=$T/out/group
 for f in dataset_description.json group/desc-brain_mask.nii.gz group/desc-icamulti_crossorder.tsv; do
   [ -s "$T/out/$f" ] || fail "missing $f"
