@@ -102,10 +102,11 @@ static ns_status check_labels(const char *dir, const char *const *labels, size_t
         size_t j = 0;
         while (j < use->n && !of_subject(dir, use->v[j], l))
             j++;
+        const char *kind = preproc ? "_desc-preproc_bold.nii[.gz]" : "_bold.nii[.gz]";
         if (j == use->n)
-            return ns_error(NS_ERR_DATA, "participant label %s not found: no sub-%s/[ses-*/]func/*%s "
-                            "files (%s)", l, l, preproc ? "_desc-preproc_bold.nii[.gz]" : "_bold.nii[.gz]",
-                            dir);
+            return ns_error(NS_ERR_DATA,
+                            "participant label %s not found: no sub-%s/[ses-*/]func/*%s files (%s)",
+                            l, l, kind, dir);
     }
     return NS_OK;
 }
@@ -115,15 +116,15 @@ static ns_status check_labels(const char *dir, const char *const *labels, size_t
 static void warn_raw_only(const char *dir, const strlist *pre, const strlist *raw)
 {
     char names[512] = "";
-    size_t left = 0, len = 0;
-    for (size_t i = 0; i < raw->n; i++) {
-        const char *sub = raw->v[i] + strlen(dir) + 1, *end = strchr(sub, '/');
+    size_t left = 0, len = 0, nd = strlen(dir) + 1;
+    for (size_t i = 0; i < raw->n; i++) { /* sorted: a subject's files are together */
+        const char *sub = raw->v[i] + nd, *end = strchr(sub, '/');
         size_t ns = end ? (size_t)(end - sub) : strlen(sub), j = 0;
         char label[256];
         snprintf(label, sizeof label, "%.*s", (int)ns, sub + 4);
         while (j < pre->n && !of_subject(dir, pre->v[j], label))
             j++;
-        int seen = i > 0 && !strncmp(raw->v[i - 1] + strlen(dir) + 1, sub, ns + 1);
+        int seen = i > 0 && !strncmp(raw->v[i - 1] + nd, sub, ns + 1);
         if (j < pre->n || seen)
             continue;
         left++;

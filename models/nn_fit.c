@@ -136,8 +136,10 @@ ns_status ns_nn_fit(ns_nn *m, const float *X, const int32_t *y, size_t n, const 
         if (!st) {
             st = validate(m, X, y, &p, &h->val_loss, &h->val_acc);
             if (st == NS_ERR_NUMERIC) /* the epoch's last step diverged */
-                st = ns_error(st, "validation loss is not finite: lower the learning rate (epoch %d "
-                              "of %d, training)", e + 1, m->cfg.epochs);
+                st = ns_error(st,
+                              "validation loss is not finite: lower the learning rate (epoch %d of "
+                              "%d, training)",
+                              e + 1, m->cfg.epochs);
         }
         if (st)
             break;
