@@ -254,7 +254,7 @@ def main():
     ap.add_argument("--nprocs", type=int, default=2)
     ap.add_argument("--coretype", default="auto")
     ap.add_argument("--no-double", action="store_true")
-    ap.add_argument("--seeds", type=int, default=10,
+    ap.add_argument("--seeds", type=int, default=20,
                     help="FastICA seeds whose group-map accuracy is compared (0 = skip)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each pipeline per order, interleaved; the best wall time is kept")

@@ -2,7 +2,7 @@
 # Group ICA benchmark: neurospectra ica vs the numpy/scikit-learn CanICA recipe
 # on simulated 3-D data (bench_ica.py does the work and prints the table).
 #   bench/bench_ica.sh [--subjects 20] [--orders 20,100] [--shape 3d|X,Y,Z] [--repeat 3]
-#                      [--work DIR] [--no-double] [--seeds 10]
+#                      [--work DIR] [--no-double] [--seeds 20]
 # NS_BIN selects the binary (default build/cli/neurospectra).
 # requires: ica sim nifti_io
 set -euo pipefail
