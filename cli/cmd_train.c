@@ -1443,11 +1443,33 @@ static ns_status cv_outputs(const train_opts *o, const train_data *d, char **ids
     return st;
 }
 
+/* As scikit-learn's StratifiedKFold: a class with fewer participants than
+ * folds cannot be in every test fold (e.g. a numeric column such as age
+ * taken as classes). */
+static void warn_small_class(const train_opts *o, const train_data *d)
+{
+    int least = 0;
+    size_t *count = ns_calloc((size_t)d->nclass, sizeof *count);
+    if (!count)
+        return;
+    for (size_t i = 0; i < d->n; i++)
+        count[d->y[i]]++;
+    for (int c = 1; c < d->nclass; c++)
+        least = count[c] < count[least] ? c : least;
+    if (o->folds > 1 && count[least] < (size_t)o->folds)
+        ns_warn("the least populated class of '%s' ('%s') has %zu participant%s, fewer than the "
+                "%d folds: not every test fold holds it (%d classes in %zu participants)",
+                o->target, d->classes[least], count[least], count[least] == 1 ? "" : "s",
+                o->folds, d->nclass, d->n);
+    free(count);
+}
+
 static ns_status run_cv(const train_opts *o, const train_data *d, train_setup *s,
                         json_t *summary)
 {
     ns_cv_result *r = NULL;
     s->cp.keep_models = 1;
+    warn_small_class(o, d);
     ns_info("%d-fold %sCV of %s on %zu participants, %zu features, %d classes", o->folds,
             o->nested ? "nested " : "", o->model, d->n, d->p, d->nclass);
     ns_status st = ns_cv_run(&s->cp, d->x, d->n, d->p, d->y, d->nclass, &r);

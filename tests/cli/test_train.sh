@@ -150,5 +150,14 @@ awk -F'\t' 'BEGIN { OFS = "\t" } NR == 6 { $2 = "n/a" } { print }' participants.
 grep -q "warn.*target n/a.*sub-04" warn.txt || { cat warn.txt; fail "n/a target warning"; }
 ! grep -q "^sub-04" nat/predictions.tsv || fail "sub-04 must be dropped"
 [ "$(tail -n +2 nat/predictions.tsv | wc -l)" -eq 79 ] || fail "79 participants expected"
+grep -q "least populated" warn.txt && fail "balanced classes must not warn"
+
+# A class with fewer participants than folds (a numeric column taken as
+# classes, as sklearn's StratifiedKFold warns): named in a warning, the run goes on.
+awk -F'\t' 'BEGIN { OFS = "\t" } NR > 1 && NR <= 4 { $2 = "BD" } { print }' participants.tsv > rare.tsv
+"$NS_BIN" train fnc.tsv --labels rare.tsv --target diagnosis --folds 5 -o rare 2> warn.txt
+grep -q "warning: the least populated class of 'diagnosis' ('BD') has 3 participants, fewer than the 5 folds" \
+  warn.txt || { cat warn.txt; fail "small class warning"; }
+[ -s rare/metrics.tsv ] || fail "the run with a small class must finish"
 
 echo "test_train: ok"
