@@ -95,6 +95,9 @@ START_TEST(test_params)
         ck_assert_int_eq(ns_sim_create(&bad[k], &sim), NS_ERR_ARG);
         ck_assert_ptr_null(sim);
     }
+    /* the message gives the allowed range */
+    ns_sim_params_check(&bad[4]);
+    ck_assert_str_eq(ns_last_error(), "grid dimension 1 must be 8..1024 (4)");
 }
 END_TEST
 
