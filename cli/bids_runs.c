@@ -6,7 +6,6 @@
 #include "bids_int.h"
 #include "ica/ica.h"
 
-
 /* "_key-value" entity of a file name matches value (NULL value: any). */
 static int entity_matches(const char *path, const char *key, const char *value)
 {

@@ -56,7 +56,6 @@ static void usage(FILE *out)
             DEMO_DIR, (unsigned long long)DEMO_SEED);
 }
 
-
 /* The embedded default dataset. */
 static ns_sim_params demo_params(uint64_t seed)
 {

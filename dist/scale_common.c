@@ -7,7 +7,6 @@
 #include "dist/dist.h"
 #include "dist/scale_int.h"
 
-
 ns_status ns_scale__begin(ns_scale_ctx *c, ns_log_level *saved)
 {
     *c = (ns_scale_ctx){.comm = MPI_COMM_WORLD, .t0 = ns_now()};

@@ -302,8 +302,13 @@ static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_matrix **x, ns_ic
 }
 
 /* What a pass does per subject: pass 1's reduction and MIGP step, or a
- * power iteration's or the Rayleigh-Ritz pass's coefficients and sums. */
-typedef enum { PASS_MIGP = 0, PASS_POWER, PASS_RR } pass_kind;
+ * power iteration's or the Rayleigh-Ritz pass's coefficients and sums (the
+ * group PCA's own pass kinds, which ns_ica_gpca_refine_next hands out). */
+typedef enum {
+    PASS_MIGP = NS_GPCA_PASS_NONE,
+    PASS_POWER = NS_GPCA_PASS_POWER,
+    PASS_RR = NS_GPCA_PASS_RR
+} pass_kind;
 
 /* Schedule of a pass over the subjects (pass 1, and each power iteration).
  * Threads take the subjects in order and load them (read, reduce; a power
@@ -484,7 +489,7 @@ ns_status ns_ica_fit_power(ns_ica_fitctx *f)
     ns_status st = ns_ica_gpca_refine_next(f->g, f->power, &next);
     while (st == NS_OK && next != NS_GPCA_PASS_NONE) {
         f->rr_pass |= next == NS_GPCA_PASS_RR;
-        st = run_pass(f, next == NS_GPCA_PASS_RR ? PASS_RR : PASS_POWER);
+        st = run_pass(f, (pass_kind)next);
         if (st == NS_OK)
             st = ns_ica_gpca_refine_next(f->g, f->power, &next);
     }

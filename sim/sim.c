@@ -39,8 +39,9 @@ ns_status ns_sim_params_check(const ns_sim_params *p)
 {
     CHECK(p->n_subjects >= 1 && p->n_subjects <= 100000, "number of subjects must be 1..100000 (%d)", p->n_subjects);
     for (int k = 0; k < 3; k++) {
-        CHECK(p->dim[k] >= (k < 2 ? 8 : 1) && p->dim[k] <= 1024, "grid dimension %d must be %d..1024 (%lld)",
-              k + 1, k < 2 ? 8 : 1, (long long)p->dim[k]);
+        int lo = k < 2 ? 8 : 1; /* in-plane, slices */
+        CHECK(p->dim[k] >= lo && p->dim[k] <= 1024, "grid dimension %d must be %d..1024 (%lld)", k + 1, lo,
+              (long long)p->dim[k]);
         CHECK(p->voxel_mm[k] > 0 && isfinite(p->voxel_mm[k]), "voxel size must be positive (%g)", p->voxel_mm[k]);
     }
     CHECK(p->dim[2] == 1 || p->dim[2] >= 4, "a 3-D grid needs at least 4 slices (%lld)", (long long)p->dim[2]);
