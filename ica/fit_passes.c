@@ -161,33 +161,8 @@ static char *cache_file(const ns_ica_fitctx *f, size_t i)
     return ns_ica_path(f->cache_dir, name);
 }
 
-#define CACHE_HDR (3 * sizeof(uint64_t)) /* T, p, V */
-
-/* Raw spill of one subject's PCA: T, p, V, F, L, spectrum, Y. */
-static ns_status cache_write(const ns_ica_fitctx *f, size_t i, const ns_ica_spca *sp,
-                             const ns_matrix *y)
-{
-    char *path = cache_file(f, i);
-    FILE *fp = path ? fopen(path, "wb") : NULL;
-    if (!fp) {
-        ns_status st = ns_error(NS_ERR_IO, "cannot write the cache (%s)", path ? path : "?");
-        free(path);
-        return st;
-    }
-    uint64_t hdr[3] = {sp->t, sp->p, y->cols};
-    int ok = fwrite(hdr, CACHE_HDR, 1, fp) == 1 &&
-             fwrite(sp->evec, sizeof(double), sp->t * sp->p, fp) == sp->t * sp->p &&
-             fwrite(sp->eval, sizeof(double), sp->p, fp) == sp->p &&
-             fwrite(sp->spectrum, sizeof(double), sp->t, fp) == sp->t &&
-             fwrite(y->data, sizeof(float), y->rows * y->cols, fp) == y->rows * y->cols;
-    ok &= fclose(fp) == 0;
-    ns_status st = ok ? NS_OK : ns_error(NS_ERR_IO, "cannot write the cache (disk full?) (%s)", path);
-    free(path);
-    return st;
-}
-
-/* A cache file mapped for reading: the y of cache_read views it until
- * cache_unmap (no copy of Y, no fresh pages for it). */
+/* A cache file mapped for reading: the data of cache_read view it until
+ * cache_unmap (no copy of them, no fresh pages for them). */
 typedef struct {
     void *base;
     size_t len;
@@ -215,41 +190,94 @@ static int cache_map_file(const char *path, cache_map *m)
     return m->base != NULL;
 }
 
-/* The subject's PCA (copied) and *y, a view of its reduced data in the
- * mapping m, which the caller unmaps after freeing *y. */
-static ns_status cache_read(const ns_ica_fitctx *f, size_t i, ns_ica_spca *sp, ns_matrix **y,
-                            cache_map *m)
+/* A subject's reduction: its PCA, and its reduced data y or the factored
+ * form (x centred, wh). Read back from the cache, y or xc views the
+ * mapping; in a pass, x is the loading thread's data matrix. */
+typedef struct {
+    ns_ica_spca sp;
+    ns_ica_whitener wh;
+    ns_matrix *x, *y, *xc;
+    cache_map map;
+} reduced;
+
+/* Frees what r holds but x (the thread's, reused). */
+static void reduced_clear(reduced *r)
+{
+    ns_ica_spca_clear(&r->sp);
+    ns_ica_whitener_clear(&r->wh);
+    ns_matrix_free(r->y), ns_matrix_free(r->xc);
+    r->y = r->xc = NULL;
+    cache_unmap(&r->map);
+}
+
+#define CACHE_HDR (4 * sizeof(uint64_t)) /* T, p, V, data rows */
+
+/* Raw spill of one subject's reduction: T, p, V, the rows of data (p, or
+ * T + 1 factored); F, L, spectrum; y, or the mix then [Xc; m^T]. */
+static ns_status cache_write(const ns_ica_fitctx *f, size_t i, const reduced *r)
 {
     char *path = cache_file(f, i);
-    memset(sp, 0, sizeof *sp);
-    *y = NULL;
-    const uint64_t *hdr = cache_map_file(path, m) && m->len >= CACHE_HDR ? m->base : NULL;
-    size_t T = hdr ? hdr[0] : 0, p = hdr ? hdr[1] : 0, V = f->grid.v;
-    size_t nd = T * p + p + T, need = CACHE_HDR + 8 * nd + 4 * p * V;
-    int ok = hdr && hdr[2] == V && T > 0 && p > 0 && T < 1u << 20 && p <= T && m->len == need;
-    if (ok) {
-        const double *d = (const double *)((const char *)m->base + CACHE_HDR);
-        sp->t = T, sp->p = p;
-        sp->evec = ns_alloc(T * p, sizeof(double));
-        sp->eval = ns_alloc(p, sizeof(double));
-        sp->spectrum = ns_alloc(T, sizeof(double));
-        *y = ns_alloc(1, sizeof **y);
-        ok = sp->evec && sp->eval && sp->spectrum && *y;
-        if (ok) {
-            memcpy(sp->evec, d, T * p * sizeof(double));
-            memcpy(sp->eval, d + T * p, p * sizeof(double));
-            memcpy(sp->spectrum, d + T * p + p, T * sizeof(double));
-            **y = ns_matrix_view((float *)(d + nd), p, V, V);
-        }
+    FILE *fp = path ? fopen(path, "wb") : NULL;
+    if (!fp) {
+        ns_status st = ns_error(NS_ERR_IO, "cannot write the cache (%s)", path ? path : "?");
+        free(path);
+        return st;
     }
+    size_t T = r->sp.t, p = r->sp.p, V = f->grid.v, nmix = r->y ? 0 : p * (T + 1);
+    uint64_t hdr[4] = {T, p, V, r->y ? p : T + 1};
+    const ns_matrix *d = r->y ? r->y : r->x;
+    int ok = fwrite(hdr, CACHE_HDR, 1, fp) == 1 &&
+             fwrite(r->sp.evec, sizeof(double), T * p, fp) == T * p &&
+             fwrite(r->sp.eval, sizeof(double), p, fp) == p &&
+             fwrite(r->sp.spectrum, sizeof(double), T, fp) == T &&
+             (!nmix || fwrite(r->wh.mix, sizeof(double), nmix, fp) == nmix);
+    for (size_t t = 0; ok && t < d->rows; t++)
+        ok = fwrite(d->data + t * d->stride, sizeof(float), V, fp) == V;
+    if (ok && !r->y)
+        ok = fwrite(r->wh.m, sizeof(float), V, fp) == V;
+    ok &= fclose(fp) == 0;
+    ns_status st = ok ? NS_OK : ns_error(NS_ERR_IO, "cannot write the cache (disk full?) (%s)", path);
+    free(path);
+    return st;
+}
+
+/* A fresh copy of n values of sz bytes at *src in *dst; advances *src. */
+static int take(void *dst, const char **src, size_t n, size_t sz)
+{
+    void *p = ns_alloc(n, sz);
+    if (p)
+        memcpy(p, *src, n * sz);
+    *src += n * sz;
+    memcpy(dst, &p, sizeof p);
+    return p != NULL;
+}
+
+/* Subject i's reduction as cache_write left it: the PCA and the whitener
+ * copied, y or xc a view of the mapping. reduced_clear frees it. */
+static ns_status cache_read(const ns_ica_fitctx *f, size_t i, reduced *r)
+{
+    char *path = cache_file(f, i);
+    memset(&r->sp, 0, sizeof r->sp), memset(&r->wh, 0, sizeof r->wh);
+    const uint64_t *h = cache_map_file(path, &r->map) && r->map.len >= CACHE_HDR ? r->map.base
+                                                                                : NULL;
+    size_t T = h ? h[0] : 0, p = h ? h[1] : 0, V = f->grid.v, n = h ? h[3] : 0;
+    size_t nmix = n == p ? 0 : p * (T + 1), nd = T * p + p + T + nmix;
+    int ok = h && h[2] == V && T > 0 && p > 0 && T < 1u << 20 && p < T &&
+             (n == p || n == T + 1) && r->map.len == CACHE_HDR + 8 * nd + 4 * n * V;
+    const char *d = ok ? (const char *)r->map.base + CACHE_HDR : NULL;
+    r->sp.t = r->wh.t = T, r->sp.p = r->wh.p = p;
+    ok = ok && take(&r->sp.evec, &d, T * p, 8) && take(&r->sp.eval, &d, p, 8) &&
+         take(&r->sp.spectrum, &d, T, 8) && (n == p || take(&r->wh.mix, &d, nmix, 8));
+    ns_matrix **view = n == p ? &r->y : &r->xc;
+    *view = ok ? ns_alloc(1, sizeof **view) : NULL;
+    if (*view) /* y (p rows), or Xc (T rows) and then m */
+        **view = ns_matrix_view((float *)d, n == p ? p : T, V, V);
+    const char *m = *view && n != p ? d + 4 * T * V : NULL;
+    ok = *view && (!m || take(&r->wh.m, &m, V, 4));
     ns_status st = ok ? NS_OK : ns_error(NS_ERR_IO, "cannot read the cache (%s)", path ? path : "?");
     free(path);
-    if (st != NS_OK) {
-        ns_ica_spca_clear(sp);
-        free(*y);
-        *y = NULL;
-        cache_unmap(m);
-    }
+    if (st != NS_OK)
+        reduced_clear(r);
     return st;
 }
 
@@ -287,18 +315,18 @@ void ns_ica_fit_cache_remove(ns_ica_fitctx *f)
 
 /* --------------------------------------------------------------- pass 1 */
 
-/* x: the calling thread's data matrix, reused from subject to subject.
- * Without a cache, where it saves work, the subject PCA stops at its
- * whitener and MIGP takes x and the whitener (*y stays NULL). */
-static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, ns_matrix **x, ns_ica_spca *sp,
-                                ns_matrix **y, ns_ica_whitener *wh)
+/* r->x: the calling thread's data matrix, reused from subject to subject.
+ * Where it saves work, the subject PCA stops at its whitener and MIGP, the
+ * passes and the cache take the factored form (r->x centred, r->wh; r->y
+ * stays NULL). */
+static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, reduced *r)
 {
-    ns_status st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, x);
+    ns_status st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &r->x);
     if (st != NS_OK)
         return st;
-    if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, (*x)->rows))
-        return ns_ica_subject_whitener(*x, f->p1, f->sub[i].path, sp, wh);
-    return ns_ica_subject_pca(*x, f->p1, f->sub[i].path, sp, y);
+    if (ns_ica_gpca_factored_pays(f->g, f->p1, r->x->rows))
+        return ns_ica_subject_whitener(r->x, f->p1, f->sub[i].path, &r->sp, &r->wh);
+    return ns_ica_subject_pca(r->x, f->p1, f->sub[i].path, &r->sp, &r->y);
 }
 
 /* What a pass does per subject: pass 1's reduction and MIGP step, or a
@@ -319,11 +347,8 @@ typedef enum {
  * while fewer than nt subjects wait, so at most 2 nt - 1 data matrices are
  * alive (without parking: nt). */
 typedef struct {
-    ns_ica_spca sp;
-    ns_ica_whitener wh;
-    ns_matrix *x, *y;
-    float *d;      /* power or Rayleigh-Ritz pass: the subject's coefficients */
-    cache_map map; /* y read from the cache views it */
+    reduced r;
+    float *d; /* power or Rayleigh-Ritz pass: the subject's coefficients */
     ns_status st;
     ns_ica_err err; /* st's message, kept on the thread that raised it */
     int skip;       /* loaded after a failure: nothing to add */
@@ -346,27 +371,24 @@ typedef struct {
  * pass), or its coefficients (power iteration and Rayleigh-Ritz passes). */
 static ns_status load_subject(ns_ica_fitctx *f, const pass_sched *s, size_t i, pass_item *it)
 {
-    ns_status st;
-    if (s->power && f->cache_dir)
-        st = cache_read(f, i, &it->sp, &it->y, &it->map);
-    else
-        st = reduce_subject(f, i, &it->x, &it->sp, &it->y, &it->wh);
+    reduced *r = &it->r;
+    ns_status st = s->power && f->cache_dir ? cache_read(f, i, r) : reduce_subject(f, i, r);
     if (st == NS_OK && s->power)
-        st = ns_ica_gpca_power_coefs(f->g, it->x, &it->wh, it->y, &it->d);
+        st = ns_ica_gpca_power_coefs(f->g, r->xc ? r->xc : r->x, &r->wh, r->y, &it->d);
     else if (st == NS_OK && f->cache_dir)
-        st = cache_write(f, i, &it->sp, it->y);
+        st = cache_write(f, i, r);
     return st;
 }
 
 /* The work of one subject done in subject order. */
 static ns_status add_subject(ns_ica_fitctx *f, const pass_sched *s, const pass_item *it)
 {
+    const reduced *r = &it->r;
     if (s->power)
-        return ns_ica_gpca_power_add(f->g, it->x, &it->wh, it->y, it->d);
+        return ns_ica_gpca_power_add(f->g, r->xc ? r->xc : r->x, &r->wh, r->y, it->d);
     for (size_t j = 0; j < f->tmin; j++)
-        f->spec_mean[j] += it->sp.spectrum[j] / (double)f->nsub;
-    return it->y ? ns_ica_gpca_add_white(f->g, it->y)
-                 : ns_ica_gpca_add_factored(f->g, it->x, &it->wh);
+        f->spec_mean[j] += r->sp.spectrum[j] / (double)f->nsub;
+    return r->y ? ns_ica_gpca_add_white(f->g, r->y) : ns_ica_gpca_add_factored(f->g, r->x, &r->wh);
 }
 
 /* Adds every ready subject to the group PCA in order. Called and returns
@@ -379,18 +401,15 @@ static void pass_add_ready(ns_ica_fitctx *f, pass_sched *s)
         s->parked--;
         pthread_mutex_unlock(&s->mu);
         ns_status s1 = add ? add_subject(f, s, it) : it->st;
-        ns_ica_spca_clear(&it->sp);
-        ns_ica_whitener_clear(&it->wh);
-        ns_matrix_free(it->y);
-        cache_unmap(&it->map);
+        reduced_clear(&it->r);
         free(it->d);
         pthread_mutex_lock(&s->mu);
         if (!add && it->st != NS_OK && s->err.code == NS_OK)
             s->err = it->err; /* the message is the loading thread's */
         else if (add && s1 != NS_OK)
             ns_ica_err_keep(&s->err, s1);
-        s->pool[s->npool++] = it->x;
-        it->x = NULL;
+        s->pool[s->npool++] = it->r.x;
+        it->r.x = NULL;
         ns_progress_update(s->pr, ++s->next_add);
         pthread_cond_broadcast(&s->cv);
     }
@@ -405,7 +424,7 @@ static void pass_thread(ns_ica_fitctx *f, pass_sched *s)
         if (s->next_load >= f->nsub)
             break;
         size_t i = s->next_load++;
-        pass_item it = {.x = s->npool ? s->pool[--s->npool] : NULL,
+        pass_item it = {.r.x = s->npool ? s->pool[--s->npool] : NULL,
                         .skip = s->err.code != NS_OK}; /* after a failure: drain */
         pthread_mutex_unlock(&s->mu);
         if (!it.skip)
@@ -476,9 +495,10 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     ns_status st = (f->g && f->spec_mean) ? cache_open(f) : NS_ERR_NOMEM;
     if (st != NS_OK)
         return st;
-    if (!f->cache_dir && ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
+    if (ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
         ns_debug("ica: MIGP takes each subject's data and whitener (%zu PCs of %zu time points); "
-                 "the reduced data are not formed", f->p1, f->tmin);
+                 "the reduced data are not formed%s", f->p1, f->tmin,
+                 f->cache_dir ? " (the cache holds the centred data and whitener)" : "");
     return run_pass(f, PASS_MIGP);
 }
 
@@ -501,24 +521,23 @@ ns_status ns_ica_fit_power(ns_ica_fitctx *f)
 
 static ns_status backrecon_subject(ns_ica_fitctx *f, size_t i)
 {
-    ns_ica_spca sp = {0};
-    ns_matrix *x = NULL, *y = NULL;
-    cache_map map = {0};
+    reduced r = {0};
     ns_ica_backrecon br = f->p->backrecon;
     ns_status st;
-    if (f->cache_dir) {
-        st = cache_read(f, i, &sp, &y, &map);
+    if (f->cache_dir && br != NS_ICA_BR_DR) { /* dual regression takes the data */
+        st = cache_read(f, i, &r);
     } else {
-        st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &x);
+        st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &r.x);
         if (st == NS_OK && br != NS_ICA_BR_DR)
-            st = ns_ica_subject_pca(x, f->p1, f->sub[i].path, &sp, &y);
+            st = ns_ica_subject_pca(r.x, f->p1, f->sub[i].path, &r.sp, &r.y);
     }
+    if (st == NS_OK && r.xc) /* the factored form cached: y formed here */
+        st = ns_ica_whitener_apply(&r.wh, r.xc, &r.y);
     for (size_t o = 0; st == NS_OK && o < f->norders; o++)
-        st = ns_ica_subject_outputs(f->p->out_dir, &f->grid, &f->sub[i], &f->om[o], br, x, &sp,
-                                    y);
-    ns_ica_spca_clear(&sp);
-    ns_matrix_free(x), ns_matrix_free(y);
-    cache_unmap(&map);
+        st = ns_ica_subject_outputs(f->p->out_dir, &f->grid, &f->sub[i], &f->om[o], br, r.x,
+                                    &r.sp, r.y);
+    ns_matrix_free(r.x);
+    reduced_clear(&r);
     return st;
 }
 

@@ -236,13 +236,9 @@ ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_
     ns_status st = grow(g, nr + T + 1);
     if (st != NS_OK)
         return st;
-    /* B = [X - 1 m^T; m^T], Y = [Wh, Wh 1] B */
-    for (size_t t = 0; t < T; t++) {
-        float *dst = g->buf + (nr + t) * V;
-        const float *src = x->data + t * x->stride;
-        for (size_t v = 0; v < V; v++)
-            dst[v] = src[v] - w->m[v];
-    }
+    /* B = [Xc; m^T], Y = [Wh, Wh 1] B */
+    for (size_t t = 0; t < T; t++)
+        memcpy(g->buf + (nr + t) * V, x->data + t * x->stride, V * sizeof(float));
     memcpy(g->buf + (nr + T) * V, w->m, V * sizeof(float));
     g->total += p;
     const gpca_rows factored = {1, w->mix, T + 1};
@@ -308,8 +304,8 @@ ns_status ns_ica_gpca_power_join(ns_ica_gpca *g, const float *q, size_t m, int r
     return g->z ? NS_OK : NS_ERR_NOMEM;
 }
 
-/* The rows L of one subject: y itself, or x centred on the whitener's mean
- * with that mean as one more row (y = mix L). */
+/* The rows L of one subject: y itself, or x (centred on the whitener's
+ * mean) with that mean as one more row (y = mix L). */
 static size_t power_rows(const ns_matrix *x, const ns_matrix *y)
 {
     return y ? y->rows : x->rows + 1;
@@ -366,7 +362,8 @@ static ns_status rr_coefs(const ns_ica_whitener *w, size_t q, size_t m, const fl
     return st;
 }
 
-ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_ica_whitener *w,
+ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, const ns_matrix *x,
+                                  const ns_ica_whitener *w,
                                   const ns_matrix *y, float **d)
 {
     const ns_matrix *l = y ? y : x;
@@ -380,11 +377,8 @@ ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_i
     float *pf = ns_alloc(q * m, sizeof(float));
     if (!pf)
         return NS_ERR_NOMEM;
-    if (!y) /* L = [X - 1 m^T; m^T] */
-        for (size_t t = 0; t < x->rows; t++)
-            cblas_saxpy((int)V, -1.0f, w->m, 1, x->data + t * x->stride, 1);
-    /* P = L Q^T (q x m); d = mix^T mix P, or P itself; in the Rayleigh-Ritz
-     * pass (Q = R) d = P^T mix^T mix P */
+    /* P = L Q^T (q x m), L = [Xc; m^T] when factored; d = mix^T mix P, or P
+     * itself; in the Rayleigh-Ritz pass (Q = R) d = P^T mix^T mix P */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->rows, (int)m, (int)V, 1.0f,
                 l->data, (int)l->stride, rows, (int)V, 0.0f, pf, (int)m);
     if (!y)

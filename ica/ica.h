@@ -71,16 +71,20 @@ ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_i
 void ns_ica_spca_clear(ns_ica_spca *s);
 
 /* The subject PCA's whitening as factors of y, for a group PCA that need
- * not form y: y = mix [X - 1 m^T; m^T] with mix = [Wh, Wh 1] (p x (t+1)). */
+ * not form y: y = mix [Xc; m^T] with mix = [Wh, Wh 1] (p x (t+1)) and Xc =
+ * X - 1 m^T, the data centred on their voxel means (the factored form). */
 typedef struct {
     size_t p, t;
     float *m;    /* V voxel means of x */
     double *mix; /* p x (t+1), row-major */
 } ns_ica_whitener;
 
-/* ns_ica_subject_pca without y: the eigenpairs (out) and the whitener. */
-ns_status ns_ica_subject_whitener(const ns_matrix *x, size_t p, const char *who,
-                                  ns_ica_spca *out, ns_ica_whitener *w);
+/* ns_ica_subject_pca without y: the eigenpairs (out) and the whitener; x
+ * is centred in place (Xc), so that x and w are the factored form. */
+ns_status ns_ica_subject_whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+                                  ns_ica_whitener *w);
+/* y (p x V, allocated here) = mix [Xc; m^T] from the factored form. */
+ns_status ns_ica_whitener_apply(const ns_ica_whitener *w, const ns_matrix *xc, ns_matrix **y);
 void ns_ica_whitener_clear(ns_ica_whitener *w);
 
 /* ------------------------------------------------------------ group PCA */
@@ -99,8 +103,9 @@ ns_status ns_ica_gpca_add(ns_ica_gpca *g, const ns_matrix *y);
 /* The same for a whitened y (the subject PCA's, Y Y^T = (V-1) I): its own
  * Gram block is taken as (V-1) I rather than computed (MIGP). */
 ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y);
-/* The same for the whitened y of x given by its whitener, without forming
- * y (MIGP only): saves y's p x T x V product where p is close to T. */
+/* The same for the whitened y given in the factored form (x centred, its
+ * whitener), without forming y (MIGP only): saves y's p x T x V product
+ * where p is close to T. */
 ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w);
 /* Whether that saves work for p subject PCs of t time points. */
 int ns_ica_gpca_factored_pays(const ns_ica_gpca *g, size_t p, size_t t);
@@ -117,11 +122,11 @@ ns_status ns_ica_gpca_result(const ns_ica_gpca *g, size_t k, ns_matrix **z, doub
  * Memory: as many floats again as the rows.
  * Begin; per subject its coefficients d (in parallel, any order: reads g
  * only) and its add (in subject order, so that results do not depend on
- * it); end. A subject is y (whitened, p x V) or, y NULL, x and its
- * whitener; _coefs centres x in place. The caller frees d. */
+ * it); end. A subject is y (whitened, p x V) or, y NULL, the factored
+ * form (x centred, its whitener). The caller frees d. */
 ns_status ns_ica_gpca_power_begin(ns_ica_gpca *g);
-ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, ns_matrix *x, const ns_ica_whitener *w,
-                                  const ns_matrix *y, float **d);
+ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, const ns_matrix *x,
+                                  const ns_ica_whitener *w, const ns_matrix *y, float **d);
 ns_status ns_ica_gpca_power_add(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w,
                                 const ns_matrix *y, const float *d);
 ns_status ns_ica_gpca_power_end(ns_ica_gpca *g);

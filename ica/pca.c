@@ -35,8 +35,9 @@ static void voxel_means(const ns_matrix *x, float *m, double *mm)
     *mm = ns_ica_dot_ff(m, m, V);
 }
 
-/* Column block [v0, v0+nb) of x minus the voxel means, T x nb; adds the
- * block's share of q = X m (in double) to q. */
+/* Column block [v0, v0+nb) of x minus the voxel means (m NULL: x is
+ * centred already), T x nb; adds the block's share of q = X m (in double)
+ * to q. */
 static void centred_chunk(const ns_matrix *x, const float *m, size_t v0, size_t nb, float *c,
                           double *q)
 {
@@ -44,7 +45,9 @@ static void centred_chunk(const ns_matrix *x, const float *m, size_t v0, size_t 
         const float *r = x->data + t * x->stride + v0;
         if (q)
             q[t] += ns_ica_dot_ff(r, m + v0, nb);
-        for (size_t j = 0; j < nb; j++)
+        if (!m)
+            memcpy(c + t * nb, r, nb * sizeof(float));
+        for (size_t j = 0; m && j < nb; j++)
             c[t * nb + j] = r[j] - m[v0 + j];
     }
 }
@@ -76,14 +79,15 @@ static void temporal_cov(const ns_matrix *x, const float *m, double *q, double m
 }
 
 /* Y = Wh X = [Wh, Wh 1] [Xc; m^T], one float BLAS product per column
- * block; mixf is the whitener's mix as floats (p x (T+1)). */
-static void project(const ns_matrix *x, const float *m, const float *mixf, size_t p, float *buf,
-                    ns_matrix *y)
+ * block; mixf is the whitener's mix as floats (p x (T+1)); x is Xc when
+ * centred. */
+static void project(const ns_matrix *x, const float *m, int centred, const float *mixf, size_t p,
+                    float *buf, ns_matrix *y)
 {
     size_t T = x->rows;
     for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
         size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
-        centred_chunk(x, m, v0, nb, buf, NULL);
+        centred_chunk(x, centred ? NULL : m, v0, nb, buf, NULL);
         memcpy(buf + T * nb, m + v0, nb * sizeof(float));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)nb, (int)T + 1, 1.0f,
                     mixf, (int)T + 1, buf, (int)nb, 0.0f, y->data + v0, (int)y->stride);
@@ -149,8 +153,9 @@ static ns_status spca_whiten(const ns_matrix *x, size_t p, const char *who, ns_i
     return st;
 }
 
-ns_status ns_ica_subject_whitener(const ns_matrix *x, size_t p, const char *who,
-                                  ns_ica_spca *out, ns_ica_whitener *w)
+/* The eigenpairs (out) and the whitener of x, x unchanged. */
+static ns_status whitener(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+                          ns_ica_whitener *w)
 {
     size_t T = x->rows;
     memset(w, 0, sizeof *w);
@@ -174,28 +179,51 @@ ns_status ns_ica_subject_whitener(const ns_matrix *x, size_t p, const char *who,
     return st;
 }
 
+ns_status ns_ica_subject_whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+                                  ns_ica_whitener *w)
+{
+    ns_status st = whitener(x, p, who, out, w);
+    for (size_t t = 0; st == NS_OK && t < x->rows; t++) {
+        float *r = x->data + t * x->stride;
+        for (size_t v = 0; v < x->cols; v++)
+            r[v] -= w->m[v];
+    }
+    return st;
+}
+
+/* *y = mix [X - 1 m^T; m^T] of x (x is Xc when centred). */
+static ns_status whiten(const ns_matrix *x, int centred, const ns_ica_whitener *w, ns_matrix **y)
+{
+    size_t T = x->rows, p = w->p;
+    float *mixf = ns_alloc(p * (T + 1), sizeof(float));
+    float *buf = ns_alloc((T + 1) * NS_PCA_CHUNK, sizeof(float));
+    *y = mixf && buf ? ns_matrix_create(p, x->cols) : NULL;
+    ns_status st = *y ? NS_OK : NS_ERR_NOMEM;
+    for (size_t i = 0; st == NS_OK && i < p * (T + 1); i++)
+        mixf[i] = (float)w->mix[i];
+    if (st == NS_OK)
+        project(x, w->m, centred, mixf, p, buf, *y);
+    free(mixf), free(buf);
+    return st;
+}
+
+ns_status ns_ica_whitener_apply(const ns_ica_whitener *w, const ns_matrix *xc, ns_matrix **y)
+{
+    *y = NULL;
+    if (xc->rows != w->t)
+        return ns_error(NS_ERR_ARG, "whitener of %zu time points, data of %zu", w->t, xc->rows);
+    return whiten(xc, 1, w, y);
+}
+
 ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
                              ns_matrix **y)
 {
-    size_t T = x->rows;
     ns_ica_whitener w;
     *y = NULL;
-    ns_status st = ns_ica_subject_whitener(x, p, who, out, &w);
-    float *mixf = ns_alloc(p * (T + 1), sizeof(float));
-    float *buf = ns_alloc((T + 1) * NS_PCA_CHUNK, sizeof(float));
-    if (st == NS_OK && !(mixf && buf))
-        st = NS_ERR_NOMEM;
-    for (size_t i = 0; st == NS_OK && i < p * (T + 1); i++)
-        mixf[i] = (float)w.mix[i];
-    if (st == NS_OK) {
-        *y = ns_matrix_create(p, x->cols);
-        if (*y)
-            project(x, w.m, mixf, p, buf, *y);
-        else
-            st = NS_ERR_NOMEM;
-    }
+    ns_status st = whitener(x, p, who, out, &w);
+    if (st == NS_OK)
+        st = whiten(x, 0, &w, y);
     ns_ica_whitener_clear(&w);
-    free(mixf), free(buf);
     if (st != NS_OK)
         ns_ica_spca_clear(out);
     return st;

@@ -448,6 +448,20 @@ START_TEST(test_migp_factored)
         ck_assert_int_eq(ns_ica_subject_pca(x, p, "s", &sp, &y), NS_OK);
         ck_assert_int_eq(ns_ica_subject_whitener(x, p, "s", &sf, &w), NS_OK);
         ck_assert_double_eq_tol(sf.eval[p - 1], sp.eval[p - 1], 1e-12 * sp.eval[0]);
+        /* x is centred now (Xc), and the factored form gives y bit for bit */
+        for (size_t v = 0; v < V; v += 499) {
+            double mean = 0;
+            for (size_t t = 0; t < T; t++)
+                mean += NS_AT(x, t, v) / (double)T;
+            ck_assert_double_le(fabs(mean), 1e-3);
+        }
+        ns_matrix *y2, wrong = ns_matrix_rows(x, 0, T - 1);
+        ck_assert_int_eq(ns_ica_whitener_apply(&w, x, &y2), NS_OK);
+        ck_assert_uint_eq(y2->rows, p);
+        ck_assert_mem_eq(y2->data, y->data, p * V * sizeof(float));
+        ns_matrix_free(y2);
+        ck_assert_int_eq(ns_ica_whitener_apply(&w, &wrong, &y2), NS_ERR_ARG);
+        ck_assert_ptr_null(y2);
         ck_assert_int_eq(ns_ica_gpca_add_white(gy, y), NS_OK);
         ck_assert_int_eq(ns_ica_gpca_add_factored(gf, x, &w), NS_OK);
         ns_ica_spca_clear(&sp), ns_ica_spca_clear(&sf), ns_ica_whitener_clear(&w);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # neurospectra ica on the 2-D SimTB default (20 subjects, CNR 1): group maps
 # and subject timecourses against the simulator's ground truth (Hungarian
-# matching with scipy), back-reconstruction from the saved model (a fitted
+# matching with scipy), GICA3 and dual regression against the same truth,
+# back-reconstruction from the saved model (a fitted
 # subject reproduces its in-fit outputs; a held-out subject recovers its
 # truth), determinism, the output layout, and error cases (exit 1, one line).
 # requires: ica sim nifti_io
@@ -113,12 +114,23 @@ cross = open(f"{out}/group/desc-icamulti_crossorder.tsv").read().splitlines()
 assert len(cross) == 53 and cross[0].split("\t")[0] == "component" and len(cross[0].split("\t")) == 53
 EOF
 
+# GICA3 and dual regression (--backrecon): the subjects' timecourses follow
+# their truth as GICA1's do, and their maps differ from GICA1's (GICA3
+# keeps GICA1's timecourses, as in Erhardt et al. 2011). Dual regression
+# reads the data themselves in pass 2 while the power iterations use the
+# cache of reduced data.
+for br in gica3 dr; do
+  # shellcheck disable=SC2086
+  "$NS_BIN" ica -o "$T/br_$br" --bids "$T/sim" --participant_label $labels --orders 32 --seed 3 \
+    --nprocs 2 --backrecon $br --quiet
+done
+
 # Saved model: a fitted subject reproduces its in-fit outputs ...
 m32=$g/desc-ica32_model.npz
 "$NS_BIN" ica --model "$m32" -o "$T/again" "$T/sim/sub-03/func/sub-03_task-rest_bold.nii.gz" \
   "$T/sim/sub-21/func/sub-21_task-rest_bold.nii.gz" --quiet
 "$PY" - "$T" <<'EOF'
-import sys, glob, numpy as np, nibabel as nib
+import sys, glob, json, numpy as np, nibabel as nib
 from scipy.optimize import linear_sum_assignment
 T = sys.argv[1]
 base = "sub-03/func/sub-03_task-rest_desc-ica32"
@@ -143,6 +155,32 @@ tru = np.loadtxt(glob.glob(f"{T}/sim/derivatives/simulation/sub-21/func/*_desc-t
 held = np.abs(corr(tru.T, est.T)[ri, ci]).mean()
 print(f"held-out subject: timecourses mean |r| {held:.3f}")
 assert held >= 0.75, held
+# GICA3 and dual regression, each against the truth with its own matching
+truth = rows(f"{T}/sim/derivatives/simulation/group/desc-true_components.nii.gz")
+for br in ("gica3", "dr"):
+    o = f"{T}/br_{br}"
+    assert json.load(open(f"{o}/group/desc-ica32_components.json"))["BackReconstruction"] == br
+    r = corr(truth, rows(f"{o}/group/desc-ica32_components.nii.gz"))
+    ri, ci = linear_sum_assignment(1 - np.abs(r))
+    tcs, diff, mdiff = [], 0.0, 0.0
+    for s in range(1, 21):
+        base = f"sub-{s:02d}/func/sub-{s:02d}_task-rest_desc-ica32"
+        side = json.load(open(f"{o}/{base}_timeseries.json"))
+        assert side["BackReconstruction"] == br, side
+        est = np.loadtxt(f"{o}/{base}_timeseries.tsv", skiprows=1)
+        assert est.shape == (150, 32) and np.isfinite(est).all()
+        maps = rows(f"{o}/{base}_components.nii.gz")
+        assert maps.shape == (32, mask.sum()) and np.isfinite(maps).all()
+        mdiff = max(mdiff, np.abs(maps - rows(f"{T}/out/{base}_components.nii.gz")).max())
+        tru = np.loadtxt(glob.glob(f"{T}/sim/derivatives/simulation/sub-{s:02d}/func/*_desc-true_timeseries.tsv")[0],
+                         skiprows=1)
+        tcs.append(np.abs(corr(tru.T, est.T)[ri, ci]).mean())
+        diff = max(diff, np.abs(est - np.loadtxt(f"{T}/out/{base}_timeseries.tsv", skiprows=1)).max())
+    print(f"{br}: timecourses mean |r| {np.mean(tcs):.3f}; largest difference from GICA1's: "
+          f"timecourses {diff:.3f}, maps {mdiff:.3f}")
+    assert np.mean(tcs) >= 0.8, (br, np.mean(tcs))
+    assert mdiff > 1e-2, f"{br} gave GICA1's maps"
+    assert (diff > 1e-2) == (br == "dr"), f"{br}: timecourses differ from GICA1's by {diff}"
 EOF
 
 # Same seed, same output (small run twice).
@@ -197,33 +235,41 @@ for alg in fastica infomax; do
   done
 done
 
-# With p1 close to T and no cache (--cache-gb 0), MIGP and the power
-# iterations take the subject's data and whitener instead of forming its
-# reduced data (the factored form): the same group PCA and maps as the run
-# that forms it (and caches it).
-for d in pf_full pf_gonly; do
-  extra=(--quiet); [ $d = pf_gonly ] && extra=(--group-only --cache-gb 0 -v)
+# With p1 close to T, MIGP and the power iterations take the subject's
+# centred data and whitener instead of forming its reduced data (the
+# factored form), and so does the cache: with a cache or without one
+# (--cache-gb 0, each pass re-reads the inputs) every output is the same
+# byte for byte, subject outputs included (the unit tests compare the
+# factored form with the formed reduced data).
+for d in pf_full pf_nocache pf_gonly; do
+  case $d in
+    pf_full) extra=(-v) ;;
+    pf_nocache) extra=(--quiet --cache-gb 0) ;;
+    pf_gonly) extra=(--group-only --cache-gb 0 -v) ;;
+  esac
   "$NS_BIN" ica -o "$T/$d" --orders 8 --pc1 149 --algorithm fastica --seed 3 \
     "${extra[@]}" "${few[@]}" 2> "$T/$d.log"
 done
-grep -q "reduced data are not formed" "$T/pf_gonly.log" || fail "factored MIGP not used"
+grep -q "reduced data are not formed (the cache holds the centred data and whitener)" \
+  "$T/pf_full.log" || fail "factored form not cached"
+grep -q "1 power iteration and the Rayleigh-Ritz pass .* (from the cache)" "$T/pf_full.log" ||
+  fail "power iterations not from the cache"
+grep -q "reduced data are not formed$" "$T/pf_gonly.log" || fail "factored MIGP not used"
 grep -q "1 power iteration and the Rayleigh-Ritz pass .* (re-reading the inputs)" "$T/pf_gonly.log" ||
   fail "power iterations did not re-read"
-grep -q "reduced data are not formed" "$T/pf_full.log" && fail "factored MIGP used with a cache"
-"$PY" - "$T/pf_full/group" "$T/pf_gonly/group" <<'EOF'
-import sys, numpy as np, nibabel as nib
-a, b = (np.load(f"{d}/desc-ica8_model.npz") for d in sys.argv[1:3])
-ea, eb = a["pca_eigenvalues"], b["pca_eigenvalues"]
-assert np.abs(ea - eb).max() < 1e-5 * ea.max(), (ea, eb)
-za, zb = (m["whitened_pca_maps"].astype(np.float64) for m in (a, b))
-sv = np.linalg.svd(za @ zb.T / (za.shape[1] - 1), compute_uv=False)
-assert sv.min() > 0.9999, sv
-ma, mb = (np.asarray(nib.load(f"{d}/desc-ica8_components.nii.gz").dataobj).reshape(-1, 8).T
-          for d in sys.argv[1:3])
-r = np.abs(np.corrcoef(ma, mb)[:8, 8:]).max(1)
-assert r.min() > 0.999, r
-print(f"factored MIGP (p1 149 of 150): eigenvalues within {np.abs(ea - eb).max() / ea.max():.1e}, "
-      f"maps |r| min {r.min():.5f}")
+n=0
+while read -r f; do
+  cmp -s "$T/pf_full/$f" "$T/pf_nocache/$f" || fail "$f differs with and without the cache"
+  n=$((n + 1))
+done < <(cd "$T/pf_full" && find . -name '*.nii.gz' -o -name '*.tsv')
+[ $n -ge 15 ] || fail "only $n outputs compared" # 5 subjects x 2, and the group
+"$PY" - "$T/pf_full/group" "$T/pf_nocache/group" "$T/pf_gonly/group" <<'EOF'
+import sys, numpy as np
+a, b, c = (np.load(f"{d}/desc-ica8_model.npz") for d in sys.argv[1:4])
+for k in a.files:
+    if k != "settings_json":
+        assert np.array_equal(a[k], b[k]) and np.array_equal(a[k], c[k]), k
+print(f"factored form (p1 149 of 150): the same outputs with and without the cache")
 EOF
 
 # Group PCA: MIGP to K + 10 rows, one power iteration and Rayleigh-Ritz on
