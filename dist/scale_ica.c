@@ -45,7 +45,7 @@ static ns_status sc_agree(sc_ctx *c, ns_status st) { return ns_scale__agree(c, s
 
 /* ------------------------------------------------------------------- mask */
 
-static ns_status sc_mask_local(const ns_ica_fitctx *f, size_t lo, size_t hi, uint8_t *mask)
+static ns_status sc_mask_local(ns_ica_fitctx *f, size_t lo, size_t hi, uint8_t *mask)
 {
     size_t nvox = f->grid.nvox;
     ns_load_opts o = {.first_volume_only = 1};
@@ -61,14 +61,18 @@ static ns_status sc_mask_local(const ns_ica_fitctx *f, size_t lo, size_t hi, uin
         ns_volume_free(m);
         return st;
     }
+    if (ns_ica_fit_mean_begin(f) != NS_OK)
+        return NS_ERR_NOMEM;
     for (size_t i = lo; i < hi; i++) {
         ns_volume *v = NULL;
         ns_status st = ns_volume_load(f->sub[i].path, &o, &v);
         if (st == NS_OK && v->nvox != nvox)
             st = ns_error(NS_ERR_DATA, "grid changed since its header was read (%s)",
                           f->sub[i].path);
-        if (st == NS_OK)
+        if (st == NS_OK) {
             ns_ica_mask_and_volume(v->data, nvox, mask);
+            ns_ica_fit_mean_add(f, v->data);
+        }
         ns_volume_free(v);
         if (st != NS_OK)
             return st;
@@ -76,8 +80,25 @@ static ns_status sc_mask_local(const ns_ica_fitctx *f, size_t lo, size_t hi, uin
     return NS_OK;
 }
 
+/* Collective: the sum of every rank's first volumes (fixed point, so the
+ * single-process image bit for bit), for the mean image rank 0 writes. */
+static void sc_mean(sc_ctx *c, ns_ica_fitctx *f)
+{
+    size_t nvox = f->grid.nvox;
+    uint64_t n = f->mean_n;
+    for (size_t off = 0; off < nvox; off += INT_MAX / 16) {
+        int m = (int)(nvox - off < INT_MAX / 16 ? nvox - off : INT_MAX / 16);
+        MPI_Allreduce(MPI_IN_PLACE, f->mean_acc + off, m, MPI_INT64_T, MPI_SUM, c->comm);
+        c->sent += 8 * (size_t)m, c->recv += 8 * (size_t)m;
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    c->sent += 8, c->recv += 8;
+    f->mean_n = (size_t)n;
+}
+
 /* Collective: the group mask (AND over every rank's subjects) and the grid
- * index; rank 0 writes it with the group outputs (ns_ica_fit_write_group). */
+ * index; rank 0 writes it with the group outputs (ns_ica_fit_write_group),
+ * and the mean of the first volumes with the GIFT mask rule. */
 static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
 {
     size_t nvox = f->grid.nvox, v = 0;
@@ -88,6 +109,8 @@ static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
         MPI_Allreduce(MPI_IN_PLACE, mask + off, n, MPI_UINT8_T, MPI_BAND, c->comm);
         c->sent += n, c->recv += n;
     }
+    if (st == NS_OK && !f->p->mask_path)
+        sc_mean(c, f);
     for (size_t i = 0; st == NS_OK && i < nvox; i++)
         v += mask[i];
     if (st == NS_OK && (v < 2 || v <= f->p1))

@@ -35,6 +35,11 @@ ns_status ns_ica_fit_setup(ns_ica_fitctx *f, const char *const *bold);
 /* Frees what the stages allocated in f (not f itself). */
 void ns_ica_fit_clear(ns_ica_fitctx *f);
 ns_status ns_ica_fit_mask(ns_ica_fitctx *f);
+/* The mean of the subjects' first volumes (the report's background image):
+ * _begin zeroes the sum, _add adds one volume (grid.nvox values); the MPI
+ * path sums the ranks' f->mean_acc and f->mean_n. */
+ns_status ns_ica_fit_mean_begin(ns_ica_fitctx *f);
+void ns_ica_fit_mean_add(ns_ica_fitctx *f, const float *vol);
 ns_status ns_ica_fit_pass1(ns_ica_fitctx *f);
 /* The group PCA's power iterations (f->power passes over the subjects),
  * then its Rayleigh-Ritz pass (f->rr_pass says whether it ran). */

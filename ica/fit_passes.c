@@ -36,6 +36,24 @@ static ns_status user_mask(ns_ica_fitctx *f, uint8_t *mask)
     return st;
 }
 
+ns_status ns_ica_fit_mean_begin(ns_ica_fitctx *f)
+{
+    free(f->mean_acc);
+    f->mean_acc = ns_calloc(f->grid.nvox, sizeof *f->mean_acc);
+    f->mean_n = 0;
+    return f->mean_acc ? NS_OK : NS_ERR_NOMEM;
+}
+
+void ns_ica_fit_mean_add(ns_ica_fitctx *f, const float *vol)
+{
+    for (size_t j = 0; j < f->grid.nvox; j++) {
+        float x = vol[j];
+        if (isfinite(x) && fabsf(x) < 1e12f)
+            f->mean_acc[j] += (int64_t)llround((double)x * 1048576.0);
+    }
+    f->mean_n++;
+}
+
 /* GIFT: each subject's first volume >= its mean, AND-ed over subjects. The
  * smallest single-subject mask names the culprit of an empty group mask. */
 static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
@@ -43,10 +61,7 @@ static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
     ns_ica_err err = {0};
     size_t nvox = f->grid.nvox, least = SIZE_MAX;
     memset(mask, 1, nvox);
-    free(f->mean_acc);
-    f->mean_acc = ns_calloc(nvox, sizeof *f->mean_acc);
-    f->mean_n = 0;
-    if (!f->mean_acc)
+    if (ns_ica_fit_mean_begin(f) != NS_OK)
         return NS_ERR_NOMEM;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads(f))
     for (size_t i = 0; i < f->nsub; i++) {
@@ -67,13 +82,9 @@ static ns_status gift_mask(ns_ica_fitctx *f, uint8_t *mask, size_t *worst)
             size_t n = ns_ica_mask_and_volume(vol, nvox, own);
 #pragma omp critical(ns_ica_mask)
             {
-                for (size_t j = 0; j < nvox; j++) {
+                for (size_t j = 0; j < nvox; j++)
                     mask[j] &= own[j];
-                    float x = vol[j];
-                    if (isfinite(x) && fabsf(x) < 1e12f)
-                        f->mean_acc[j] += (int64_t)llround((double)x * 1048576.0);
-                }
-                f->mean_n++;
+                ns_ica_fit_mean_add(f, vol);
                 if (n < least || (n == least && i < *worst))
                     least = n, *worst = i;
             }

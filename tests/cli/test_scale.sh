@@ -2,7 +2,8 @@
 # mpirun -np N neurospectra ica (docs/scaling.md): with 2 and 3 ranks and
 # every merge of the group PCA, the group maps, subject maps and timecourses
 # equal the single-process run's (Hungarian-matched |r| >= 0.99, same seed,
-# two orders, ICASSO), the default merge its group PCA bit for bit; each rank
+# two orders, ICASSO), the default merge its group PCA bit for bit, the
+# mean first volume (the report's background) bit for bit; each rank
 # reports its subjects, bytes and peak memory; every subject's outputs exist
 # once and no scratch is left; more ranks than subjects work; a broken
 # subject stops every rank with one clear message instead of a hang;
@@ -54,6 +55,9 @@ sys.exit(0 if min(gm.min(), tmin, smin) >= 0.99 else 1)
 EOF
 for o in o2 o3 o3c o2g; do
   for k in 6 10; do "$NS_PYTHON" cmp.py o1 $o $k || fail "$o order $k differs from one process"; done
+  # the report's background image (mean first volume, summed in fixed point)
+  cmp o1/group/desc-mean_boldref.nii.gz $o/group/desc-mean_boldref.nii.gz ||
+    fail "$o: mean first volume differs from one process"
 done
 
 # Per-rank report: contiguous blocks of subjects, bytes that balance, memory.
