@@ -217,8 +217,13 @@ ns_status ns_nii_pread(int fd, void *buf, size_t len, uint64_t off, size_t total
 
 /* ------------------------------------------------------------ zlib */
 
+enum { GZ_TAIL = 1 << 16 }; /* below twice gzbuffer's size: zlib's own buffer */
+
 /* Reads exactly len bytes (or fewer at the end of the stream) into dst;
- * dst NULL discards them. Returns the count, or -1 on a zlib error. */
+ * dst NULL discards them. Returns the count, or -1 on a zlib error. The
+ * last GZ_TAIL bytes go through zlib's buffer: a read straight into dst
+ * that ends with the data does not look on into the trailer, so a trailer
+ * cut short would go unnoticed (zlib 1.2.13). */
 static long long gz_read_all(gzFile gz, unsigned char *dst, size_t len)
 {
     unsigned char sink[65536];
@@ -229,6 +234,8 @@ static long long gz_read_all(gzFile gz, unsigned char *dst, size_t len)
             want = sizeof sink;
         if (want > (1u << 30))
             want = 1u << 30;
+        if (dst && want == len - done && want > GZ_TAIL)
+            want -= GZ_TAIL;
         int r = gzread(gz, dst ? dst + done : sink, (unsigned)want);
         if (r < 0)
             return -1;

@@ -1,6 +1,9 @@
 /* ns_volume_reader: an image one volume at a time, in the memory of one
- * volume. Plain data by pread; gzip by ISA-L streaming inflate from a fixed
- * input buffer, member after member as zlib's gzread reads them.
+ * volume. Plain data by pread; gzip by ISA-L streaming inflate, member after
+ * member as zlib's gzread reads them, from the file mapped read-only (a
+ * window that slides, the pages behind it dropped, so that the memory stays
+ * that of a buffer and the kernel copies nothing) or, where it cannot be
+ * mapped, from a fixed buffer that read() fills.
  *
  * Header, file checks and messages are ns_volume_load's own functions. When
  * inflating fails (corrupt, truncated, bad trailer), the file is read once
@@ -10,13 +13,15 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <isa-l/igzip_lib.h>
 
 #include "nifti_int.h"
 
-enum { IN_SIZE = 1 << 18, SINK_SIZE = 1 << 16 };
+enum { IN_SIZE = 1 << 18, SINK_SIZE = 1 << 16, MAP_WINDOW = 1 << 20 };
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -34,18 +39,47 @@ struct ns_volume_reader {
     /* gzip */
     struct inflate_state *inf;
     unsigned char *in;         /* IN_SIZE bytes read from the file */
+    unsigned char *map;        /* or the file mapped (map_len bytes), NULL if not */
+    size_t map_len, dropped;   /* the pages before dropped are no longer mapped */
     unsigned char *sink;       /* SINK_SIZE bytes of discarded output */
-    int eof;                   /* read() has returned 0 */
+    int eof;                   /* no more input: read() returned 0, or the window
+                                * reaches the end of the mapping */
     uint64_t out_total;        /* bytes inflated from all members */
 };
 
 /* ------------------------------------------------------------ input */
 
-/* Keeps what inflate has not consumed and reads more behind it (one
- * read(): a regular file fills the buffer, EOF sets eof). */
+/* Whether the input holds all it can: refill would add nothing. */
+static int input_full(const ns_volume_reader *r)
+{
+    return r->eof || r->inf->avail_in == (r->map ? MAP_WINDOW : IN_SIZE);
+}
+
+/* The mapped input: the window from the first unconsumed byte; the pages
+ * wholly behind it leave the process (they stay in the page cache). */
+static void slide(ns_volume_reader *r)
+{
+    struct inflate_state *st = r->inf;
+    size_t pos = (size_t)(st->next_in - r->map), page = (size_t)sysconf(_SC_PAGESIZE);
+    st->avail_in = (uint32_t)min_size(r->map_len - pos, MAP_WINDOW);
+    r->eof = pos + st->avail_in == r->map_len;
+    size_t behind = pos / page * page;
+    if (behind >= r->dropped + MAP_WINDOW) {
+        madvise(r->map + r->dropped, behind - r->dropped, MADV_DONTNEED);
+        r->dropped = behind;
+    }
+}
+
+/* Keeps what inflate has not consumed and makes more available behind it:
+ * the mapped window slides, or one read() (a regular file fills the
+ * buffer, EOF sets eof). */
 static ns_status refill(ns_volume_reader *r)
 {
     struct inflate_state *st = r->inf;
+    if (r->map) {
+        slide(r);
+        return NS_OK;
+    }
     if (st->avail_in > 0 && st->next_in != r->in)
         memmove(r->in, st->next_in, st->avail_in);
     st->next_in = r->in;
@@ -155,7 +189,7 @@ static ns_status gz_inflate(ns_volume_reader *r, unsigned char *out, size_t len)
             return gz_failed(r, rc);
         if (got == 0 && st->avail_in == in_before && st->block_state != ISAL_BLOCK_FINISH) {
             /* no progress: the member needs more input than there is */
-            if (r->eof || st->avail_in == IN_SIZE)
+            if (input_full(r))
                 return gz_failed(r, 0);
             if ((s = refill(r)))
                 return s;
@@ -166,16 +200,31 @@ static ns_status gz_inflate(ns_volume_reader *r, unsigned char *out, size_t len)
 
 /* ------------------------------------------------------------ open */
 
+/* Maps a regular file larger than a window read-only; r->map stays NULL
+ * otherwise (then read() serves: a smaller file gains nothing). */
+static void map_input(ns_volume_reader *r)
+{
+    struct stat sb;
+    if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= MAP_WINDOW)
+        return;
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+    if (m == MAP_FAILED)
+        return;
+    madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
+    r->map = m, r->map_len = (size_t)sb.st_size;
+}
+
 static ns_status open_gz(ns_volume_reader *r)
 {
+    map_input(r);
     r->inf = calloc(1, sizeof *r->inf);
-    r->in = malloc(IN_SIZE);
+    r->in = r->map ? NULL : malloc(IN_SIZE);
     r->sink = malloc(SINK_SIZE);
-    if (!r->inf || !r->in || !r->sink)
+    if (!r->inf || !(r->in || r->map) || !r->sink)
         return ns_error(NS_ERR_NOMEM, "out of memory (%s)", r->hdr->path);
     isal_inflate_init(r->inf);
     r->inf->crc_flag = ISAL_GZIP; /* header parsed, CRC32 and ISIZE checked */
-    r->inf->next_in = r->in;
+    r->inf->next_in = r->map ? r->map : r->in;
     r->inf->avail_in = 0;
     return gz_inflate(r, NULL, (size_t)r->h.vox_offset); /* into the sink, discarded */
 }
@@ -271,6 +320,8 @@ void ns_volume_reader_free(ns_volume_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
+    if (r->map)
+        munmap(r->map, r->map_len);
     ns_volume_free(r->hdr);
     free(r->img_path);
     free(r->raw);
