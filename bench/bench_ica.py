@@ -148,9 +148,8 @@ def inflate_floor(files, nprocs):
     return wall, cpu
 
 
-def score(truth_path, maps, idx):
-    """Mean and min Hungarian-matched |r| of maps (K x V on idx) vs truth, and
-    the number of true maps matched with |r| >= 0.5."""
+def matched_r(truth_path, maps, idx):
+    """Hungarian-matched |r| of each true map with maps (K x V on idx)."""
     import nibabel as nib
     from scipy.optimize import linear_sum_assignment
     tr = np.asarray(nib.load(truth_path).dataobj, dtype=np.float64)
@@ -161,7 +160,16 @@ def score(truth_path, maps, idx):
         return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-30)
     r = np.abs(norm(tr) @ norm(maps.astype(np.float64)).T)
     ri, ci = linear_sum_assignment(1 - r)
-    return r[ri, ci].mean(), r[ri, ci].min(), int((r[ri, ci] >= 0.5).sum())
+    out = np.zeros(tr.shape[0])
+    out[ri] = r[ri, ci]
+    return out
+
+
+def score(truth_path, maps, idx):
+    """Mean and min Hungarian-matched |r| of maps (K x V on idx) vs truth, the
+    number of true maps matched with |r| >= 0.5, and each true map's |r|."""
+    r = matched_r(truth_path, maps, idx)
+    return r.mean(), r.min(), int((r >= 0.5).sum()), r
 
 
 def ours_maps(out, k):
@@ -278,11 +286,11 @@ def main():
                 out = f"{a.work}/out_{alg}_{k}"
                 w, c, r, st = ours(a.bin, files, out, str(k), alg.split("-")[0], a.nprocs, env,
                                    alg.endswith("-group"))
-                mm, mn, _ = score(truth, *ours_maps(out, k))
+                mm, mn = score(truth, *ours_maps(out, k))[:2]
                 keep_best(res, alg, dict(wall=w, cpu=c, rss=r, stages=st, acc=mm, accmin=mn))
             w, c, r, st = peer(files, k, f"{a.work}/recipe_{k}.npz", env)
             z = np.load(f"{a.work}/recipe_{k}.npz")
-            mm, mn, _ = score(truth, z["maps"], z["mask_indices"])
+            mm, mn = score(truth, z["maps"], z["mask_indices"])[:2]
             keep_best(res, "recipe", dict(wall=w, cpu=c, rss=r, stages=st, acc=mm, accmin=mn))
         if a.seeds > 0:
             res["seeds"] = seed_accuracy(a, files, truth, k, env)
@@ -344,9 +352,21 @@ def report(a, files, fl_wall, fl_cpu, rows, multi, double):
             for key in ("ours", "recipe"):
                 v = r["seeds"][key]
                 name = NAMES["fastica-group" if key == "ours" else "recipe"]
-                print(f"| {r['K']} | {name} | {np.mean([m for m, _, _ in v]):.4f} | "
-                      + " ".join(f"{m:.3f}" for m, _, _ in v) + " | "
-                      + " ".join(str(n) for _, _, n in v) + " |")
+                print(f"| {r['K']} | {name} | {np.mean([x[0] for x in v]):.4f} | "
+                      + " ".join(f"{x[0]:.3f}" for x in v) + " | "
+                      + " ".join(str(x[2]) for x in v) + " |")
+        print("\nthe true maps that every seed of both finds (r >= 0.5), and the others "
+              "(found by some seeds only: the seed decides):")
+        for r in rows:
+            ours, rec = (np.array([x[3] for x in r["seeds"][k]]) for k in ("ours", "recipe"))
+            every = ((ours >= 0.5).all(0) & (rec >= 0.5).all(0))
+            line = (f"  K={r['K']}: {every.sum()} maps found by every seed, mean r ours "
+                    f"{ours[:, every].mean():.4f}, recipe {rec[:, every].mean():.4f}")
+            fo, fr = (ours >= 0.5).sum(0), (rec >= 0.5).sum(0)
+            for j in np.flatnonzero(~every & ((fo > 0) | (fr > 0))):
+                line += f"; true map {j + 1} found by {fo[j]} / {fr[j]} of {len(ours)} seeds"
+            none = int(((fo == 0) & (fr == 0)).sum())
+            print(line + (f"; {none} found by no seed of either" if none else ""))
     print("\nstages, wall (cpu) s: neurospectra = mask / pass 1 (read, subject PCA, MIGP, power iteration, Rayleigh-Ritz pass) / "
           "group PCA + ICA + group outputs / pass 2 (back-reconstruction, subject outputs)")
     for r in rows:

@@ -149,12 +149,12 @@ ns_status ns_ica_fastica(const float *x, size_t K, size_t V, const ns_ica_opts *
     size_t s = ns_ica_fastica_stride(o, K, V), vs = 0;
     memset(info, 0, sizeof *info);
     ns_status st = ns_ica_random_orth(rng, K, w);
-    /* Warm start on every s-th voxel for up to 3/4 of the iterations; the
+    /* Warm start on every s-th voxel for up to 7/8 of the iterations; the
      * iterations on all voxels then take the rest of the budget, so the
      * fixed point reached is the one of all the data. */
     if (st == NS_OK && s > 1) {
         float *xs = column_subsample(x, K, V, s, &vs);
-        st = xs ? fastica_iterate(xs, K, vs, o->nthreads, tol, maxit * 3 / 4, w, info)
+        st = xs ? fastica_iterate(xs, K, vs, o->nthreads, tol, maxit * 7 / 8, w, info)
                 : NS_ERR_NOMEM;
         free(xs);
         info->warm_iterations = info->iterations;
