@@ -149,7 +149,8 @@ def inflate_floor(files, nprocs):
 
 
 def matched_r(truth_path, maps, idx):
-    """Hungarian-matched |r| of each true map with maps (K x V on idx)."""
+    """Hungarian-matched |r| of each true map with maps (K x V on idx); NaN
+    for the true maps left unmatched when K is below their number."""
     import nibabel as nib
     from scipy.optimize import linear_sum_assignment
     tr = np.asarray(nib.load(truth_path).dataobj, dtype=np.float64)
@@ -160,16 +161,18 @@ def matched_r(truth_path, maps, idx):
         return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-30)
     r = np.abs(norm(tr) @ norm(maps.astype(np.float64)).T)
     ri, ci = linear_sum_assignment(1 - r)
-    out = np.zeros(tr.shape[0])
+    out = np.full(tr.shape[0], np.nan)
     out[ri] = r[ri, ci]
     return out
 
 
 def score(truth_path, maps, idx):
-    """Mean and min Hungarian-matched |r| of maps (K x V on idx) vs truth, the
-    number of true maps matched with |r| >= 0.5, and each true map's |r|."""
+    """Mean and min Hungarian-matched |r| of maps (K x V on idx) vs truth over
+    the matched pairs, the number matched with |r| >= 0.5, and each true
+    map's |r| (NaN: unmatched)."""
     r = matched_r(truth_path, maps, idx)
-    return r.mean(), r.min(), int((r >= 0.5).sum()), r
+    m = r[~np.isnan(r)]
+    return m.mean(), m.min(), int((m >= 0.5).sum()), r
 
 
 def ours_maps(out, k):
@@ -359,10 +362,10 @@ def report(a, files, fl_wall, fl_cpu, rows, multi, double):
               "(found by some seeds only: the seed decides):")
         for r in rows:
             ours, rec = (np.array([x[3] for x in r["seeds"][k]]) for k in ("ours", "recipe"))
-            every = ((ours >= 0.5).all(0) & (rec >= 0.5).all(0))
+            every = (np.nan_to_num(ours) >= 0.5).all(0) & (np.nan_to_num(rec) >= 0.5).all(0)
             line = (f"  K={r['K']}: {every.sum()} maps found by every seed, mean r ours "
                     f"{ours[:, every].mean():.4f}, recipe {rec[:, every].mean():.4f}")
-            fo, fr = (ours >= 0.5).sum(0), (rec >= 0.5).sum(0)
+            fo, fr = ((np.nan_to_num(x) >= 0.5).sum(0) for x in (ours, rec))
             for j in np.flatnonzero(~every & ((fo > 0) | (fr > 0))):
                 line += f"; true map {j + 1} found by {fo[j]} / {fr[j]} of {len(ours)} seeds"
             none = int(((fo == 0) & (fr == 0)).sum())
