@@ -181,8 +181,8 @@ typedef struct {
      * scikit-learn). */
     double tol;
     /* FastICA warm start: iterate first on every subsample-th voxel (up to
-     * 3/4 of max_iter), then on all of them for the rest (0 = default 4,
-     * 1 = off). */
+     * 7/8 of max_iter), then on all of them for the rest (0 = default: 4,
+     * 8 from K = 64 components; 1 = off). */
     int subsample;
     ns_icasso_mode icasso_mode; /* ICASSO runs (randinit) */
     /* Threads of one run (FastICA's fixed column blocks; 0 = 1). The result

@@ -790,6 +790,15 @@ START_TEST(test_fastica_warm_start)
     o.tol = 1e-8;
     ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, V), 4);
     ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, 4 * 20 * K - 1), 1);
+    /* from 64 components every 8th voxel, or every 4th where 8 leaves too few */
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, 63, 29238), 4);
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, 100, 29238), 8);
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, 100, 8 * 20 * 100 - 1), 4);
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, 100, 4 * 20 * 100 - 1), 1);
+    o.subsample = 8; /* asked for: taken where it fits, whatever K */
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, V), 8);
+    ck_assert_uint_eq(ns_ica_fastica_stride(&o, K, 8 * 20 * K - 1), 1);
+    o.subsample = 0;
     double ww[64], wf[64], w2[64];
     ns_ica_info iw, inf;
     ck_assert_int_eq(ns_ica_unmix(z, &o, ww, &iw), NS_OK);
