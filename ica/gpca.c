@@ -363,8 +363,7 @@ static ns_status rr_coefs(const ns_ica_whitener *w, size_t q, size_t m, const fl
 }
 
 ns_status ns_ica_gpca_power_coefs(const ns_ica_gpca *g, const ns_matrix *x,
-                                  const ns_ica_whitener *w,
-                                  const ns_matrix *y, float **d)
+                                  const ns_ica_whitener *w, const ns_matrix *y, float **d)
 {
     const ns_matrix *l = y ? y : x;
     size_t m;

@@ -36,8 +36,8 @@ static void voxel_means(const ns_matrix *x, float *m, double *mm)
 }
 
 /* Column block [v0, v0+nb) of x minus the voxel means (m NULL: x is
- * centred already), T x nb; adds the block's share of q = X m (in double)
- * to q. */
+ * centred already, and q NULL), T x nb; adds the block's share of q = X m
+ * (in double) to q. */
 static void centred_chunk(const ns_matrix *x, const float *m, size_t v0, size_t nb, float *c,
                           double *q)
 {
