@@ -80,19 +80,25 @@ static ns_status sc_mask_local(ns_ica_fitctx *f, size_t lo, size_t hi, uint8_t *
     return NS_OK;
 }
 
+/* Collective: MPI_Allreduce in place of n values of sz bytes, in int-sized
+ * counts; the bytes go to the rank's report. */
+static void sc_allreduce(sc_ctx *c, void *buf, size_t n, size_t sz, MPI_Datatype type, MPI_Op op)
+{
+    size_t step = INT_MAX / sz;
+    for (size_t off = 0; off < n; off += step) {
+        int m = (int)(n - off < step ? n - off : step);
+        MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * sz, m, type, op, c->comm);
+        c->sent += sz * (size_t)m, c->recv += sz * (size_t)m;
+    }
+}
+
 /* Collective: the sum of every rank's first volumes (fixed point, so the
  * single-process image bit for bit), for the mean image rank 0 writes. */
 static void sc_mean(sc_ctx *c, ns_ica_fitctx *f)
 {
-    size_t nvox = f->grid.nvox;
     uint64_t n = f->mean_n;
-    for (size_t off = 0; off < nvox; off += INT_MAX / 16) {
-        int m = (int)(nvox - off < INT_MAX / 16 ? nvox - off : INT_MAX / 16);
-        MPI_Allreduce(MPI_IN_PLACE, f->mean_acc + off, m, MPI_INT64_T, MPI_SUM, c->comm);
-        c->sent += 8 * (size_t)m, c->recv += 8 * (size_t)m;
-    }
-    MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPI_UINT64_T, MPI_SUM, c->comm);
-    c->sent += 8, c->recv += 8;
+    sc_allreduce(c, f->mean_acc, f->grid.nvox, sizeof *f->mean_acc, MPI_INT64_T, MPI_SUM);
+    sc_allreduce(c, &n, 1, sizeof n, MPI_UINT64_T, MPI_SUM);
     f->mean_n = (size_t)n;
 }
 
@@ -104,11 +110,8 @@ static ns_status sc_mask(sc_ctx *c, ns_ica_fitctx *f, size_t lo, size_t hi)
     size_t nvox = f->grid.nvox, v = 0;
     uint8_t *mask = ns_alloc(nvox, 1);
     ns_status st = sc_agree(c, mask ? sc_mask_local(f, lo, hi, mask) : NS_ERR_NOMEM);
-    for (size_t off = 0; st == NS_OK && off < nvox; off += INT_MAX / 2) {
-        int n = (int)(nvox - off < INT_MAX / 2 ? nvox - off : INT_MAX / 2);
-        MPI_Allreduce(MPI_IN_PLACE, mask + off, n, MPI_UINT8_T, MPI_BAND, c->comm);
-        c->sent += n, c->recv += n;
-    }
+    if (st == NS_OK)
+        sc_allreduce(c, mask, nvox, 1, MPI_UINT8_T, MPI_BAND);
     if (st == NS_OK && !f->p->mask_path)
         sc_mean(c, f);
     for (size_t i = 0; st == NS_OK && i < nvox; i++)

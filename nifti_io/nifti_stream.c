@@ -83,7 +83,7 @@ static ns_status refill(ns_volume_reader *r)
     if (st->avail_in > 0 && st->next_in != r->in)
         memmove(r->in, st->next_in, st->avail_in);
     st->next_in = r->in;
-    if (r->eof || st->avail_in == IN_SIZE)
+    if (input_full(r))
         return NS_OK;
     ssize_t n;
     do
