@@ -221,6 +221,13 @@ static void reduced_clear(reduced *r)
     cache_unmap(&r->map);
 }
 
+/* The data of a factored subject: the cache's view, or the thread's
+ * matrix. */
+static const ns_matrix *reduced_x(const reduced *r)
+{
+    return r->xc ? r->xc : r->x;
+}
+
 #define CACHE_HDR (4 * sizeof(uint64_t)) /* T, p, V, data rows */
 
 /* Raw spill of one subject's reduction: T, p, V, the rows of data (p, or
@@ -385,7 +392,7 @@ static ns_status load_subject(ns_ica_fitctx *f, const pass_sched *s, size_t i, p
     reduced *r = &it->r;
     ns_status st = s->power && f->cache_dir ? cache_read(f, i, r) : reduce_subject(f, i, r);
     if (st == NS_OK && s->power)
-        st = ns_ica_gpca_power_coefs(f->g, r->xc ? r->xc : r->x, &r->wh, r->y, &it->d);
+        st = ns_ica_gpca_power_coefs(f->g, reduced_x(r), &r->wh, r->y, &it->d);
     else if (st == NS_OK && f->cache_dir)
         st = cache_write(f, i, r);
     return st;
@@ -396,7 +403,7 @@ static ns_status add_subject(ns_ica_fitctx *f, const pass_sched *s, const pass_i
 {
     const reduced *r = &it->r;
     if (s->power)
-        return ns_ica_gpca_power_add(f->g, r->xc ? r->xc : r->x, &r->wh, r->y, it->d);
+        return ns_ica_gpca_power_add(f->g, reduced_x(r), &r->wh, r->y, it->d);
     for (size_t j = 0; j < f->tmin; j++)
         f->spec_mean[j] += r->sp.spectrum[j] / (double)f->nsub;
     return r->y ? ns_ica_gpca_add_white(f->g, r->y) : ns_ica_gpca_add_factored(f->g, r->x, &r->wh);
