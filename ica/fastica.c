@@ -14,6 +14,7 @@
  * block order, in double) and thus the result do not depend on the number
  * of threads; 4096 was the fastest of 1024..16384 at K = 100. */
 #define NS_FASTICA_BLOCK 4096
+#define NS_FASTICA_MIN_BLOCK 1024
 /* Default voxel stride of the warm start: 4, or 8 from HIGH_K components
  * (measured at K = 100 on the benchmark: the same maps as at 4 where every
  * run finds them, 0.25 s less; at K = 20, where the warm start converges
@@ -72,8 +73,12 @@ static ns_status fastica_work_init(ns_fastica_work *fw, size_t K, size_t V, int 
 {
     fw->K = K, fw->V = V;
     /* An even number of near-equal blocks of at most BLOCK columns, so that
-     * two threads finish together; it depends on V alone. */
+     * two threads finish together, and two from 2 MIN_BLOCK columns (a warm
+     * start's subsample of a few thousand voxels, which one block would
+     * leave to one thread); it depends on V alone. */
     fw->nblk = (V + NS_FASTICA_BLOCK - 1) / NS_FASTICA_BLOCK;
+    if (fw->nblk == 1 && V >= 2 * NS_FASTICA_MIN_BLOCK)
+        fw->nblk = 2;
     fw->nblk += fw->nblk > 1 ? fw->nblk % 2 : 0;
     fw->bs = (V + fw->nblk - 1) / fw->nblk;
     fw->nt = nthreads < 1 ? 1 : (size_t)nthreads > fw->nblk ? (int)fw->nblk : nthreads;

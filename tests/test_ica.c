@@ -781,7 +781,7 @@ END_TEST
  * than 20 voxels per component. */
 START_TEST(test_fastica_warm_start)
 {
-    size_t K = 8, V = 6000;
+    size_t K = 8, V = 8400; /* the subsample's 2100 voxels: two column blocks too */
     ns_matrix *truth, *z = planted_group(K, V, 4, 40, 12, 31, &truth), *ew, *ef;
     ns_ica_opts o;
     ns_ica_opts_default(&o);
@@ -802,7 +802,7 @@ START_TEST(test_fastica_warm_start)
     double ww[64], wf[64], w2[64];
     ns_ica_info iw, inf;
     ck_assert_int_eq(ns_ica_unmix(z, &o, ww, &iw), NS_OK);
-    o.nthreads = 2; /* two column blocks, one per thread: the same bits */
+    o.nthreads = 2; /* two column blocks or more, one per thread: the same bits */
     ck_assert_int_eq(ns_ica_unmix(z, &o, w2, &inf), NS_OK);
     ck_assert_mem_eq(ww, w2, sizeof ww);
     o.nthreads = 1;
