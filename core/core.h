@@ -116,7 +116,9 @@ ns_matrix *ns_matrix_copy(const ns_matrix *m);
 
 /* Sets OpenBLAS's thread count (n < 1 means 1) and returns the previous
  * one: stages that run subjects on OpenMP threads set it to 1 around the
- * parallel region (BLAS threads inside OpenMP threads oversubscribe). */
+ * parallel region (BLAS threads inside OpenMP threads oversubscribe).
+ * Setting the count it already has does nothing (nested holds at 1 from
+ * several threads do not touch OpenBLAS). */
 int ns_blas_threads(int n);
 
 /* Overflow-checked a*b (and a*b*c); return 0 on overflow. */

@@ -110,6 +110,7 @@ ns_matrix *ns_matrix_copy(const ns_matrix *m)
 int ns_blas_threads(int n)
 {
     int old = openblas_get_num_threads();
-    openblas_set_num_threads(n < 1 ? 1 : n);
+    if (old != (n < 1 ? 1 : n))
+        openblas_set_num_threads(n < 1 ? 1 : n);
     return old;
 }

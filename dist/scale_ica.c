@@ -593,7 +593,7 @@ static ns_status sc_pass2(const ns_ica_fitctx *g, size_t lo, size_t n, sc_red *r
                  : sc_y_get(&red[i], g->grid.v, &y);
         for (size_t o = 0; st == NS_OK && o < g->norders; o++)
             st = ns_ica_subject_outputs(g->p->out_dir, &g->grid, &g->sub[lo + i], &g->om[o], br,
-                                        x, &red[i].sp, y);
+                                        x, &red[i].sp, y, NULL);
         ns_matrix_free(x), ns_matrix_free(y);
         ns_progress_update(pr, i + 1);
     }

@@ -49,18 +49,65 @@ static ns_status left_multiply(const double *m, size_t k, const ns_matrix *y, ns
     return NS_OK;
 }
 
-/* GICA1 / GICA3 from the subject's reduced data y (p x V). D2_i = Y_i Z^T /
- * (V-1) are the subject's rows of the group PCA de-whitening (exact for
- * fitted subjects, the projection onto the group basis for new ones). */
+/* d2 (p x K) = Y Z^T with Y = mix L, L = [Xc; m^T] the factored form
+ * (T + 1 rows): P = L Z^T in float BLAS, then mix P in double, so Y
+ * (p x V) is never formed. */
+static ns_status cross_factored(const ns_matrix *xc, const ns_ica_whitener *w,
+                                const ns_matrix *zk, size_t K, double *d2)
+{
+    size_t T = w->t;
+    double *pl = ns_alloc((T + 1) * K, sizeof(double));
+    float *zm = ns_alloc(K, sizeof(float));
+    ns_status st = pl && zm ? cross_f(xc, T, zk, K, pl) : NS_ERR_NOMEM;
+    if (st == NS_OK) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)K, (int)zk->cols, 1.0f, zk->data,
+                    (int)zk->stride, w->m, 1, 0.0f, zm, 1);
+        for (size_t k = 0; k < K; k++)
+            pl[T * K + k] = zm[k];
+        ns_ica_dgemm(w->mix, pl, d2, w->p, T + 1, K);
+    }
+    free(pl), free(zm);
+    return st;
+}
+
+/* maps (k x V) = m (k x p) Y with Y = mix [Xc; m^T]: (m mix) [Xc; m^T], a
+ * float product on Xc and a rank-one update with the voxel means. */
+static ns_status left_multiply_factored(const double *m, size_t k, const ns_matrix *xc,
+                                        const ns_ica_whitener *w, ns_matrix **maps)
+{
+    size_t T = w->t, n = T + 1;
+    double *mm = ns_alloc(k * n, sizeof(double));
+    float *mf = ns_alloc(k * n, sizeof(float));
+    *maps = mm && mf ? ns_matrix_create(k, xc->cols) : NULL;
+    if (*maps) {
+        ns_ica_dgemm(m, w->mix, mm, k, w->p, n);
+        for (size_t i = 0; i < k * n; i++)
+            mf[i] = (float)mm[i];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)xc->cols, (int)T,
+                    1.0f, mf, (int)n, xc->data, (int)xc->stride, 0.0f, (*maps)->data,
+                    (int)(*maps)->stride);
+        cblas_sger(CblasRowMajor, (int)k, (int)xc->cols, 1.0f, mf + T, (int)n, w->m, 1,
+                   (*maps)->data, (int)(*maps)->stride);
+    }
+    free(mm), free(mf);
+    return *maps ? NS_OK : NS_ERR_NOMEM;
+}
+
+/* GICA1 / GICA3 from the subject's reduced data y (p x V), or, w given,
+ * from its factored form (y then the centred data Xc, T x V). D2_i = Y_i
+ * Z^T / (V-1) are the subject's rows of the group PCA de-whitening (exact
+ * for fitted subjects, the projection onto the group basis for new ones). */
 static ns_status gica(const ns_ica_group_model *g, int gica3, const ns_ica_spca *sp,
-                      const ns_matrix *y, ns_ica_subject_result *out)
+                      const ns_matrix *y, const ns_ica_whitener *w, ns_ica_subject_result *out)
 {
     size_t K = g->k, p = sp->p, T = sp->t;
     ns_matrix zk = ns_matrix_rows(g->z, 0, K);
     double *d2 = ns_alloc(p * K, sizeof(double)), *pd = ns_alloc(K * p, sizeof(double));
     double *m = ns_alloc(K * p, sizeof(double)), *di = ns_alloc(T * p, sizeof(double));
     double *tmp = ns_alloc(T * K, sizeof(double));
-    ns_status st = (d2 && pd && m && di && tmp) ? cross_f(y, p, &zk, K, d2) : NS_ERR_NOMEM;
+    ns_status st = !(d2 && pd && m && di && tmp) ? NS_ERR_NOMEM
+                   : w                           ? cross_factored(y, w, &zk, K, d2)
+                                                 : cross_f(y, p, &zk, K, d2);
     for (size_t i = 0; st == NS_OK && i < p * K; i++)
         d2[i] /= (double)(g->v - 1);
     if (st == NS_OK && !gica3)
@@ -71,7 +118,7 @@ static ns_status gica(const ns_ica_group_model *g, int gica3, const ns_ica_spca 
                 pd[k * p + i] = d2[i * K + k] / g->geig[k];
     if (st == NS_OK) {
         ns_ica_dgemm(g->w, pd, m, K, K, p);
-        st = left_multiply(m, K, y, &out->maps);
+        st = w ? left_multiply_factored(m, K, y, w, &out->maps) : left_multiply(m, K, y, &out->maps);
     }
     if (st == NS_OK) { /* TC_i = D_i D2_i A with D_i = F_i L_i^1/2 */
         for (size_t t = 0; t < T; t++)
@@ -130,24 +177,47 @@ static ns_status dual_regression(const ns_ica_group_model *g, const ns_matrix *x
     return st;
 }
 
-ns_status ns_ica_backreconstruct(const ns_ica_group_model *g, ns_ica_backrecon method,
-                                 const ns_matrix *x, const ns_ica_spca *spca,
-                                 const ns_matrix *y, ns_ica_subject_result *out)
+/* The back-reconstruction, from y or (w given) the factored form (y = Xc). */
+static ns_status backreconstruct(const ns_ica_group_model *g, ns_ica_backrecon method,
+                                 const ns_matrix *x, const ns_ica_spca *spca, const ns_matrix *y,
+                                 const ns_ica_whitener *w, ns_ica_subject_result *out)
 {
     memset(out, 0, sizeof *out);
-    size_t T = method == NS_ICA_BR_DR ? (x ? x->rows : 0) : spca->t;
+    size_t T = method == NS_ICA_BR_DR ? (x ? x->rows : 0) : spca ? spca->t : 0;
     if (method == NS_ICA_BR_DR ? !x : (!spca || !y))
         return ns_error(NS_ERR_ARG, "back-reconstruction %s: missing input",
                         ns_ica_backrecon_name(method));
+    if (w && (w->t != T || w->p != spca->p || y->rows != T))
+        return ns_error(NS_ERR_ARG, "back-reconstruction: whitener of %zu x %zu, PCA of %zu x "
+                        "%zu, data of %zu time points", w->p, w->t, spca->p, T, y->rows);
     out->t = T, out->k = g->k;
     out->tc = ns_alloc(T * g->k, sizeof(double));
     if (!out->tc)
         return NS_ERR_NOMEM;
     ns_status st = method == NS_ICA_BR_DR ? dual_regression(g, x, out)
-                                          : gica(g, method == NS_ICA_BR_GICA3, spca, y, out);
+                                          : gica(g, method == NS_ICA_BR_GICA3, spca, y, w, out);
     if (st != NS_OK)
         ns_ica_subject_result_clear(out);
     return st;
+}
+
+ns_status ns_ica_backreconstruct(const ns_ica_group_model *g, ns_ica_backrecon method,
+                                 const ns_matrix *x, const ns_ica_spca *spca,
+                                 const ns_matrix *y, ns_ica_subject_result *out)
+{
+    return backreconstruct(g, method, x, spca, y, NULL, out);
+}
+
+ns_status ns_ica_backreconstruct_factored(const ns_ica_group_model *g, ns_ica_backrecon method,
+                                          const ns_ica_spca *spca, const ns_ica_whitener *w,
+                                          const ns_matrix *xc, ns_ica_subject_result *out)
+{
+    if (method == NS_ICA_BR_DR || !w) {
+        memset(out, 0, sizeof *out);
+        return ns_error(NS_ERR_ARG, "back-reconstruction %s from the factored form: GICA only",
+                        ns_ica_backrecon_name(method));
+    }
+    return backreconstruct(g, method, NULL, spca, xc, w, out);
 }
 
 /* Mode of the smoothed histogram of a row (GIFT re-centres maps on it). */

@@ -337,14 +337,17 @@ void ns_ica_fit_cache_remove(ns_ica_fitctx *f)
  * Where it saves work, the subject PCA stops at its whitener and MIGP, the
  * passes and the cache take the factored form (r->x centred, r->wh; r->y
  * stays NULL). */
+static ns_status reduce_loaded(ns_ica_fitctx *f, size_t i, reduced *r)
+{
+    if (ns_ica_gpca_factored_pays(f->work, f->p1, r->x->rows))
+        return ns_ica_subject_whitener(r->x, f->p1, f->sub[i].path, &r->sp, &r->wh);
+    return ns_ica_subject_pca(r->x, f->p1, f->sub[i].path, &r->sp, &r->y);
+}
+
 static ns_status reduce_subject(ns_ica_fitctx *f, size_t i, reduced *r)
 {
     ns_status st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &r->x);
-    if (st != NS_OK)
-        return st;
-    if (ns_ica_gpca_factored_pays(f->g, f->p1, r->x->rows))
-        return ns_ica_subject_whitener(r->x, f->p1, f->sub[i].path, &r->sp, &r->wh);
-    return ns_ica_subject_pca(r->x, f->p1, f->sub[i].path, &r->sp, &r->y);
+    return st == NS_OK ? reduce_loaded(f, i, r) : st;
 }
 
 /* What a pass does per subject: pass 1's reduction and MIGP step, or a
@@ -513,7 +516,7 @@ ns_status ns_ica_fit_pass1(ns_ica_fitctx *f)
     ns_status st = (f->g && f->spec_mean) ? cache_open(f) : NS_ERR_NOMEM;
     if (st != NS_OK)
         return st;
-    if (ns_ica_gpca_factored_pays(f->g, f->p1, f->tmin))
+    if (ns_ica_gpca_factored_pays(f->work, f->p1, f->tmin))
         ns_debug("ica: MIGP takes each subject's data and whitener (%zu PCs of %zu time points); "
                  "the reduced data are not formed%s", f->p1, f->tmin,
                  f->cache_dir ? " (the cache holds the centred data and whitener)" : "");
@@ -537,23 +540,25 @@ ns_status ns_ica_fit_power(ns_ica_fitctx *f)
 
 /* --------------------------------------------------------------- pass 2 */
 
+/* GICA takes the factored form where pass 1 did (the cache holds it; read
+ * again, the subject is reduced as pass 1 reduced it), so y is not formed;
+ * dual regression takes the data. */
 static ns_status backrecon_subject(ns_ica_fitctx *f, size_t i)
 {
     reduced r = {0};
     ns_ica_backrecon br = f->p->backrecon;
     ns_status st;
-    if (f->cache_dir && br != NS_ICA_BR_DR) { /* dual regression takes the data */
+    if (f->cache_dir && br != NS_ICA_BR_DR)
         st = cache_read(f, i, &r);
-    } else {
+    else
         st = ns_ica_load_subject(&f->grid, &f->sub[i], f->p->preproc, &r.x);
-        if (st == NS_OK && br != NS_ICA_BR_DR)
-            st = ns_ica_subject_pca(r.x, f->p1, f->sub[i].path, &r.sp, &r.y);
-    }
-    if (st == NS_OK && r.xc) /* the factored form cached: y formed here */
-        st = ns_ica_whitener_apply(&r.wh, r.xc, &r.y);
+    if (st == NS_OK && !f->cache_dir && br != NS_ICA_BR_DR)
+        st = reduce_loaded(f, i, &r);
+    int factored = reduced_x(&r) && !r.y && br != NS_ICA_BR_DR;
     for (size_t o = 0; st == NS_OK && o < f->norders; o++)
         st = ns_ica_subject_outputs(f->p->out_dir, &f->grid, &f->sub[i], &f->om[o], br, r.x,
-                                    &r.sp, r.y);
+                                    &r.sp, factored ? reduced_x(&r) : r.y,
+                                    factored ? &r.wh : NULL);
     ns_matrix_free(r.x);
     reduced_clear(&r);
     return st;

@@ -218,11 +218,11 @@ ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y)
     return gpca_add(g, y, &white);
 }
 
-int ns_ica_gpca_factored_pays(const ns_ica_gpca *g, size_t p, size_t t)
+int ns_ica_gpca_factored_pays(size_t work, size_t p, size_t t)
 {
     /* per voxel: Y costs its projection p t, the factors 2 work (t + 1 - p)
      * more in the cross products and the update */
-    return !g->exact && 2 * g->work * (t + 1 - p) < p * t;
+    return work > 0 && 2 * work * (t + 1 - p) < p * t;
 }
 
 ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w)

@@ -224,9 +224,11 @@ ns_status ns_ica_unmix(const ns_matrix *z, const ns_ica_opts *o, double *w, ns_i
     double *cov = ns_alloc(K * K, sizeof(double)), *sph = ns_alloc(K * K, sizeof(double));
     double *wi = ns_alloc(K * K, sizeof(double));
     ns_rng *rng = ns_rng_create(o->seed);
-    /* One BLAS thread: FastICA runs its own threads over fixed blocks, and
-     * the steps around it then round the same whatever the thread count. */
-    int old = o->nthreads > 1 ? ns_blas_threads(1) : 0;
+    /* One BLAS thread, whatever o->nthreads and the caller's setting:
+     * FastICA runs its own threads over fixed blocks, and the steps around
+     * it then round the same whatever the thread count (OpenBLAS on more
+     * threads rounds differently). */
+    int old = ns_blas_threads(1);
     ns_status st = (xc && cov && sph && wi && rng) ? center_cov(z, xc, cov) : NS_ERR_NOMEM;
     double scale = o->algorithm == NS_ICA_INFOMAX ? 2.0 : 1.0;
     if (st == NS_OK)
@@ -240,8 +242,7 @@ ns_status ns_ica_unmix(const ns_matrix *z, const ns_ica_opts *o, double *w, ns_i
         ns_ica_dgemm(wi, sph, w, K, K, K);
         st = canonicalise(z, w, K, o->algorithm);
     }
-    if (o->nthreads > 1)
-        ns_blas_threads(old);
+    ns_blas_threads(old);
     free(xc), free(cov), free(sph), free(wi);
     ns_rng_free(rng);
     return st;

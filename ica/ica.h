@@ -107,8 +107,9 @@ ns_status ns_ica_gpca_add_white(ns_ica_gpca *g, const ns_matrix *y);
  * whitener), without forming y (MIGP only): saves y's p x T x V product
  * where p is close to T. */
 ns_status ns_ica_gpca_add_factored(ns_ica_gpca *g, const ns_matrix *x, const ns_ica_whitener *w);
-/* Whether that saves work for p subject PCs of t time points. */
-int ns_ica_gpca_factored_pays(const ns_ica_gpca *g, size_t p, size_t t);
+/* Whether that saves work for p subject PCs of t time points, in a group
+ * PCA of `work` MIGP rows (0: the exact stacked PCA, which takes y). */
+int ns_ica_gpca_factored_pays(size_t work, size_t p, size_t t);
 /* The top k components: *z (k x V) = whitened group PCA maps, Z = Wh2 Y
  * (rows orthogonal, Z Z^T / (V-1) = I); eigenvalues (k values, descending) of
  * the group covariance Y Y^T / (V-1). eig may be NULL. Also returns every
@@ -207,7 +208,9 @@ typedef struct {
  * S = W z (including Infomax's sphering); components are flipped to positive
  * skew and sorted by decreasing back-projected variance (FastICA: by decreasing
  * |skewness|, its variances being equal on whitened data). info may be NULL.
- * NS_ERR_NUMERIC when Infomax's learning rate falls below 1e-6. */
+ * NS_ERR_NUMERIC when Infomax's learning rate falls below 1e-6. Runs on
+ * o->nthreads threads with OpenBLAS held at one (restored after), so the
+ * result is the same bits for any o->nthreads and any BLAS setting. */
 ns_status ns_ica_unmix(const ns_matrix *z, const ns_ica_opts *o, double *w, ns_ica_info *info);
 
 /* S = W z (K x V float). */
@@ -306,6 +309,12 @@ typedef struct {
 ns_status ns_ica_backreconstruct(const ns_ica_group_model *g, ns_ica_backrecon method,
                                  const ns_matrix *x, const ns_ica_spca *spca,
                                  const ns_matrix *y, ns_ica_subject_result *out);
+/* GICA1 / GICA3 from the factored form (xc centred and its whitener w, as
+ * ns_ica_subject_whitener leaves them) without forming y: the same result
+ * up to float rounding, one p x T x V product less. */
+ns_status ns_ica_backreconstruct_factored(const ns_ica_group_model *g, ns_ica_backrecon method,
+                                          const ns_ica_spca *spca, const ns_ica_whitener *w,
+                                          const ns_matrix *xc, ns_ica_subject_result *out);
 void ns_ica_subject_result_clear(ns_ica_subject_result *r);
 
 /* GIFT z-scaling: each timecourse linearly detrended and divided by its std;

@@ -303,7 +303,7 @@ static ns_status apply_one(const loaded_model *lm, const char *out_dir, const ch
     if (st == NS_OK && br != NS_ICA_BR_DR)
         st = ns_ica_subject_pca(x, lm->ss.pc1, bold, &sp, &y);
     if (st == NS_OK)
-        st = ns_ica_subject_outputs(out_dir, &lm->g, &s, &lm->m, br, x, &sp, y);
+        st = ns_ica_subject_outputs(out_dir, &lm->g, &s, &lm->m, br, x, &sp, y, NULL);
     ns_matrix_free(x), ns_matrix_free(y);
     ns_ica_spca_clear(&sp);
     free(s.stem), free(s.label);

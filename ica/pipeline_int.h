@@ -50,11 +50,13 @@ ns_status ns_ica_check_grid(const ns_ica_grid *g, const ns_volume *h, const char
 ns_status ns_ica_write_maps(const ns_ica_grid *g, const ns_matrix *maps, const char *path);
 
 /* Back-reconstructs, scales and writes one subject for one order. x may be
- * NULL unless dual regression. */
+ * NULL unless dual regression; with w (GICA), y is the centred data of the
+ * factored form. */
 ns_status ns_ica_subject_outputs(const char *out_dir, const ns_ica_grid *g,
                                  const ns_ica_subject *s, const ns_ica_order_model *m,
                                  ns_ica_backrecon br, const ns_matrix *x,
-                                 const ns_ica_spca *sp, const ns_matrix *y);
+                                 const ns_ica_spca *sp, const ns_matrix *y,
+                                 const ns_ica_whitener *w);
 
 /* Writes OUT/dataset_description.json when absent. */
 ns_status ns_ica_dataset_description(const char *out_dir);

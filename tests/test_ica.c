@@ -432,8 +432,9 @@ START_TEST(test_migp_factored)
     size_t K = 4, V = 3000, T = 40, p = 38, M = 5, work = 2 * p;
     ns_matrix *s = planted_sources(K, V, 25);
     ns_ica_gpca *gy = ns_ica_gpca_create(V, work), *gf = ns_ica_gpca_create(V, work);
-    ck_assert(ns_ica_gpca_factored_pays(gf, p, T));
-    ck_assert(!ns_ica_gpca_factored_pays(gf, 10, T));
+    ck_assert(ns_ica_gpca_factored_pays(work, p, T));
+    ck_assert(!ns_ica_gpca_factored_pays(work, 10, T));
+    ck_assert(!ns_ica_gpca_factored_pays(0, p, T)); /* the exact PCA takes y */
     double tc[40 * 4];
     ns_rng *r = ns_rng_create(26);
     for (size_t i = 0; i < M; i++) {
@@ -801,7 +802,9 @@ START_TEST(test_fastica_warm_start)
     o.subsample = 0;
     double ww[64], wf[64], w2[64];
     ns_ica_info iw, inf;
+    int blas = ns_blas_threads(2); /* nor does the caller's BLAS setting matter */
     ck_assert_int_eq(ns_ica_unmix(z, &o, ww, &iw), NS_OK);
+    ck_assert_int_eq(ns_blas_threads(blas), 2); /* restored */
     o.nthreads = 2; /* two column blocks or more, one per thread: the same bits */
     ck_assert_int_eq(ns_ica_unmix(z, &o, w2, &inf), NS_OK);
     ck_assert_mem_eq(ww, w2, sizeof ww);
@@ -997,6 +1000,19 @@ END_TEST
 
 /* --------------------------------------------------- back-reconstruction */
 
+/* The group model of the subjects fed to g: its top K components z (and
+ * eigenvalues), their unmixing w by alg and the group maps. */
+static void group_model(ns_ica_gpca *g, size_t K, ns_ica_algorithm alg, ns_matrix **z,
+                        double *eig, double *w, ns_matrix **maps)
+{
+    ck_assert_int_eq(ns_ica_gpca_result(g, K, z, eig, NULL, NULL), NS_OK);
+    ns_ica_opts o;
+    ns_ica_opts_default(&o);
+    o.algorithm = alg;
+    ck_assert_int_eq(ns_ica_unmix(*z, &o, w, NULL), NS_OK);
+    ck_assert_int_eq(ns_ica_sources(*z, w, K, maps), NS_OK);
+}
+
 START_TEST(test_backreconstruction)
 {
     size_t K = 6, V = 5000, T = 60, p = 12, M = 4;
@@ -1014,11 +1030,7 @@ START_TEST(test_backreconstruction)
     }
     ns_matrix *z, *maps;
     double eig[6], w[36], a[36];
-    ck_assert_int_eq(ns_ica_gpca_result(g, K, &z, eig, NULL, NULL), NS_OK);
-    ns_ica_opts o;
-    ns_ica_opts_default(&o);
-    ck_assert_int_eq(ns_ica_unmix(z, &o, w, NULL), NS_OK);
-    ck_assert_int_eq(ns_ica_sources(z, w, K, &maps), NS_OK);
+    group_model(g, K, NS_ICA_INFOMAX, &z, eig, w, &maps);
     { /* a = inverse of w by Gauss-Jordan (independent of the library) */
         /* Gauss-Jordan on a 6x6 copy */
         double m[72];
@@ -1085,6 +1097,85 @@ START_TEST(test_backreconstruction)
     }
     ns_matrix_free(z), ns_matrix_free(maps), ns_matrix_free(s);
     ns_ica_gpca_free(g);
+}
+END_TEST
+
+/* Largest |a - b| over n floats, relative to the largest |b|. */
+static double rel_diff_f(const float *a, const float *b, size_t n)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - b[i])), m = fmax(m, fabs((double)b[i]));
+    return d / m;
+}
+
+static double rel_diff_d(const double *a, const double *b, size_t n)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs(a[i] - b[i])), m = fmax(m, fabs(b[i]));
+    return d / m;
+}
+
+/* GICA from the factored form (the centred data and whitener, y never
+ * formed) gives GICA from y up to float rounding, on raw data with voxel
+ * baselines of 1e3 +- 1e2 and p close to T; dual regression, which takes
+ * the data, is refused there. */
+START_TEST(test_backreconstruction_factored)
+{
+    size_t K = 5, V = 4000, T = 30, p = 28, M = 3;
+    ns_matrix *s = planted_sources(K, V, 91), *x[3], *xf[3], *y[3];
+    ns_ica_spca sp[3], spf[3];
+    ns_ica_whitener wh[3];
+    ns_ica_gpca *g = ns_ica_gpca_create(V, 0);
+    ns_rng *r = ns_rng_create(92);
+    double tc[30 * 5];
+    for (size_t i = 0; i < M; i++) {
+        x[i] = planted_subject(s, T, 0.5, 300 + i, tc);
+        for (size_t v = 0; v < V; v++) {
+            float b = (float)(1e3 + 1e2 * ns_rng_uniform(r));
+            for (size_t t = 0; t < T; t++)
+                NS_AT(x[i], t, v) += b;
+        }
+        ck_assert_int_eq(ns_ica_preprocess(x[i], NS_ICA_PRE_TIMEMEAN, "s"), NS_OK);
+        xf[i] = ns_matrix_copy(x[i]);
+        ck_assert_int_eq(ns_ica_subject_pca(x[i], p, "s", &sp[i], &y[i]), NS_OK);
+        ck_assert_int_eq(ns_ica_subject_whitener(xf[i], p, "s", &spf[i], &wh[i]), NS_OK);
+        ck_assert_int_eq(ns_ica_gpca_add(g, y[i]), NS_OK);
+    }
+    ns_matrix *z, *maps;
+    double eig[5], w[25], a[25];
+    group_model(g, K, NS_ICA_FASTICA, &z, eig, w, &maps);
+    ck_assert_int_eq(ns_ica_pinv(w, K, K, a), NS_OK);
+    ns_ica_group_model gm = {.k = K, .v = V, .z = z, .geig = eig, .w = w, .a = a, .maps = maps};
+    for (int method = NS_ICA_BR_GICA1; method <= NS_ICA_BR_GICA3; method++)
+        for (size_t i = 0; i < M; i++) {
+            ns_ica_subject_result ry, rf;
+            ck_assert_int_eq(ns_ica_backreconstruct(&gm, (ns_ica_backrecon)method, NULL, &sp[i],
+                                                    y[i], &ry),
+                             NS_OK);
+            ck_assert_int_eq(ns_ica_backreconstruct_factored(&gm, (ns_ica_backrecon)method,
+                                                             &spf[i], &wh[i], xf[i], &rf),
+                             NS_OK);
+            double dm = rel_diff_f(rf.maps->data, ry.maps->data, K * V);
+            double dt = rel_diff_d(rf.tc, ry.tc, T * K);
+            ck_assert_msg(dm < 1e-5 && dt < 1e-5, "%s subject %zu: maps %g, timecourses %g",
+                          ns_ica_backrecon_name(method), i, dm, dt);
+            ns_ica_subject_result_clear(&ry), ns_ica_subject_result_clear(&rf);
+        }
+    ns_ica_subject_result rd;
+    ck_assert_int_eq(ns_ica_backreconstruct_factored(&gm, NS_ICA_BR_DR, &spf[0], &wh[0], xf[0],
+                                                     &rd),
+                     NS_ERR_ARG);
+    ck_assert_ptr_null(rd.maps);
+    for (size_t i = 0; i < M; i++) {
+        ns_matrix_free(x[i]), ns_matrix_free(xf[i]), ns_matrix_free(y[i]);
+        ns_ica_spca_clear(&sp[i]), ns_ica_spca_clear(&spf[i]);
+        ns_ica_whitener_clear(&wh[i]);
+    }
+    ns_matrix_free(z), ns_matrix_free(maps), ns_matrix_free(s);
+    ns_ica_gpca_free(g);
+    ns_rng_free(r);
 }
 END_TEST
 
@@ -1168,6 +1259,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_icasso_stable);
     tcase_add_test(tc, test_icasso_bootstrap);
     tcase_add_test(tc, test_backreconstruction);
+    tcase_add_test(tc, test_backreconstruction_factored);
     tcase_add_test(tc, test_component_names);
     tcase_add_test(tc, test_fastmath_rows);
     suite_add_tcase(s, tc);
