@@ -118,7 +118,8 @@ static ns_status gica(const ns_ica_group_model *g, int gica3, const ns_ica_spca 
                 pd[k * p + i] = d2[i * K + k] / g->geig[k];
     if (st == NS_OK) {
         ns_ica_dgemm(g->w, pd, m, K, K, p);
-        st = w ? left_multiply_factored(m, K, y, w, &out->maps) : left_multiply(m, K, y, &out->maps);
+        st = w ? left_multiply_factored(m, K, y, w, &out->maps)
+               : left_multiply(m, K, y, &out->maps);
     }
     if (st == NS_OK) { /* TC_i = D_i D2_i A with D_i = F_i L_i^1/2 */
         for (size_t t = 0; t < T; t++)
@@ -214,8 +215,8 @@ ns_status ns_ica_backreconstruct_factored(const ns_ica_group_model *g, ns_ica_ba
 {
     if (method == NS_ICA_BR_DR || !w) {
         memset(out, 0, sizeof *out);
-        return ns_error(NS_ERR_ARG, "back-reconstruction %s from the factored form: GICA only",
-                        ns_ica_backrecon_name(method));
+        return ns_error(NS_ERR_ARG, "back-reconstruction %s from the factored form: GICA1 or "
+                        "GICA3, with the whitener", ns_ica_backrecon_name(method));
     }
     return backreconstruct(g, method, NULL, spca, xc, w, out);
 }

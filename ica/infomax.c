@@ -23,7 +23,7 @@ typedef struct {
     size_t K, V, b;
     float *xt;        /* V x K: the sphered data transposed, a voxel per row */
     float *w, *bias;  /* K x K weights, K bias */
-    float *xb, *u, *y, *m, *tmp; /* block workspaces */
+    float *xb, *u, *y, *m, *tmp; /* block workspaces (xb: x_b^T, b x K) */
     size_t *perm;
 } infomax_ws;
 
