@@ -31,22 +31,34 @@ static ns_status cross_f(const ns_matrix *a, size_t m, const ns_matrix *b, size_
     return NS_OK;
 }
 
-/* maps (k x V) = m (k x r, double) * y (r x V, float). */
-static ns_status left_multiply(const double *m, size_t k, const ns_matrix *y, ns_matrix **maps)
+/* maps (k x V) = m (the first r = y->rows columns of k x ld, double) *
+ * y (r x V, float); with the voxel means vm (a factored y), plus m's
+ * column r times vm^T. */
+static ns_status left_multiply_ld(const double *m, size_t k, size_t ld, const ns_matrix *y,
+                                  const float *vm, ns_matrix **maps)
 {
     size_t r = y->rows;
-    float *mf = ns_alloc(k * r, sizeof(float));
+    float *mf = ns_alloc(k * ld, sizeof(float));
     *maps = ns_matrix_create(k, y->cols);
     if (!mf || !*maps) {
         free(mf);
         return NS_ERR_NOMEM;
     }
-    for (size_t i = 0; i < k * r; i++)
+    for (size_t i = 0; i < k * ld; i++)
         mf[i] = (float)m[i];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)y->cols, (int)r, 1.0f, mf,
-                (int)r, y->data, (int)y->stride, 0.0f, (*maps)->data, (int)(*maps)->stride);
+                (int)ld, y->data, (int)y->stride, 0.0f, (*maps)->data, (int)(*maps)->stride);
+    if (vm)
+        cblas_sger(CblasRowMajor, (int)k, (int)y->cols, 1.0f, mf + r, (int)ld, vm, 1,
+                   (*maps)->data, (int)(*maps)->stride);
     free(mf);
     return NS_OK;
+}
+
+/* maps (k x V) = m (k x r, double) * y (r x V, float). */
+static ns_status left_multiply(const double *m, size_t k, const ns_matrix *y, ns_matrix **maps)
+{
+    return left_multiply_ld(m, k, y->rows, y, NULL, maps);
 }
 
 /* d2 (p x K) = Y Z^T with Y = mix L, L = [Xc; m^T] the factored form
@@ -75,22 +87,15 @@ static ns_status cross_factored(const ns_matrix *xc, const ns_ica_whitener *w,
 static ns_status left_multiply_factored(const double *m, size_t k, const ns_matrix *xc,
                                         const ns_ica_whitener *w, ns_matrix **maps)
 {
-    size_t T = w->t, n = T + 1;
+    size_t n = w->t + 1;
     double *mm = ns_alloc(k * n, sizeof(double));
-    float *mf = ns_alloc(k * n, sizeof(float));
-    *maps = mm && mf ? ns_matrix_create(k, xc->cols) : NULL;
-    if (*maps) {
-        ns_ica_dgemm(m, w->mix, mm, k, w->p, n);
-        for (size_t i = 0; i < k * n; i++)
-            mf[i] = (float)mm[i];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)xc->cols, (int)T,
-                    1.0f, mf, (int)n, xc->data, (int)xc->stride, 0.0f, (*maps)->data,
-                    (int)(*maps)->stride);
-        cblas_sger(CblasRowMajor, (int)k, (int)xc->cols, 1.0f, mf + T, (int)n, w->m, 1,
-                   (*maps)->data, (int)(*maps)->stride);
-    }
-    free(mm), free(mf);
-    return *maps ? NS_OK : NS_ERR_NOMEM;
+    *maps = NULL;
+    if (!mm)
+        return NS_ERR_NOMEM;
+    ns_ica_dgemm(m, w->mix, mm, k, w->p, n);
+    ns_status st = left_multiply_ld(mm, k, n, xc, w->m, maps);
+    free(mm);
+    return st;
 }
 
 /* GICA1 / GICA3 from the subject's reduced data y (p x V), or, w given,

@@ -144,8 +144,8 @@ ns_status ns_ica_subject_outputs(const char *out_dir, const ns_ica_grid *g,
     ns_ica_group_model gm = {.k = (size_t)m->k, .v = g->v, .z = m->z, .geig = m->geig,
                              .w = m->w, .a = m->a, .maps = m->maps};
     ns_ica_subject_result r;
-    ns_status st = w && br != NS_ICA_BR_DR ? ns_ica_backreconstruct_factored(&gm, br, sp, w, y, &r)
-                                           : ns_ica_backreconstruct(&gm, br, x, sp, y, &r);
+    ns_status st = w ? ns_ica_backreconstruct_factored(&gm, br, sp, w, y, &r)
+                     : ns_ica_backreconstruct(&gm, br, x, sp, y, &r);
     if (st != NS_OK)
         return ns_error_prefix(st, "back-reconstruction of order %d (%s)", m->k, s->path);
     ns_ica_scale_subject(&r, m->maps);
