@@ -118,7 +118,9 @@ ns_matrix *ns_matrix_copy(const ns_matrix *m);
  * one: stages that run subjects on OpenMP threads set it to 1 around the
  * parallel region (BLAS threads inside OpenMP threads oversubscribe).
  * Setting the count it already has does nothing (nested holds at 1 from
- * several threads do not touch OpenBLAS). */
+ * several threads do not touch OpenBLAS). Going down to 1 also stops
+ * OpenBLAS's thread pool (it would spin on the cores the caller's threads
+ * need); the next parallel BLAS call after a release starts it again. */
 int ns_blas_threads(int n);
 
 /* Overflow-checked a*b (and a*b*c); return 0 on overflow. */

@@ -107,10 +107,22 @@ ns_matrix *ns_matrix_copy(const ns_matrix *m)
     return c;
 }
 
+/* OpenBLAS's own (pthreads build; not in its headers): joins the pool's
+ * threads, which the next parallel call starts again. Weak: absent from
+ * another BLAS, then not called. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 int ns_blas_threads(int n)
 {
     int old = openblas_get_num_threads();
-    if (old != (n < 1 ? 1 : n))
-        openblas_set_num_threads(n < 1 ? 1 : n);
+    n = n < 1 ? 1 : n;
+    if (old == n)
+        return old;
+    openblas_set_num_threads(n);
+    /* The pool's threads spin (sched_yield) for ~0.1 s after they start and
+     * after every parallel call: on the cores the caller's own threads are
+     * about to use. At one thread the pool has nothing to do. */
+    if (n == 1 && blas_thread_shutdown_)
+        blas_thread_shutdown_();
     return old;
 }

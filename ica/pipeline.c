@@ -216,7 +216,10 @@ void ns_ica_fit_clear(ns_ica_fitctx *f)
 ns_status ns_ica_fit(const ns_ica_params *p, const char *const *bold, size_t nsub)
 {
     ns_ica_fitctx f = {.p = p, .nsub = nsub};
-    int nt = p->nprocs < 1 ? 1 : p->nprocs, old = ns_blas_threads(nt);
+    /* One BLAS thread throughout: every stage runs its own threads (and
+     * holds BLAS at one itself); held from the start, OpenBLAS's idle pool
+     * does not spin through the mask and pass 1. */
+    int old = ns_blas_threads(1);
     double t0 = ns_now(), t1, t2, t3, t4, c0 = ns_cpu_seconds(), c1, c2, c3, c4;
     ns_status st = ns_ica_fit_setup(&f, bold);
     if (st == NS_OK)
