@@ -65,8 +65,9 @@ typedef struct {
 
 /* Subject PCA of x (T x V, preprocessed) keeping p eigenpairs (p < T), and
  * the whitened reduced data y = L^-1/2 F^T X (p x V, allocated here; rows
- * have covariance I). who names the subject in errors. */
-ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+ * have covariance I). x is left centred on its voxel means (Xc = X - 1 m^T,
+ * as ns_ica_subject_whitener leaves it). who names the subject in errors. */
+ns_status ns_ica_subject_pca(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
                              ns_matrix **y);
 void ns_ica_spca_clear(ns_ica_spca *s);
 

@@ -27,6 +27,14 @@ void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t 
  * partial sums (vectorisable, and the same result on every call). A row of
  * floats is all finite iff its double sum is: such a sum cannot overflow. */
 double ns_ica_sum_f(const float *x, size_t n);
+
+/* ns_ica_preprocess in two parts, for a reader that fills x row by row:
+ * the part of row t (r, n values) that needs no other row (finite, and
+ * timemean's centring), applied while the row is in cache; then the
+ * voxel-wise rest over the whole x (nothing for timemean). p must be
+ * valid for the row part. */
+ns_status ns_ica_preprocess_row(float *r, size_t n, size_t t, ns_ica_preproc p, const char *who);
+ns_status ns_ica_preprocess_voxels(ns_matrix *x, ns_ica_preproc p, const char *who);
 double ns_ica_dot_fd(const float *x, const double *y, size_t n);
 double ns_ica_dot_ff(const float *x, const float *y, size_t n);
 /* sum (x - c)^2, and the smallest and largest value of x (n >= 1), alike. */

@@ -33,9 +33,10 @@ ns_status ns_ica_check_grid(const ns_ica_grid *g, const ns_volume *h, const char
     return NS_OK;
 }
 
-/* Volume by volume (ns_volume_reader): the memory of one volume besides x,
- * and each volume is gathered into x while it is still in cache. A matrix
- * of the right shape already in *x is reused (no fresh pages to zero). */
+/* Volume by volume (ns_volume_reader): the memory of one volume besides x;
+ * each volume is gathered into x, and its row preprocessed, while it is
+ * still in cache. A matrix of the right shape already in *x is reused (no
+ * fresh pages to zero). */
 ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
                               ns_ica_preproc pre, ns_matrix **x)
 {
@@ -53,16 +54,20 @@ ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
         vol = ns_alloc(h->nvox, sizeof(float));
         st = *x && vol ? NS_OK : NS_ERR_NOMEM;
     }
+    if (st == NS_OK && (unsigned)pre > NS_ICA_PRE_VARIANCE)
+        st = ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)pre);
     for (size_t t = 0; st == NS_OK && t < h->nvol; t++) {
         st = ns_volume_reader_next(rd, vol);
         float *dst = (*x)->data + t * (*x)->stride;
         for (size_t j = 0; st == NS_OK && j < g->v; j++)
             dst[j] = vol[g->idx[j]];
+        if (st == NS_OK) /* while the row is in cache */
+            st = ns_ica_preprocess_row(dst, g->v, t, pre, s->path);
     }
     free(vol);
     ns_volume_reader_free(rd);
     if (st == NS_OK)
-        st = ns_ica_preprocess(*x, pre, s->path);
+        st = ns_ica_preprocess_voxels(*x, pre, s->path);
     if (st != NS_OK) {
         ns_matrix_free(*x);
         *x = NULL;

@@ -35,39 +35,27 @@ static void voxel_means(const ns_matrix *x, float *m, double *mm)
     *mm = ns_ica_dot_ff(m, m, V);
 }
 
-/* Column block [v0, v0+nb) of x minus the voxel means (m NULL: x is
- * centred already, and q NULL), T x nb; adds the block's share of q = X m
- * (in double) to q. */
-static void centred_chunk(const ns_matrix *x, const float *m, size_t v0, size_t nb, float *c,
-                          double *q)
-{
-    for (size_t t = 0; t < x->rows; t++) {
-        const float *r = x->data + t * x->stride + v0;
-        if (q)
-            q[t] += ns_ica_dot_ff(r, m + v0, nb);
-        if (!m)
-            memcpy(c + t * nb, r, nb * sizeof(float));
-        for (size_t j = 0; m && j < nb; j++)
-            c[t * nb + j] = r[j] - m[v0 + j];
-    }
-}
-
-/* C = X X^T / (V-1). The voxel baseline of raw data can dwarf the signal
- * by 1e6, beyond float accumulation; so X = Xc + 1 m^T is split: Xc Xc^T in
- * float BLAS by column blocks (summed in double), and the rank-2 part
- * q 1^T + 1 q^T - |m|^2 1 1^T (q = X m, summed on the same blocks) exactly
- * in double. */
-static void temporal_cov(const ns_matrix *x, const float *m, double *q, double mm, double *c,
-                         float *buf, float *cf)
+/* C = X X^T / (V-1), and x <- Xc = X - 1 m^T in place. The voxel baseline
+ * of raw data can dwarf the signal by 1e6, beyond float accumulation; so
+ * X = Xc + 1 m^T is split: Xc Xc^T in float BLAS by column blocks (summed
+ * in double), and the rank-2 part q 1^T + 1 q^T - |m|^2 1 1^T (q = X m,
+ * summed on the same blocks) exactly in double. Each block is centred
+ * while it is in cache, and BLAS reads it from x. */
+static void temporal_cov(ns_matrix *x, const float *m, double *q, double mm, double *c, float *cf)
 {
     size_t T = x->rows;
     memset(c, 0, T * T * sizeof(double));
     memset(q, 0, T * sizeof(double));
     for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
         size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
-        centred_chunk(x, m, v0, nb, buf, q);
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)T, (int)nb, 1.0f, buf, (int)nb,
-                    0.0f, cf, (int)T);
+        for (size_t t = 0; t < T; t++) {
+            float *r = x->data + t * x->stride + v0;
+            q[t] += ns_ica_dot_ff(r, m + v0, nb);
+            for (size_t j = 0; j < nb; j++)
+                r[j] -= m[v0 + j];
+        }
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)T, (int)nb, 1.0f, x->data + v0,
+                    (int)x->stride, 0.0f, cf, (int)T);
         for (size_t i = 0; i < T; i++)
             for (size_t j = i; j < T; j++)
                 c[i * T + j] += cf[i * T + j];
@@ -78,19 +66,23 @@ static void temporal_cov(const ns_matrix *x, const float *m, double *q, double m
             c[j * T + i] = c[i * T + j] = (c[i * T + j] + q[i] + q[j] - mm) * f;
 }
 
-/* Y = Wh X = [Wh, Wh 1] [Xc; m^T], one float BLAS product per column
- * block; mixf is the whitener's mix as floats (p x (T+1)); x is Xc when
- * centred. */
-static void project(const ns_matrix *x, const float *m, int centred, const float *mixf, size_t p,
-                    float *buf, ns_matrix *y)
+/* Y = [Wh, Wh 1] [Xc; m^T] = Wh Xc + (Wh 1) m^T: per column block, one
+ * float BLAS product straight from xc, then the rank-one term while the
+ * block of y is in cache; mixf is the whitener's mix as floats
+ * (p x (T+1)). */
+static void project(const ns_matrix *xc, const float *m, const float *mixf, size_t p, ns_matrix *y)
 {
-    size_t T = x->rows;
-    for (size_t v0 = 0; v0 < x->cols; v0 += NS_PCA_CHUNK) {
-        size_t nb = x->cols - v0 < NS_PCA_CHUNK ? x->cols - v0 : NS_PCA_CHUNK;
-        centred_chunk(x, centred ? NULL : m, v0, nb, buf, NULL);
-        memcpy(buf + T * nb, m + v0, nb * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)nb, (int)T + 1, 1.0f,
-                    mixf, (int)T + 1, buf, (int)nb, 0.0f, y->data + v0, (int)y->stride);
+    size_t T = xc->rows;
+    for (size_t v0 = 0; v0 < xc->cols; v0 += NS_PCA_CHUNK) {
+        size_t nb = xc->cols - v0 < NS_PCA_CHUNK ? xc->cols - v0 : NS_PCA_CHUNK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p, (int)nb, (int)T, 1.0f,
+                    mixf, (int)T + 1, xc->data + v0, (int)xc->stride, 0.0f, y->data + v0,
+                    (int)y->stride);
+        for (size_t i = 0; i < p; i++) {
+            float a = mixf[i * (T + 1) + T], *r = y->data + i * y->stride + v0;
+            for (size_t j = 0; j < nb; j++)
+                r[j] += a * m[v0 + j];
+        }
     }
 }
 
@@ -123,8 +115,9 @@ static ns_status spca_eig(const double *c, size_t T, size_t p, const char *who, 
 }
 
 /* Eigenpairs of the T x T covariance of x (out) and the whitening
- * Wh = L^-1/2 F^T (wh, p x T, double) with the voxel means m of x. */
-static ns_status spca_whiten(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+ * Wh = L^-1/2 F^T (wh, p x T, double) with the voxel means m of x; x is
+ * left centred on m. */
+static ns_status spca_whiten(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
                              float *m, double *wh)
 {
     size_t T = x->rows, V = x->cols;
@@ -137,24 +130,24 @@ static ns_status spca_whiten(const ns_matrix *x, size_t p, const char *who, ns_i
     if (V < 2)
         return ns_error(NS_ERR_DATA, "fewer than 2 voxels in the mask (%s)", who);
     double *c = ns_alloc(T * T, sizeof(double)), *q = ns_alloc(T, sizeof(double)), mm;
-    float *buf = ns_alloc(T * NS_PCA_CHUNK, sizeof(float)), *cf = ns_alloc(T * T, sizeof(float));
-    ns_status st = (c && q && buf && cf) ? NS_OK : NS_ERR_NOMEM;
+    float *cf = ns_alloc(T * T, sizeof(float));
+    ns_status st = (c && q && cf) ? NS_OK : NS_ERR_NOMEM;
     if (st == NS_OK) {
         voxel_means(x, m, &mm);
-        temporal_cov(x, m, q, mm, c, buf, cf);
+        temporal_cov(x, m, q, mm, c, cf);
         st = spca_eig(c, T, p, who, out);
     }
     for (size_t i = 0; st == NS_OK && i < p; i++)
         for (size_t t = 0; t < T; t++)
             wh[i * T + t] = out->evec[t * p + i] / sqrt(out->eval[i]);
-    free(c), free(q), free(buf), free(cf);
+    free(c), free(q), free(cf);
     if (st != NS_OK)
         ns_ica_spca_clear(out);
     return st;
 }
 
-/* The eigenpairs (out) and the whitener of x, x unchanged. */
-static ns_status whitener(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+/* The eigenpairs (out) and the whitener of x; x is left centred (Xc). */
+static ns_status whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
                           ns_ica_whitener *w)
 {
     size_t T = x->rows;
@@ -182,28 +175,21 @@ static ns_status whitener(const ns_matrix *x, size_t p, const char *who, ns_ica_
 ns_status ns_ica_subject_whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
                                   ns_ica_whitener *w)
 {
-    ns_status st = whitener(x, p, who, out, w);
-    for (size_t t = 0; st == NS_OK && t < x->rows; t++) {
-        float *r = x->data + t * x->stride;
-        for (size_t v = 0; v < x->cols; v++)
-            r[v] -= w->m[v];
-    }
-    return st;
+    return whitener(x, p, who, out, w);
 }
 
-/* *y = mix [X - 1 m^T; m^T] of x (x is Xc when centred). */
-static ns_status whiten(const ns_matrix *x, int centred, const ns_ica_whitener *w, ns_matrix **y)
+/* *y = mix [Xc; m^T] of the centred xc. */
+static ns_status whiten(const ns_matrix *xc, const ns_ica_whitener *w, ns_matrix **y)
 {
-    size_t T = x->rows, p = w->p;
+    size_t T = xc->rows, p = w->p;
     float *mixf = ns_alloc(p * (T + 1), sizeof(float));
-    float *buf = ns_alloc((T + 1) * NS_PCA_CHUNK, sizeof(float));
-    *y = mixf && buf ? ns_matrix_create(p, x->cols) : NULL;
+    *y = mixf ? ns_matrix_create(p, xc->cols) : NULL;
     ns_status st = *y ? NS_OK : NS_ERR_NOMEM;
     for (size_t i = 0; st == NS_OK && i < p * (T + 1); i++)
         mixf[i] = (float)w->mix[i];
     if (st == NS_OK)
-        project(x, w->m, centred, mixf, p, buf, *y);
-    free(mixf), free(buf);
+        project(xc, w->m, mixf, p, *y);
+    free(mixf);
     return st;
 }
 
@@ -212,17 +198,17 @@ ns_status ns_ica_whitener_apply(const ns_ica_whitener *w, const ns_matrix *xc, n
     *y = NULL;
     if (xc->rows != w->t)
         return ns_error(NS_ERR_ARG, "whitener of %zu time points, data of %zu", w->t, xc->rows);
-    return whiten(xc, 1, w, y);
+    return whiten(xc, w, y);
 }
 
-ns_status ns_ica_subject_pca(const ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+ns_status ns_ica_subject_pca(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
                              ns_matrix **y)
 {
     ns_ica_whitener w;
     *y = NULL;
     ns_status st = whitener(x, p, who, out, &w);
     if (st == NS_OK)
-        st = whiten(x, 0, &w, y);
+        st = whiten(x, &w, y);
     ns_ica_whitener_clear(&w);
     if (st != NS_OK)
         ns_ica_spca_clear(out);

@@ -37,30 +37,34 @@ size_t ns_ica_mask_and_volume(const float *vol, size_t nvox, uint8_t *mask)
     return kept;
 }
 
-static ns_status not_finite(const ns_matrix *x, size_t t, const char *who)
+static ns_status not_finite(const float *r, size_t n, size_t t, const char *who)
 {
-    const float *r = x->data + t * x->stride;
     size_t v = 0;
-    while (v + 1 < x->cols && isfinite(r[v]))
+    while (v + 1 < n && isfinite(r[v]))
         v++;
     return ns_error(NS_ERR_DATA, "NaN or Inf in the data: time point %zu, in-mask voxel %zu (%s)",
                     t, v, who);
 }
 
-/* One pass per row: its sum tells whether it is finite, and, with centre,
- * its mean is removed (GIFT's "remove mean per time point"). */
+/* One pass over row t: its sum tells whether it is finite, and, with
+ * centre, its mean is removed (GIFT's "remove mean per time point"). */
+static ns_status row_finite(float *r, size_t n, size_t t, int centre, const char *who)
+{
+    double s = ns_ica_sum_f(r, n);
+    if (!isfinite(s))
+        return not_finite(r, n, t, who);
+    float m = (float)(s / (double)n);
+    for (size_t v = 0; centre && v < n; v++)
+        r[v] -= m;
+    return NS_OK;
+}
+
 static ns_status rows_finite(ns_matrix *x, int centre, const char *who)
 {
-    for (size_t t = 0; t < x->rows; t++) {
-        float *r = x->data + t * x->stride;
-        double s = ns_ica_sum_f(r, x->cols);
-        if (!isfinite(s))
-            return not_finite(x, t, who);
-        float m = (float)(s / (double)x->cols);
-        for (size_t v = 0; centre && v < x->cols; v++)
-            r[v] -= m;
-    }
-    return NS_OK;
+    ns_status st = NS_OK;
+    for (size_t t = 0; st == NS_OK && t < x->rows; t++)
+        st = row_finite(x->data + t * x->stride, x->cols, t, centre, who);
+    return st;
 }
 
 /* Per-voxel means over time, accumulated row by row (cache friendly). */
@@ -123,23 +127,36 @@ static ns_status variance_normalise(ns_matrix *x)
     return NS_OK;
 }
 
+ns_status ns_ica_preprocess_row(float *r, size_t n, size_t t, ns_ica_preproc p, const char *who)
+{
+    return row_finite(r, n, t, p == NS_ICA_PRE_TIMEMEAN, who);
+}
+
+ns_status ns_ica_preprocess_voxels(ns_matrix *x, ns_ica_preproc p, const char *who)
+{
+    ns_status st = NS_OK;
+    switch (p) {
+    case NS_ICA_PRE_TIMEMEAN:
+        return NS_OK;
+    case NS_ICA_PRE_VOXELMEAN:
+    case NS_ICA_PRE_INTENSITY:
+        st = voxel_center_scale(x, p == NS_ICA_PRE_INTENSITY, who);
+        break;
+    case NS_ICA_PRE_VARIANCE:
+        st = variance_normalise(x);
+        break;
+    default:
+        return ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)p);
+    }
+    if (st == NS_OK)
+        st = rows_finite(x, 1, who);
+    return st;
+}
+
 ns_status ns_ica_preprocess(ns_matrix *x, ns_ica_preproc p, const char *who)
 {
     if ((unsigned)p > NS_ICA_PRE_VARIANCE)
         return ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)p);
     ns_status st = rows_finite(x, p == NS_ICA_PRE_TIMEMEAN, who);
-    if (st != NS_OK || p == NS_ICA_PRE_TIMEMEAN)
-        return st;
-    switch (p) {
-    case NS_ICA_PRE_VOXELMEAN:
-    case NS_ICA_PRE_INTENSITY:
-        st = voxel_center_scale(x, p == NS_ICA_PRE_INTENSITY, who);
-        break;
-    default:
-        st = variance_normalise(x);
-        break;
-    }
-    if (st == NS_OK)
-        st = rows_finite(x, 1, who);
-    return st;
+    return st == NS_OK ? ns_ica_preprocess_voxels(x, p, who) : st;
 }
