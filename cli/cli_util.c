@@ -14,14 +14,16 @@ int ns_cli_fail(void)
     return NS_EXIT_FAIL;
 }
 
+/* The line in one write (one fprintf on unbuffered stderr), as ns_log: the
+ * lines of MPI ranks sharing stderr interleave whole. */
 int ns_cli_failf(const char *fmt, ...)
 {
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    fputs("neurospectra: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "neurospectra: error: %s\n", msg);
     return NS_EXIT_FAIL;
 }
 

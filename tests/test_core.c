@@ -7,6 +7,10 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cblas.h>
 
 #include "ns_test.h"
 
@@ -63,6 +67,83 @@ START_TEST(test_blas_is_openblas)
     const char *cfg = ns_blas_config();
     ck_assert_ptr_nonnull(cfg);
     ck_assert_msg(strstr(cfg, "OpenBLAS") != NULL, "BLAS config: %s", cfg);
+}
+END_TEST
+
+static int task_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static double sgemm_sum(size_t n)
+{
+    float *a = malloc(n * n * sizeof(float)), *c = malloc(n * n * sizeof(float));
+    for (size_t i = 0; i < n * n; i++)
+        a[i] = (float)(i % 7) - 3.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0f, a, (int)n,
+                a, (int)n, 0.0f, c, (int)n);
+    double s = 0;
+    for (size_t i = 0; i < n * n; i++)
+        s += c[i];
+    free(a), free(c);
+    return s;
+}
+
+/* A hold at one BLAS thread stops OpenBLAS's pool (its threads would spin
+ * on the cores of the caller's threads); released, the next parallel call
+ * starts it again and computes the same. */
+START_TEST(test_blas_hold_stops_pool)
+{
+    ns_blas_threads(2);
+    double ref = sgemm_sum(512); /* large enough to run on the pool */
+    int with_pool = task_count();
+    ck_assert_int_eq(ns_blas_threads(1), 2);
+    ck_assert_int_lt(task_count(), with_pool);
+    ck_assert_double_eq(sgemm_sum(512), ref);
+    ck_assert_int_eq(ns_blas_threads(2), 1);
+    ck_assert_double_eq(sgemm_sum(512), ref);
+    ck_assert_int_eq(task_count(), with_pool);
+    ck_assert_int_eq(ns_blas_threads(1), 2);
+}
+END_TEST
+
+/* Log lines of processes sharing stderr (MPI ranks) interleave whole: each
+ * line is one write. Two children log at once into one pipe. */
+START_TEST(test_log_lines_whole)
+{
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    for (int c = 0; c < 2; c++)
+        if (fork() == 0) {
+            dup2(fd[1], 2);
+            close(fd[0]);
+            for (int i = 0; i < 3000; i++)
+                ns_warn("child %d line %d of a log that two processes write at once", c, i);
+            _exit(0);
+        }
+    close(fd[1]);
+    FILE *in = fdopen(fd[0], "r");
+    char line[256];
+    int n = 0, seen[2] = {0, 0};
+    while (fgets(line, sizeof line, in)) {
+        int hh, mm, ss, c, i, end = 0;
+        ck_assert_msg(sscanf(line, "[%2d:%2d:%2d] warning: child %d line %d of a log that two "
+                                   "processes write at once%n",
+                             &hh, &mm, &ss, &c, &i, &end) == 5 &&
+                          end > 0 && line[end] == '\n' && (c == 0 || c == 1) && i == seen[c],
+                      "broken line %d: %s", n, line);
+        seen[c]++, n++;
+    }
+    fclose(in);
+    while (wait(NULL) > 0)
+        ;
+    ck_assert_int_eq(n, 6000);
 }
 END_TEST
 
@@ -438,6 +519,8 @@ int main(void)
     tcase_add_test(tc, test_error_message);
     tcase_add_test(tc, test_block_range);
     tcase_add_test(tc, test_blas_is_openblas);
+    tcase_add_test(tc, test_blas_hold_stops_pool);
+    tcase_add_test(tc, test_log_lines_whole);
     tcase_add_test(tc, test_afile_commit_and_abort);
     tcase_add_test(tc, test_afile_unwritable_dir);
     tcase_add_test(tc, test_afile_full_disk);
