@@ -147,8 +147,8 @@ static ns_status spca_whiten(ns_matrix *x, size_t p, const char *who, ns_ica_spc
 }
 
 /* The eigenpairs (out) and the whitener of x; x is left centred (Xc). */
-static ns_status whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
-                          ns_ica_whitener *w)
+ns_status ns_ica_subject_whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
+                                  ns_ica_whitener *w)
 {
     size_t T = x->rows;
     memset(w, 0, sizeof *w);
@@ -170,12 +170,6 @@ static ns_status whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *
     if (st != NS_OK)
         ns_ica_whitener_clear(w);
     return st;
-}
-
-ns_status ns_ica_subject_whitener(ns_matrix *x, size_t p, const char *who, ns_ica_spca *out,
-                                  ns_ica_whitener *w)
-{
-    return whitener(x, p, who, out, w);
 }
 
 /* *y = mix [Xc; m^T] of the centred xc. */
@@ -206,7 +200,7 @@ ns_status ns_ica_subject_pca(ns_matrix *x, size_t p, const char *who, ns_ica_spc
 {
     ns_ica_whitener w;
     *y = NULL;
-    ns_status st = whitener(x, p, who, out, &w);
+    ns_status st = ns_ica_subject_whitener(x, p, who, out, &w);
     if (st == NS_OK)
         st = whiten(x, &w, y);
     ns_ica_whitener_clear(&w);
