@@ -31,8 +31,8 @@ double ns_ica_sum_f(const float *x, size_t n);
 /* ns_ica_preprocess in two parts, for a reader that fills x row by row:
  * the part of row t (r, n values) that needs no other row (finite, and
  * timemean's centring), applied while the row is in cache; then the
- * voxel-wise rest over the whole x (nothing for timemean). p must be
- * valid for the row part. */
+ * voxel-wise rest over the whole x (nothing for timemean), which also
+ * refuses an unknown p. */
 ns_status ns_ica_preprocess_row(float *r, size_t n, size_t t, ns_ica_preproc p, const char *who);
 ns_status ns_ica_preprocess_voxels(ns_matrix *x, ns_ica_preproc p, const char *who);
 double ns_ica_dot_fd(const float *x, const double *y, size_t n);

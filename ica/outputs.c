@@ -54,8 +54,6 @@ ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
         vol = ns_alloc(h->nvox, sizeof(float));
         st = *x && vol ? NS_OK : NS_ERR_NOMEM;
     }
-    if (st == NS_OK && (unsigned)pre > NS_ICA_PRE_VARIANCE)
-        st = ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)pre);
     for (size_t t = 0; st == NS_OK && t < h->nvol; t++) {
         st = ns_volume_reader_next(rd, vol);
         float *dst = (*x)->data + t * (*x)->stride;

@@ -155,8 +155,6 @@ ns_status ns_ica_preprocess_voxels(ns_matrix *x, ns_ica_preproc p, const char *w
 
 ns_status ns_ica_preprocess(ns_matrix *x, ns_ica_preproc p, const char *who)
 {
-    if ((unsigned)p > NS_ICA_PRE_VARIANCE)
-        return ns_error(NS_ERR_ARG, "unknown preprocessing option %d", (int)p);
     ns_status st = rows_finite(x, p == NS_ICA_PRE_TIMEMEAN, who);
     return st == NS_OK ? ns_ica_preprocess_voxels(x, p, who) : st;
 }

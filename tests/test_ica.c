@@ -179,6 +179,10 @@ START_TEST(test_preprocess_options)
     ck_assert_int_eq(ns_ica_preprocess(x, NS_ICA_PRE_TIMEMEAN, "sub-nan"), NS_ERR_DATA);
     ck_assert_ptr_nonnull(strstr(ns_last_error(), "sub-nan"));
     ns_matrix_free(x);
+    x = planted_subject(s, T, 1.0, 9, tc);
+    ck_assert_int_eq(ns_ica_preprocess(x, (ns_ica_preproc)7, "s"), NS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(ns_last_error(), "unknown preprocessing option 7"));
+    ns_matrix_free(x);
     ns_ica_preproc pp;
     ck_assert_int_eq(ns_ica_preproc_parse("variance", &pp), 0);
     ck_assert_int_eq(pp, NS_ICA_PRE_VARIANCE);
