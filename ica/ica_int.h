@@ -23,6 +23,16 @@ ns_status ns_ica_pinv(const double *a, size_t m, size_t n, double *out);
 /* c (m x n) = a (m x k) * b (k x n), all double row-major, c overwritten. */
 void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t k, size_t n);
 
+/* Streaming loops over the data (sums, centring) built for AVX-512, AVX2
+ * and the baseline, picked at load time (GCC's target_clones). The same
+ * bits from each: the lanes are the source's, no FMA contraction
+ * (-std=c17). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(NS_NO_CLONES)
+#define NS_ICA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NS_ICA_CLONES
+#endif
+
 /* Sum of x and dot product of x with y in double, over 8 interleaved
  * partial sums (vectorisable, and the same result on every call). A row of
  * floats is all finite iff its double sum is: such a sum cannot overflow. */

@@ -287,7 +287,7 @@ static double total8(const double *a)
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
-double ns_ica_sum_f(const float *x, size_t n)
+NS_ICA_CLONES double ns_ica_sum_f(const float *x, size_t n)
 {
     double acc[8] = {0};
     NS_ICA_SUM8(n, (double)x[i]);
@@ -301,7 +301,7 @@ double ns_ica_dot_fd(const float *x, const double *y, size_t n)
     return total8(acc);
 }
 
-double ns_ica_dot_ff(const float *x, const float *y, size_t n)
+NS_ICA_CLONES double ns_ica_dot_ff(const float *x, const float *y, size_t n)
 {
     double acc[8] = {0};
     NS_ICA_SUM8(n, (double)x[i] * y[i]);

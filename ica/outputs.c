@@ -33,6 +33,13 @@ ns_status ns_ica_check_grid(const ns_ica_grid *g, const ns_volume *h, const char
     return NS_OK;
 }
 
+/* dst[j] = vol[idx[j]] for j < n. */
+NS_ICA_CLONES static void gather(const float *vol, const size_t *idx, size_t n, float *dst)
+{
+    for (size_t j = 0; j < n; j++)
+        dst[j] = vol[idx[j]];
+}
+
 /* Volume by volume (ns_volume_reader): the memory of one volume besides x;
  * each volume is gathered into x, and its row preprocessed, while it is
  * still in cache. A matrix of the right shape already in *x is reused (no
@@ -57,8 +64,8 @@ ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
     for (size_t t = 0; st == NS_OK && t < h->nvol; t++) {
         st = ns_volume_reader_next(rd, vol);
         float *dst = (*x)->data + t * (*x)->stride;
-        for (size_t j = 0; st == NS_OK && j < g->v; j++)
-            dst[j] = vol[g->idx[j]];
+        if (st == NS_OK)
+            gather(vol, g->idx, g->v, dst);
         if (st == NS_OK) /* while the row is in cache */
             st = ns_ica_preprocess_row(dst, g->v, t, pre, s->path);
     }

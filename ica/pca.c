@@ -20,7 +20,7 @@ void ns_ica_spca_clear(ns_ica_spca *s)
 /* Voxel means of x, row by row (cache friendly), in float: any m serves
  * the split below as long as q and |m|^2 use the same m (it only has to
  * make X - 1 m^T small), and float rows vectorise twice as wide. */
-static void voxel_means(const ns_matrix *x, float *m, double *mm)
+NS_ICA_CLONES static void voxel_means(const ns_matrix *x, float *m, double *mm)
 {
     size_t T = x->rows, V = x->cols;
     memset(m, 0, V * sizeof(float));
@@ -41,7 +41,7 @@ static void voxel_means(const ns_matrix *x, float *m, double *mm)
  * in double), and the rank-2 part q 1^T + 1 q^T - |m|^2 1 1^T (q = X m,
  * summed on the same blocks) exactly in double. Each block is centred
  * while it is in cache, and BLAS reads it from x. */
-static void temporal_cov(ns_matrix *x, const float *m, double *q, double mm, double *c, float *cf)
+NS_ICA_CLONES static void temporal_cov(ns_matrix *x, const float *m, double *q, double mm, double *c, float *cf)
 {
     size_t T = x->rows;
     memset(c, 0, T * T * sizeof(double));
@@ -70,7 +70,7 @@ static void temporal_cov(ns_matrix *x, const float *m, double *q, double mm, dou
  * float BLAS product straight from xc, then the rank-one term while the
  * block of y is in cache; mixf is the whitener's mix as floats
  * (p x (T+1)). */
-static void project(const ns_matrix *xc, const float *m, const float *mixf, size_t p, ns_matrix *y)
+NS_ICA_CLONES static void project(const ns_matrix *xc, const float *m, const float *mixf, size_t p, ns_matrix *y)
 {
     size_t T = xc->rows;
     for (size_t v0 = 0; v0 < xc->cols; v0 += NS_PCA_CHUNK) {

@@ -48,7 +48,7 @@ static ns_status not_finite(const float *r, size_t n, size_t t, const char *who)
 
 /* One pass over row t: its sum tells whether it is finite, and, with
  * centre, its mean is removed (GIFT's "remove mean per time point"). */
-static ns_status row_finite(float *r, size_t n, size_t t, int centre, const char *who)
+NS_ICA_CLONES static ns_status row_finite(float *r, size_t n, size_t t, int centre, const char *who)
 {
     double s = ns_ica_sum_f(r, n);
     if (!isfinite(s))

@@ -150,6 +150,37 @@ START_TEST(test_mask_rule)
 }
 END_TEST
 
+/* The row sums run as AVX-512, AVX2 or baseline clones, whichever the CPU
+ * has: each must give the bits of the source's 8 interleaved partial sums,
+ * so that results do not depend on the machine's vector width. */
+START_TEST(test_sums_lane_order)
+{
+    size_t n = 29238 + 5;
+    float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+    ns_rng *r = ns_rng_create(3);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)(ns_rng_uniform(r) - 0.4);
+        y[i] = (float)ns_rng_uniform(r);
+    }
+    /* +-2^60 in lanes 0 and 4 cancel exactly only when those lanes are
+     * added first: any other grouping loses the small terms */
+    x[8] = 0x1p60f, x[12] = -0x1p60f, y[8] = y[12] = 1;
+    for (size_t len = n - 5; len <= n; len++) {
+        volatile double s[8] = {0}, d[8] = {0}; /* volatile: scalar, in source order */
+        for (size_t i = 0; i < len; i++) {
+            s[i % 8] += (double)x[i];
+            d[i % 8] += (double)x[i] * y[i];
+        }
+        double rs = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+        double rd = ((d[0] + d[4]) + (d[1] + d[5])) + ((d[2] + d[6]) + (d[3] + d[7]));
+        ck_assert(ns_ica_sum_f(x, len) == rs);
+        ck_assert(ns_ica_dot_ff(x, y, len) == rd);
+    }
+    free(x), free(y);
+    ns_rng_free(r);
+}
+END_TEST
+
 START_TEST(test_preprocess_options)
 {
     size_t T = 40, V = 300;
@@ -1246,6 +1277,7 @@ static Suite *ica_suite(void)
     tcase_add_test(tc, test_match_score_permuted);
     tcase_add_test(tc, test_amari);
     tcase_add_test(tc, test_mask_rule);
+    tcase_add_test(tc, test_sums_lane_order);
     tcase_add_test(tc, test_preprocess_options);
     tcase_add_test(tc, test_subject_pca_whitening);
     tcase_add_test(tc, test_subject_pca_large_baseline);
