@@ -23,7 +23,7 @@ ns_status ns_ica_pinv(const double *a, size_t m, size_t n, double *out);
 /* c (m x n) = a (m x k) * b (k x n), all double row-major, c overwritten. */
 void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t k, size_t n);
 
-/* Streaming loops over the data (sums, centring) built for AVX-512, AVX2
+/* Loops that stream the data (gather, sums, centring) built for AVX-512, AVX2
  * and the baseline, picked at load time (GCC's target_clones). The same
  * bits from each: the lanes are the source's, no FMA contraction
  * (-std=c17). */
@@ -37,6 +37,11 @@ void ns_ica_dgemm(const double *a, const double *b, double *c, size_t m, size_t 
  * partial sums (vectorisable, and the same result on every call). A row of
  * floats is all finite iff its double sum is: such a sum cannot overflow. */
 double ns_ica_sum_f(const float *x, size_t n);
+double ns_ica_dot_fd(const float *x, const double *y, size_t n);
+double ns_ica_dot_ff(const float *x, const float *y, size_t n);
+/* sum (x - c)^2, and the smallest and largest value of x (n >= 1), alike. */
+double ns_ica_ssd_f(const float *x, size_t n, double c);
+void ns_ica_minmax_f(const float *x, size_t n, float *lo, float *hi);
 
 /* ns_ica_preprocess in two parts, for a reader that fills x row by row:
  * the part of row t (r, n values) that needs no other row (finite, and
@@ -45,11 +50,6 @@ double ns_ica_sum_f(const float *x, size_t n);
  * refuses an unknown p. */
 ns_status ns_ica_preprocess_row(float *r, size_t n, size_t t, ns_ica_preproc p, const char *who);
 ns_status ns_ica_preprocess_voxels(ns_matrix *x, ns_ica_preproc p, const char *who);
-double ns_ica_dot_fd(const float *x, const double *y, size_t n);
-double ns_ica_dot_ff(const float *x, const float *y, size_t n);
-/* sum (x - c)^2, and the smallest and largest value of x (n >= 1), alike. */
-double ns_ica_ssd_f(const float *x, size_t n, double c);
-void ns_ica_minmax_f(const float *x, size_t n, float *lo, float *hi);
 
 /* An enum's value names (names[v] for value v, n of them): the name of v
  * ("?" outside) and the value of a name (-1 when unknown). */

@@ -64,10 +64,10 @@ ns_status ns_ica_load_subject(const ns_ica_grid *g, const ns_ica_subject *s,
     for (size_t t = 0; st == NS_OK && t < h->nvol; t++) {
         st = ns_volume_reader_next(rd, vol);
         float *dst = (*x)->data + t * (*x)->stride;
-        if (st == NS_OK)
+        if (st == NS_OK) {
             gather(vol, g->idx, g->v, dst);
-        if (st == NS_OK) /* while the row is in cache */
-            st = ns_ica_preprocess_row(dst, g->v, t, pre, s->path);
+            st = ns_ica_preprocess_row(dst, g->v, t, pre, s->path); /* while in cache */
+        }
     }
     free(vol);
     ns_volume_reader_free(rd);
