@@ -41,7 +41,8 @@ NS_ICA_CLONES static void voxel_means(const ns_matrix *x, float *m, double *mm)
  * in double), and the rank-2 part q 1^T + 1 q^T - |m|^2 1 1^T (q = X m,
  * summed on the same blocks) exactly in double. Each block is centred
  * while it is in cache, and BLAS reads it from x. */
-NS_ICA_CLONES static void temporal_cov(ns_matrix *x, const float *m, double *q, double mm, double *c, float *cf)
+NS_ICA_CLONES static void temporal_cov(ns_matrix *x, const float *m, double *q, double mm,
+                                       double *c, float *cf)
 {
     size_t T = x->rows;
     memset(c, 0, T * T * sizeof(double));
@@ -70,7 +71,8 @@ NS_ICA_CLONES static void temporal_cov(ns_matrix *x, const float *m, double *q, 
  * float BLAS product straight from xc, then the rank-one term while the
  * block of y is in cache; mixf is the whitener's mix as floats
  * (p x (T+1)). */
-NS_ICA_CLONES static void project(const ns_matrix *xc, const float *m, const float *mixf, size_t p, ns_matrix *y)
+NS_ICA_CLONES static void project(const ns_matrix *xc, const float *m, const float *mixf,
+                                  size_t p, ns_matrix *y)
 {
     size_t T = xc->rows;
     for (size_t v0 = 0; v0 < xc->cols; v0 += NS_PCA_CHUNK) {
